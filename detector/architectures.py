@@ -1,0 +1,103 @@
+"""Classifier architectures, built by name.
+
+Every model takes face crops as ``(batch, input_size, input_size, 3) float32 RGB in [0, 255]`` and returns the
+probability that the face is fake, ``(batch, 1)``. Resizing to the working resolution and scaling to [-1, 1]
+happen inside the model, so a saved ``.keras`` file carries its own preprocessing and code that scores crops only
+needs the input size from the model card.
+
+``compact`` is the default: a small residual network of depthwise-separable convolutions that trains on two CPU
+cores. The three others are the architectures of the projects this one grew from (Keras applications, built with
+``weights=None``: nothing is downloaded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+from keras import layers
+
+ARCHITECTURES = ("compact", "inception_resnet_v2", "vgg16", "resnet50")
+
+
+def _preprocessing(inputs: keras.KerasTensor, resolution: int) -> keras.KerasTensor:
+    x = inputs
+    if inputs.shape[1] != resolution or inputs.shape[2] != resolution:
+        # Area interpolation matches cv2.INTER_AREA, which made the cached training images.
+        x = layers.Resizing(resolution, resolution, interpolation="area", name="resize")(x)
+    return layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(x)
+
+
+def _separable_block(x: keras.KerasTensor, filters: int, stride: int, name: str) -> keras.KerasTensor:
+    shortcut = x
+    x = layers.SeparableConv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_sep1")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn1")(x)
+    x = layers.Activation("relu", name=f"{name}_relu1")(x)
+    x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_sep2")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn2")(x)
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(shortcut)
+        shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+    x = layers.Add(name=f"{name}_add")([x, shortcut])
+    return layers.Activation("relu", name=f"{name}_out")(x)
+
+
+def _compact_backbone(x: keras.KerasTensor) -> keras.KerasTensor:
+    # The first stage keeps full resolution for one convolution: blending and resampling traces are
+    # high-frequency, and an early stride-2 stem would discard them before any filter can see them.
+    x = layers.Conv2D(24, 3, padding="same", use_bias=False, name="stem_conv1")(x)
+    x = layers.BatchNormalization(name="stem_bn1")(x)
+    x = layers.Activation("relu", name="stem_relu1")(x)
+    x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem_conv2")(x)
+    x = layers.BatchNormalization(name="stem_bn2")(x)
+    x = layers.Activation("relu", name="stem_relu2")(x)
+    for index, (filters, stride) in enumerate([(64, 2), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1)]):
+        x = _separable_block(x, filters, stride, name=f"block{index + 1}")
+    return layers.GlobalAveragePooling2D(name="pool")(x)
+
+
+def _application_backbone(factory: Callable[..., keras.Model], resolution: int) -> Callable:
+    def backbone(x: keras.KerasTensor) -> keras.KerasTensor:
+        base = factory(include_top=False, weights=None, input_shape=(resolution, resolution, 3), pooling="avg")
+        return base(x)
+
+    return backbone
+
+
+def build_classifier(
+    architecture: str, input_size: int = 224, resolution: int = 128, dropout: float = 0.3
+) -> keras.Model:
+    """A fake-probability classifier with its preprocessing inside.
+
+    ``input_size`` is the side of the crops it is fed; ``resolution`` the side it works at.
+    """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+    if input_size < 32 or resolution < 32:
+        raise ValueError(f"input_size and resolution must be at least 32, got {input_size}, {resolution}")
+    backbones: dict[str, Callable] = {
+        "compact": _compact_backbone,
+        "inception_resnet_v2": _application_backbone(keras.applications.InceptionResNetV2, resolution),
+        "vgg16": _application_backbone(keras.applications.VGG16, resolution),
+        "resnet50": _application_backbone(keras.applications.ResNet50, resolution),
+    }
+    inputs = keras.Input((input_size, input_size, 3), name="face")
+    x = _preprocessing(inputs, resolution)
+    x = backbones[architecture](x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="fake_probability", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=architecture)
+
+
+def with_input_size(model: keras.Model, input_size: int) -> keras.Model:
+    """The same trained layers behind a new input size (for example 224 crops into a model trained at 128).
+
+    The weights are shared, not copied; the resizing layer is added only where the sizes differ.
+    """
+    inputs = keras.Input((input_size, input_size, 3), name="face")
+    trained_size = model.input_shape[1]
+    x = inputs
+    if trained_size != input_size:
+        x = layers.Resizing(trained_size, trained_size, interpolation="area", name="resize_input")(x)
+    outputs = model(x)
+    return keras.Model(inputs, outputs, name=model.name)

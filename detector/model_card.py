@@ -1,0 +1,165 @@
+"""Model cards: the JSON file beside every ``models/<name>.keras``.
+
+The card is the single source of what code needs to use a model (input size, colour order, value range, crop
+framing, decision thresholds) and of what a reviewer needs to trust it (training data, split, measured metrics and
+how they were measured, sha256 of the weights, Keras version). Code reads these fields; it never assumes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from detector.errors import ModelCardError, ModelNotFoundError
+
+MODELS_FOLDER = Path(__file__).resolve().parents[1] / "models"
+
+
+def models_folder() -> Path:
+    """Where models live: ``$DETECTOR_MODELS`` when set (tests, other deployments), else ``models/``."""
+    return Path(os.environ.get("DETECTOR_MODELS", MODELS_FOLDER))
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What a crop must look like before it is fed to the model."""
+
+    input_size: int
+    color_order: str = "RGB"
+    value_range: tuple[float, float] = (0.0, 255.0)
+    face_margin: float = 1.3
+    face_center_shift: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.input_size < 16:
+            raise ModelCardError(f"input_size must be at least 16, got {self.input_size}")
+        if self.color_order != "RGB":
+            raise ModelCardError(f"only RGB models are supported, the card says {self.color_order!r}")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds on the model's (calibrated) fake probability."""
+
+    fake: float = 0.5
+    uncertain_low: float = 0.5
+    chosen_on: str = "default 0.5: not yet chosen from validation data"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.uncertain_low <= self.fake <= 1.0:
+            raise ModelCardError(f"thresholds must satisfy 0 <= uncertain_low <= fake <= 1, got {self}")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    architecture: str
+    version: str
+    description: str
+    preprocessing: Preprocessing
+    thresholds: Thresholds
+    training: dict[str, Any]
+    metrics: dict[str, Any]
+    sha256: str
+    keras_version: str
+    file_megabytes: float
+    limitations: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        try:
+            preprocessing = Preprocessing(
+                **{
+                    **data["preprocessing"],
+                    "value_range": tuple(data["preprocessing"].get("value_range", (0.0, 255.0))),
+                }
+            )
+            return cls(
+                name=data["name"],
+                architecture=data["architecture"],
+                version=str(data["version"]),
+                description=data["description"],
+                preprocessing=preprocessing,
+                thresholds=Thresholds(**data.get("thresholds", {})),
+                training=dict(data["training"]),
+                metrics=dict(data["metrics"]),
+                sha256=data["sha256"],
+                keras_version=data["keras_version"],
+                file_megabytes=float(data["file_megabytes"]),
+                limitations=tuple(data.get("limitations", ())),
+                extra=dict(data.get("extra", {})),
+            )
+        except (KeyError, TypeError) as error:
+            raise ModelCardError(
+                f"model card {data.get('name', '?')} is missing or has a bad field: {error}"
+            ) from error
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["preprocessing"]["value_range"] = list(self.preprocessing.value_range)
+        data["limitations"] = list(self.limitations)
+        return data
+
+
+def card_path(name: str, folder: Path | None = None) -> Path:
+    folder = folder or models_folder()
+    return folder / f"{name}.json"
+
+
+def weights_path(name: str, folder: Path | None = None) -> Path:
+    folder = folder or models_folder()
+    return folder / f"{name}.keras"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_card(name: str, folder: Path | None = None) -> ModelCard:
+    folder = folder or models_folder()
+    path = card_path(name, folder)
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"no model named {name!r}: {path} is missing (available: {', '.join(available_models(folder)) or 'none'})"
+        )
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ModelCardError(f"model card {path} is not valid JSON: {error}") from error
+    return ModelCard.from_dict(data)
+
+
+def write_card(card: ModelCard, folder: Path | None = None) -> Path:
+    folder = folder or models_folder()
+    path = card_path(card.name, folder)
+    path.write_text(json.dumps(card.to_dict(), indent=2) + "\n")
+    return path
+
+
+def available_models(folder: Path | None = None) -> list[str]:
+    """Names of the models that have both weights and a card, sorted."""
+    folder = folder or models_folder()
+    if not folder.is_dir():
+        return []
+    return sorted(path.stem for path in folder.glob("*.keras") if card_path(path.stem, folder).is_file())
+
+
+def default_model(folder: Path | None = None) -> str:
+    """The model whose card says ``"default": true`` in ``extra``, else the first available one."""
+    folder = folder or models_folder()
+    names = available_models(folder)
+    if not names:
+        raise ModelNotFoundError(f"no trained model in {folder}: each needs <name>.keras and <name>.json")
+    for name in names:
+        if read_card(name, folder).extra.get("default"):
+            return name
+    return names[0]

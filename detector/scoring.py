@@ -1,0 +1,120 @@
+"""Scoring face crops with trained Keras models.
+
+A ``FaceScorer`` wraps one model and its card: it checks the weights against the card's sha256, reads the input
+size from the card, and scores crops in fixed-size batches (a fixed batch shape keeps TensorFlow from retracing
+for every new count of faces). Load once and reuse: loading costs seconds, scoring 32 crops a fraction of one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from detector import model_card
+from detector.errors import ModelCardError
+
+logger = logging.getLogger(__name__)
+
+
+class FaceScorer:
+    """One trained model: ``score((N, S, S, 3) uint8 RGB) -> (N,) float64`` fake probabilities."""
+
+    def __init__(self, name: str, folder: Path | None = None, batch_size: int = 16, verify: bool = True) -> None:
+        import keras  # Imported here: TensorFlow costs seconds to import and only scoring needs it.
+
+        self.card = model_card.read_card(name, folder)
+        path = model_card.weights_path(name, folder)
+        if not path.is_file():
+            raise ModelCardError(f"model {name!r} has a card but no weights file {path}")
+        if verify:
+            digest = model_card.file_sha256(path)
+            if digest != self.card.sha256:
+                raise ModelCardError(
+                    f"the weights of {name!r} do not match its card (sha256 {digest[:12]}... vs "
+                    f"{self.card.sha256[:12]}...): the file was changed or damaged"
+                )
+        self.model = keras.saving.load_model(path, compile=False)
+        self.batch_size = batch_size
+        expected = self.model.input_shape[1]
+        if expected != self.card.preprocessing.input_size:
+            raise ModelCardError(
+                f"{name!r}: the model takes {expected} px crops but its card says {self.card.preprocessing.input_size}"
+            )
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def input_size(self) -> int:
+        return self.card.preprocessing.input_size
+
+    def score(self, crops: np.ndarray) -> np.ndarray:
+        """Fake probabilities ``(N,) float64`` for ``(N, S, S, 3) uint8 RGB`` crops with S = ``input_size``."""
+        crops = np.asarray(crops)
+        if crops.ndim != 4 or crops.shape[1:] != (self.input_size, self.input_size, 3):
+            raise ValueError(f"crops must be (N, {self.input_size}, {self.input_size}, 3), got {crops.shape}")
+        if len(crops) == 0:
+            return np.zeros(0, np.float64)
+        outputs = []
+        for start in range(0, len(crops), self.batch_size):
+            batch = crops[start : start + self.batch_size].astype(np.float32)
+            count = len(batch)
+            if count < self.batch_size:
+                batch = np.concatenate([batch, np.zeros((self.batch_size - count, *batch.shape[1:]), np.float32)])
+            outputs.append(np.asarray(self.model.predict_on_batch(batch)).reshape(-1)[:count])
+        probabilities = np.concatenate(outputs).astype(np.float64)
+        if not np.all(np.isfinite(probabilities)):
+            raise ModelCardError(f"model {self.name!r} produced non-finite scores")
+        return np.clip(probabilities, 0.0, 1.0)
+
+
+class EnsembleScorer:
+    """Several models scoring the same crops; their mean is the ensemble's probability.
+
+    All members must take the same input size and crop framing, so that one crop serves them all.
+    """
+
+    def __init__(self, scorers: Sequence[FaceScorer]) -> None:
+        if not scorers:
+            raise ValueError("an ensemble needs at least one model")
+        sizes = {scorer.input_size for scorer in scorers}
+        margins = {scorer.card.preprocessing.face_margin for scorer in scorers}
+        if len(sizes) > 1 or len(margins) > 1:
+            raise ModelCardError(
+                "models in one ensemble must share input size and face margin: "
+                + ", ".join(f"{s.name} ({s.input_size} px)" for s in scorers)
+            )
+        self.scorers = tuple(scorers)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(scorer.name for scorer in self.scorers)
+
+    @property
+    def input_size(self) -> int:
+        return self.scorers[0].input_size
+
+    @property
+    def card(self) -> model_card.ModelCard:
+        """The first member's card: the crop framing and thresholds the ensemble uses."""
+        return self.scorers[0].card
+
+    def score_each(self, crops: np.ndarray) -> np.ndarray:
+        """``(N, M)`` probabilities, one column per model."""
+        return np.stack([scorer.score(crops) for scorer in self.scorers], axis=1)
+
+    def score(self, crops: np.ndarray) -> np.ndarray:
+        return self.score_each(crops).mean(axis=1) if len(crops) else np.zeros(0, np.float64)
+
+
+def load_scorer(names: Sequence[str] | str | None = None, folder: Path | None = None) -> EnsembleScorer:
+    """The named models (or the default one) as an ensemble (of one, most often)."""
+    if names is None or names == [] or names == ():
+        names = [model_card.default_model(folder)]
+    elif isinstance(names, str):
+        names = [names]
+    return EnsembleScorer([FaceScorer(name, folder) for name in names])

@@ -1,0 +1,269 @@
+"""Training a face-crop classifier: ``python -m detector train ...``.
+
+A run lives in a run folder (``runs/<name>/``, ignored by git): ``log.csv`` per epoch, ``last.keras`` after each
+epoch (to resume, also from a later session, with ``--resume``), ``best.keras`` at the lowest validation loss.
+When the run ends (epochs done or early stopping) the best model is measured on the validation split and written
+to ``models/<name>.keras`` with its card ``models/<name>.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from detector import architectures, datasets, metrics, model_card
+from detector.augment import NO_AUGMENTATION, AugmentationPolicy
+from detector.config import AnalysisConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    name: str
+    architecture: str = "compact"
+    input_size: int = 224
+    resolution: int = 128
+    epochs: int = 12
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    validation_percent: int = 15
+    patience: int = 3
+    seed: int = 1234
+    limit: int | None = None
+    init_weights: str | None = None
+    run_folder: str = "runs"
+    models_folder: str = str(model_card.MODELS_FOLDER)
+    cache_folder: str = ".cache"
+    command: str = ""
+
+
+class CropBatches(keras.utils.PyDataset):
+    """Shuffled, augmented batches from an in-memory ``(N, S, S, 3) uint8`` array."""
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        batch_size: int,
+        policy: AugmentationPolicy,
+        seed: int,
+        shuffle: bool,
+    ) -> None:
+        super().__init__()
+        self.images = images
+        self.labels = labels.astype(np.float32)
+        self.batch_size = batch_size
+        self.policy = policy
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order = np.arange(len(images))
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.images) / self.batch_size))
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        batch = self.images[chosen]
+        if self.policy is not NO_AUGMENTATION:
+            batch = self.policy.apply_batch(batch, self.rng)
+        return batch.astype(np.float32), self.labels[chosen]
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self.rng.shuffle(self.order)
+
+
+def _completed_epochs(log_path: Path) -> int:
+    if not log_path.is_file():
+        return 0
+    with log_path.open(newline="") as handle:
+        return sum(1 for _ in csv.DictReader(handle))
+
+
+def _load_split(config: TrainingConfig) -> tuple[datasets.CropSet, datasets.CropSet]:
+    crops = datasets.load_dfdc_faces()
+    train, validation = datasets.split_by_group(crops, config.validation_percent)
+    if config.limit:
+        rng = np.random.default_rng(config.seed)
+        train = train.subset(np.isin(np.arange(len(train)), rng.permutation(len(train))[: config.limit]))
+        validation = validation.subset(
+            np.isin(np.arange(len(validation)), rng.permutation(len(validation))[: max(1, config.limit // 5)])
+        )
+    return train, validation
+
+
+def train(config: TrainingConfig, resume: bool = False, export_only: bool = False) -> Path:
+    """Trains (or resumes) a run and exports the best model with its card; returns the card's path."""
+    keras.utils.set_random_seed(config.seed)
+    run = Path(config.run_folder) / config.name
+    run.mkdir(parents=True, exist_ok=True)
+    log_path, last_path, best_path = run / "log.csv", run / "last.keras", run / "best.keras"
+
+    train_set, validation_set = _load_split(config)
+    logger.info(
+        "training on %d crops (%d fake), validating on %d (%d fake), split by group",
+        len(train_set),
+        int(train_set.labels.sum()),
+        len(validation_set),
+        int(validation_set.labels.sum()),
+    )
+    cache = Path(config.cache_folder)
+    train_images = datasets.decode_images(train_set.root, train_set.files, config.input_size, cache)
+    validation_images = datasets.decode_images(validation_set.root, validation_set.files, config.input_size, cache)
+
+    initial_epoch = 0
+    if export_only:
+        if not (best_path.is_file() or last_path.is_file()):
+            raise FileNotFoundError(f"nothing to export: no checkpoint in {run}")
+        model = None
+    elif resume and last_path.is_file():
+        model = keras.saving.load_model(last_path)
+        initial_epoch = _completed_epochs(log_path)
+        logger.info("resuming %s after epoch %d", config.name, initial_epoch)
+    else:
+        if log_path.exists():
+            log_path.unlink()
+        model = architectures.build_classifier(config.architecture, config.input_size, config.resolution)
+        if config.init_weights:
+            model.load_weights(config.init_weights, skip_mismatch=True)
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            loss="binary_crossentropy",
+            metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
+        )
+
+    if initial_epoch < config.epochs and not export_only:
+        training_batches = CropBatches(
+            train_images,
+            train_set.labels,
+            config.batch_size,
+            AugmentationPolicy(),
+            config.seed + initial_epoch,
+            shuffle=True,
+        )
+        validation_batches = CropBatches(
+            validation_images, validation_set.labels, 64, NO_AUGMENTATION, config.seed, shuffle=False
+        )
+        callbacks = [
+            keras.callbacks.CSVLogger(str(log_path), append=True),
+            keras.callbacks.ModelCheckpoint(str(last_path)),
+            keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True),
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
+            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5),
+        ]
+        model.fit(
+            training_batches,
+            validation_data=validation_batches,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            verbose=2,
+        )
+
+    best = keras.saving.load_model(best_path if best_path.is_file() else last_path)
+    return export(best, config, validation_set, validation_images, _completed_epochs(log_path), len(train_set))
+
+
+def export(
+    model: keras.Model,
+    config: TrainingConfig,
+    validation_set: datasets.CropSet,
+    validation_images: np.ndarray,
+    epochs_run: int,
+    train_count: int,
+) -> Path:
+    """Measures ``model`` on the validation split and writes ``models/<name>.keras`` and its card."""
+    probabilities = predict(model, validation_images)
+    measured = metrics.classification_metrics(validation_set.labels, probabilities)
+    logger.info("validation: %s", measured)
+    training = {
+        "data": "../shared/data/dfdc-faces (DFDC face crops, 224x224)",
+        "split": f"by group (source video): SHA-1 of the group modulo 100 < {config.validation_percent} is validation",
+        "train_count": train_count,
+        "validation_count": len(validation_set),
+        "resolution": config.resolution,
+        "epochs_run": epochs_run,
+        "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "augmentation": "flip, colour jitter, blur, downscale-upscale, JPEG re-compression",
+        "seed": config.seed,
+        "limit": config.limit,
+        "command": config.command,
+    }
+    validation = {
+        **measured,
+        "data": "DFDC face crops, group-split validation set, one crop each",
+        "measured_by": "detector.train.export (scikit-learn)",
+    }
+    description = f"{config.architecture} classifier of face crops, trained from scratch on DFDC face crops."
+    return save_with_card(
+        model,
+        config.name,
+        Path(config.models_folder),
+        config.architecture,
+        description,
+        training,
+        {"validation": validation},
+    )
+
+
+def save_with_card(
+    model: keras.Model,
+    name: str,
+    folder: Path,
+    architecture: str,
+    description: str,
+    training: dict,
+    measured: dict,
+    thresholds: model_card.Thresholds | None = None,
+) -> Path:
+    """Writes ``folder/<name>.keras`` (without optimizer state) and its card; returns the card's path.
+
+    The crop framing recorded in the card is the one the pipeline's cropping reproduces (``AnalysisConfig``'s
+    defaults, measured on the training crops: docs/DESIGN.md, "Crop framing").
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = model_card.weights_path(name, folder)
+    # The optimizer state is only needed to resume, which uses the run folder: leave it out of the product.
+    model.save(weights, include_optimizer=False)
+    framing = AnalysisConfig()
+    card = model_card.ModelCard(
+        name=name,
+        architecture=architecture,
+        version=datetime.date.today().isoformat(),
+        description=description,
+        preprocessing=model_card.Preprocessing(
+            input_size=int(model.input_shape[1]),
+            face_margin=framing.face_margin,
+            face_center_shift=getattr(framing, "face_center_shift", 0.0),
+        ),
+        thresholds=thresholds or model_card.Thresholds(),
+        training=training,
+        metrics=measured,
+        sha256=model_card.file_sha256(weights),
+        keras_version=keras.__version__,
+        file_megabytes=round(os.path.getsize(weights) / 1e6, 2),
+        limitations=(
+            "Trained on DFDC face swaps only: other manipulation methods may go unnoticed.",
+            "Judges faces only: not audio, not fully generated video, not edits elsewhere in the frame.",
+        ),
+    )
+    return model_card.write_card(card, folder)
+
+
+def predict(model: keras.Model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Fake probabilities ``(N,) float64`` for ``(N, S, S, 3) uint8`` crops, batched."""
+    outputs = [
+        model.predict_on_batch(images[start : start + batch_size].astype(np.float32))
+        for start in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(outputs).ravel().astype(np.float64)

@@ -1,0 +1,224 @@
+"""Typed data contracts passed along the pipeline.
+
+video -> SampledFrame -> FaceBox -> FaceCrop -> FaceScore -> Track -> Verdict -> VideoResult.
+
+Adapters at the edges (PyAV, MediaPipe, Keras) translate their own results into these types, so the rest of the
+library depends on no framework. Images are always ``(H, W, 3) uint8 RGB`` NumPy arrays, with any rotation that
+the container asks for already applied.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def _check_image(image: np.ndarray, name: str) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        shape = getattr(image, "shape", None)
+        dtype = getattr(image, "dtype", None)
+        raise ValueError(f"{name} must be an (H, W, 3) uint8 RGB array, got shape {shape} dtype {dtype}")
+
+
+def _check_probability(value: float, name: str) -> None:
+    if not (0.0 <= value <= 1.0) or math.isnan(value):
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value}")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video, after rotation.
+
+    ``width`` and ``height`` are the displayed size (rotation applied). ``frame_count`` is an estimate when the
+    container does not store it (webm, mkv): duration x frame rate. ``rotation_degrees`` is the clockwise rotation
+    that was applied to decoded frames to display them upright.
+    """
+
+    path: str
+    size_bytes: int
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    duration_seconds: float
+    rotation_degrees: int = 0
+    codec: str = ""
+    container: str = ""
+    frame_count_is_estimate: bool = False
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"video size must be positive, got {self.width}x{self.height}")
+        if self.fps <= 0 or not math.isfinite(self.fps):
+            raise ValueError(f"fps must be positive, got {self.fps}")
+        if self.frame_count < 1:
+            raise ValueError(f"frame_count must be at least 1, got {self.frame_count}")
+        if self.rotation_degrees not in (0, 90, 180, 270):
+            raise ValueError(f"rotation_degrees must be 0, 90, 180 or 270, got {self.rotation_degrees}")
+
+
+@dataclass(frozen=True, eq=False)
+class SampledFrame:
+    """One decoded frame. ``image`` is ``(H, W, 3) uint8 RGB``, upright."""
+
+    index: int
+    time_seconds: float
+    image: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.index < 0:
+            raise ValueError(f"frame index must be >= 0, got {self.index}")
+        _check_image(self.image, "SampledFrame.image")
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A detected face in frame pixel coordinates.
+
+    ``x, y`` is the top-left corner; the box may extend past the frame edges. ``keypoints`` are the detector's
+    landmarks (BlazeFace: right eye, left eye, nose tip, mouth, right ear, left ear) as ``(x, y)`` pixels.
+    """
+
+    x: float
+    y: float
+    width: float
+    height: float
+    confidence: float
+    keypoints: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"face box size must be positive, got {self.width}x{self.height}")
+        _check_probability(self.confidence, "FaceBox.confidence")
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x + self.width / 2.0, self.y + self.height / 2.0)
+
+    @property
+    def size(self) -> float:
+        """The larger side in pixels: what 'face size' means everywhere in the checker."""
+        return max(self.width, self.height)
+
+    def iou(self, other: FaceBox) -> float:
+        """Intersection over union of two boxes, in [0, 1]."""
+        left = max(self.x, other.x)
+        top = max(self.y, other.y)
+        right = min(self.x + self.width, other.x + other.width)
+        bottom = min(self.y + self.height, other.y + other.height)
+        intersection = max(0.0, right - left) * max(0.0, bottom - top)
+        union = self.width * self.height + other.width * other.height - intersection
+        return intersection / union if union > 0 else 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class FaceCrop:
+    """A square face crop cut from a sampled frame. ``image`` is ``(S, S, 3) uint8 RGB``."""
+
+    frame_index: int
+    time_seconds: float
+    box: FaceBox
+    image: np.ndarray
+
+    def __post_init__(self) -> None:
+        _check_image(self.image, "FaceCrop.image")
+        if self.image.shape[0] != self.image.shape[1]:
+            raise ValueError(f"face crops are square, got {self.image.shape[:2]}")
+
+
+@dataclass(frozen=True)
+class FaceScore:
+    """The model's fake probability for one face in one frame, and the person (track) it belongs to."""
+
+    frame_index: int
+    time_seconds: float
+    box: FaceBox
+    track_id: int
+    fake_probability: float
+
+    def __post_init__(self) -> None:
+        _check_probability(self.fake_probability, "FaceScore.fake_probability")
+        if self.track_id < 0:
+            raise ValueError(f"track_id must be >= 0, got {self.track_id}")
+
+
+class VerdictLabel(enum.StrEnum):
+    FAKE = "FAKE"
+    REAL = "REAL"
+    UNCERTAIN = "UNCERTAIN"
+
+    @property
+    def plain_words(self) -> str:
+        return {
+            VerdictLabel.FAKE: "Likely manipulated",
+            VerdictLabel.REAL: "No sign of manipulation found",
+            VerdictLabel.UNCERTAIN: "Can't tell",
+        }[self]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A decision over many face scores.
+
+    ``fake_probability`` is ``None`` exactly when the label is UNCERTAIN because there was not enough to judge;
+    ``reason`` then says why, in words a reviewer can act on. ``frames_used`` counts the frames whose scores
+    went into the decision, ``frames_above_threshold`` how many of them scored at or above the threshold.
+    """
+
+    label: VerdictLabel
+    fake_probability: float | None
+    reason: str
+    strategy: str
+    threshold: float
+    frames_used: int = 0
+    frames_above_threshold: int = 0
+
+    def __post_init__(self) -> None:
+        if self.fake_probability is not None:
+            _check_probability(self.fake_probability, "Verdict.fake_probability")
+        elif self.label is not VerdictLabel.UNCERTAIN:
+            raise ValueError("a verdict without a probability must be UNCERTAIN")
+        _check_probability(self.threshold, "Verdict.threshold")
+
+
+@dataclass(frozen=True)
+class Track:
+    """One person: the faces linked across frames, in frame order, and the verdict over them."""
+
+    track_id: int
+    scores: tuple[FaceScore, ...]
+    verdict: Verdict
+
+    @property
+    def frame_indices(self) -> tuple[int, ...]:
+        return tuple(score.frame_index for score in self.scores)
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """One sampled frame in a result: where it was and which faces it held (empty when none)."""
+
+    index: int
+    time_seconds: float
+    faces: tuple[FaceScore, ...] = ()
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """Everything the checker found in one video. ``crops`` maps (frame_index, track_id) to the face crop."""
+
+    info: VideoInfo
+    model_names: tuple[str, ...]
+    frames: tuple[FrameRecord, ...]
+    tracks: tuple[Track, ...]
+    verdict: Verdict
+    timings_seconds: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    crops: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def face_scores(self) -> tuple[FaceScore, ...]:
+        return tuple(face for frame in self.frames for face in frame.faces)

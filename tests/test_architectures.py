@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+
+from detector import architectures
+
+
+@pytest.mark.parametrize(
+    ("architecture", "resolution"),
+    [("compact", 64), ("resnet50", 64), ("vgg16", 64), ("inception_resnet_v2", 75)],
+)
+def test_builds_and_predicts_probabilities(architecture, resolution):
+    model = architectures.build_classifier(architecture, input_size=96, resolution=resolution)
+    images = np.random.default_rng(0).integers(0, 256, (2, 96, 96, 3)).astype(np.float32)
+    output = np.asarray(model.predict_on_batch(images))
+    assert output.shape == (2, 1)
+    assert np.all(np.isfinite(output)) and np.all((output >= 0) & (output <= 1))
+
+
+def test_preprocessing_is_inside_the_model():
+    model = architectures.build_classifier("compact", input_size=224, resolution=128)
+    names = [layer.name for layer in model.layers]
+    assert "resize" in names and "scale" in names
+    assert model.input_shape == (None, 224, 224, 3)
+
+
+def test_with_input_size_shares_weights():
+    model = architectures.build_classifier("compact", input_size=64, resolution=64)
+    wrapped = architectures.with_input_size(model, 128)
+    image = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3)).astype(np.float32)
+    enlarged = np.repeat(np.repeat(image, 2, axis=1), 2, axis=2)
+    np.testing.assert_allclose(model.predict_on_batch(image), wrapped.predict_on_batch(enlarged), rtol=1e-4, atol=1e-5)
+
+
+def test_unknown_architecture():
+    with pytest.raises(ValueError, match="architecture"):
+        architectures.build_classifier("alexnet")

@@ -1,0 +1,47 @@
+import json
+
+import pytest
+
+from detector import model_card
+from detector.errors import ModelCardError, ModelNotFoundError
+
+
+def test_tiny_card_round_trips(tiny_models_folder):
+    card = model_card.read_card("tiny", tiny_models_folder)
+    assert card.preprocessing.input_size == 224
+    assert card.sha256 == model_card.file_sha256(model_card.weights_path("tiny", tiny_models_folder))
+    assert model_card.ModelCard.from_dict(json.loads(json.dumps(card.to_dict()))) == card
+    assert model_card.available_models(tiny_models_folder) == ["tiny"]
+    assert model_card.default_model(tiny_models_folder) == "tiny"
+
+
+def test_missing_model_names_the_available_ones(tiny_models_folder):
+    with pytest.raises(ModelNotFoundError, match="tiny"):
+        model_card.read_card("absent", tiny_models_folder)
+
+
+def test_empty_folder_has_no_default(tmp_path):
+    assert model_card.available_models(tmp_path) == []
+    with pytest.raises(ModelNotFoundError, match="no trained model"):
+        model_card.default_model(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda data: data.pop("sha256"),
+        lambda data: data["preprocessing"].update(input_size=4),
+        lambda data: data["preprocessing"].update(color_order="BGR"),
+        lambda data: data.update(thresholds={"fake": 0.3, "uncertain_low": 0.6}),
+    ],
+)
+def test_bad_cards_are_refused(tiny_models_folder, mutate):
+    data = model_card.read_card("tiny", tiny_models_folder).to_dict()
+    mutate(data)
+    with pytest.raises(ModelCardError):
+        model_card.ModelCard.from_dict(data)
+
+
+def test_models_folder_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("DETECTOR_MODELS", str(tmp_path))
+    assert model_card.models_folder() == tmp_path

@@ -1,0 +1,55 @@
+import shutil
+
+import numpy as np
+import pytest
+
+from detector import model_card
+from detector.errors import ModelCardError
+from detector.scoring import EnsembleScorer, FaceScorer, load_scorer
+
+
+@pytest.fixture(scope="module")
+def tiny_scorer(tiny_models_folder):
+    return FaceScorer("tiny", tiny_models_folder, batch_size=4)
+
+
+@pytest.mark.parametrize("count", [0, 1, 4, 5, 9])
+def test_scores_any_count_in_fixed_batches(tiny_scorer, count):
+    crops = np.random.default_rng(count).integers(0, 256, (count, 224, 224, 3), dtype=np.uint8)
+    probabilities = tiny_scorer.score(crops)
+    assert probabilities.shape == (count,)
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+
+
+def test_batch_padding_does_not_change_scores(tiny_scorer):
+    crops = np.random.default_rng(0).integers(0, 256, (5, 224, 224, 3), dtype=np.uint8)
+    together = tiny_scorer.score(crops)
+    alone = np.concatenate([tiny_scorer.score(crops[i : i + 1]) for i in range(5)])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_rejects_wrong_crop_size(tiny_scorer):
+    with pytest.raises(ValueError, match="224"):
+        tiny_scorer.score(np.zeros((2, 128, 128, 3), np.uint8))
+
+
+def test_tampered_weights_are_refused(tiny_models_folder, tmp_path):
+    for suffix in (".keras", ".json"):
+        shutil.copy(tiny_models_folder / f"tiny{suffix}", tmp_path / f"tiny{suffix}")
+    with open(tmp_path / "tiny.keras", "ab") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(ModelCardError, match="do not match"):
+        FaceScorer("tiny", tmp_path)
+
+
+def test_ensemble_is_the_mean_of_its_members(tiny_scorer):
+    ensemble = EnsembleScorer([tiny_scorer, tiny_scorer])
+    crops = np.random.default_rng(1).integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)
+    each = ensemble.score_each(crops)
+    assert each.shape == (3, 2)
+    np.testing.assert_allclose(ensemble.score(crops), each.mean(axis=1))
+    assert ensemble.names == ("tiny", "tiny")
+
+
+def test_load_scorer_uses_the_default_model(tiny_models_folder):
+    assert load_scorer(None, tiny_models_folder).names == (model_card.default_model(tiny_models_folder),)
