@@ -41,7 +41,7 @@ class AnalysisConfig:
     detector_model: str = "full_range"
     min_face_confidence: float = 0.5
     min_face_size: int = 48
-    face_margin: float = 1.3
+    face_margin: float = 1.0
     crop_size: int = 224
     max_faces_per_frame: int = 4
     track_iou_threshold: float = 0.2

@@ -26,12 +26,17 @@ def models_folder() -> Path:
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """What a crop must look like before it is fed to the model."""
+    """What a crop must look like before it is fed to the model.
+
+    ``face_margin`` is the crop's side over the face detector's box size, and ``face_detector`` the detector model
+    that box comes from: together they reproduce the framing of the training crops (docs/DESIGN.md).
+    """
 
     input_size: int
+    face_margin: float
+    face_detector: str
     color_order: str = "RGB"
     value_range: tuple[float, float] = (0.0, 255.0)
-    face_margin: float = 1.3
     face_center_shift: float = 0.0
 
     def __post_init__(self) -> None:

@@ -143,6 +143,11 @@ def analyze(
         notes.append(
             f"{len(dropped)} brief face detection(s) seen in too few frames were left out as likely false detections."
         )
+    if config.detector_model != card.preprocessing.face_detector:
+        notes.append(
+            f"Faces were found with the {config.detector_model} detector, but the model was trained on crops framed "
+            f"by the {card.preprocessing.face_detector} detector: crops may be framed slightly differently."
+        )
     small = sum(frame.too_small for frame in found)
     if small:
         notes.append(f"{small} face detection(s) were too small to judge (under {config.min_face_size} px).")

@@ -244,7 +244,7 @@ def save_with_card(
         preprocessing=model_card.Preprocessing(
             input_size=int(model.input_shape[1]),
             face_margin=framing.face_margin,
-            face_center_shift=getattr(framing, "face_center_shift", 0.0),
+            face_detector=framing.detector_model,
         ),
         thresholds=thresholds or model_card.Thresholds(),
         training=training,

@@ -1,0 +1,57 @@
+"""Uploaded bytes: a temporary file that lives only as long as the analysis, and a key to remember results by.
+
+The page receives a video as bytes. The decoder needs a path, so the bytes are written to a temporary file that
+is deleted as soon as the analysis ends, whether it succeeded or failed: uploaded videos are not kept on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from collections.abc import Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from detector.config import AnalysisConfig
+
+logger = logging.getLogger(__name__)
+
+ACCEPTED_VIDEO_TYPES = ("mp4", "mov", "m4v", "avi", "webm", "mkv")
+
+
+def upload_suffix(file_name: str) -> str:
+    """The temporary file's suffix: the upload's own when it is an accepted video type, else ``.video``.
+
+    The suffix matters: the decoder reports the container by it (``VideoInfo.container``).
+    """
+    suffix = Path(file_name).suffix.lower()
+    return suffix if suffix.lstrip(".") in ACCEPTED_VIDEO_TYPES else ".video"
+
+
+@contextmanager
+def saved_upload(data: bytes, file_name: str) -> Iterator[Path]:
+    """Writes ``data`` to a temporary file named like ``file_name``'s type; yields its path; always deletes it."""
+    with tempfile.NamedTemporaryFile(suffix=upload_suffix(file_name), prefix="upload-", delete=False) as handle:
+        path = Path(handle.name)
+        try:
+            handle.write(data)
+        except BaseException:
+            handle.close()
+            path.unlink(missing_ok=True)
+            raise
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+        logger.debug("deleted the temporary copy %s of %s", path, file_name)
+
+
+def upload_digest(data: bytes) -> str:
+    """The sha256 of an upload, hex: identifies the same video uploaded again under any name."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def analysis_key(digest: str, model_names: Sequence[str], config: AnalysisConfig) -> Hashable:
+    """What a result depends on: the video's content, the models, and every setting of the analysis."""
+    return (digest, tuple(model_names), config)

@@ -1,0 +1,277 @@
+"""The deepfake checker's page: upload a video, read the verdict and the evidence behind it.
+
+Layout, widgets and rendering only; every computation is in ``detector/``. Run with ``streamlit run streamlit_app.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+from detector import charts, export, model_card, pipeline, presentation, uploads
+from detector.aggregation import STRATEGIES
+from detector.config import AnalysisConfig
+from detector.errors import DetectorError
+from detector.faces import FaceDetector
+from detector.scoring import EnsembleScorer, load_scorer
+from detector.types import VideoResult
+
+logger = logging.getLogger("streamlit_app")
+
+TITLE = "Deepfake video checker"
+INTRODUCTION = (
+    "Upload a video of a person and the checker looks for signs that their face was swapped or altered. It samples "
+    "frames, finds the faces in them and asks a trained model how manipulated each face looks, then combines those "
+    "scores into one verdict. It judges faces only: it does not listen to the audio, and it cannot recognise a "
+    "video that was generated from scratch or edited elsewhere in the picture. Its score is evidence, not proof: "
+    "use it alongside your own checks of the source."
+)
+APOLOGY = (
+    "Sorry, something went wrong while checking this video. The problem has been logged for the people who "
+    "maintain the checker. You can try again, or try another copy of the video."
+)
+FACES_PER_ROW = 8
+MAX_FACES_SHOWN = 24
+RESULTS_REMEMBERED = 4
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def _scorer(folder: str, names: tuple[str, ...]) -> EnsembleScorer:
+    return load_scorer(list(names), Path(folder))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _face_detector(model: str, min_confidence: float) -> FaceDetector:
+    return FaceDetector(model, min_confidence)
+
+
+@st.cache_resource(show_spinner=False)
+def _analysis_lock() -> threading.Lock:
+    """One analysis at a time across sessions: the shared face detector is not thread-safe, and two cores are few."""
+    return threading.Lock()
+
+
+def render_settings(
+    defaults: AnalysisConfig, models: list[str], default_model: str
+) -> tuple[list[str], AnalysisConfig]:
+    """The sidebar; returns the chosen models and the analysis configuration."""
+    st.sidebar.header("Settings")
+    names = st.sidebar.multiselect(
+        "Model",
+        models,
+        default=[default_model],
+        help="Choose several to average their scores (an ensemble).",
+    )
+    frame_count = st.sidebar.slider(
+        "Frames to sample",
+        8,
+        64,
+        defaults.frame_count,
+        help="Evenly spaced frames to examine. More frames: a steadier verdict, a slower check.",
+    )
+    strategies = sorted(STRATEGIES, key=list(presentation.STRATEGY_EXPLANATIONS).index)
+    aggregation = st.sidebar.selectbox(
+        "How to combine frames",
+        strategies,
+        index=strategies.index(defaults.aggregation),
+        help="\n\n".join(f"**{name}**: {presentation.STRATEGY_EXPLANATIONS[name]}" for name in strategies),
+    )
+    st.sidebar.caption(presentation.STRATEGY_EXPLANATIONS[aggregation])
+    with st.sidebar.expander("Advanced"):
+        min_face_size = st.slider(
+            "Smallest face to judge (pixels)",
+            16,
+            256,
+            defaults.min_face_size,
+            help="Faces smaller than this in the frame are found but not scored: the model cannot judge them.",
+        )
+        min_face_confidence = st.slider(
+            "Face detector confidence",
+            0.1,
+            0.95,
+            defaults.min_face_confidence,
+            step=0.05,
+            help="How sure the face detector must be that it sees a face. Lower finds more faces and more mistakes.",
+        )
+    config = defaults.replace(
+        frame_count=frame_count,
+        aggregation=aggregation,
+        min_face_size=min_face_size,
+        min_face_confidence=min_face_confidence,
+    )
+    return names, config
+
+
+def run_analysis(data: bytes, file_name: str, folder: Path, names: list[str], config: AnalysisConfig) -> VideoResult:
+    """Analyses the uploaded bytes with a progress bar; the temporary copy is deleted when it ends."""
+    bar = st.progress(0.0, text="Waiting for the checker…")
+
+    def progress(stage: str, fraction: float, message: str) -> None:
+        bar.progress(presentation.overall_progress(stage, fraction), text=message)
+
+    try:
+        scorer = _scorer(str(folder), tuple(names))
+        detector = _face_detector(config.detector_model, config.min_face_confidence)
+        with _analysis_lock(), uploads.saved_upload(data, file_name) as path:
+            return pipeline.analyze(path, scorer, config, detector=detector, progress=progress)
+    finally:
+        bar.empty()
+
+
+def render_verdict(result: VideoResult, thresholds: tuple[float, float]) -> None:
+    verdict = result.verdict
+    show = {"fake": st.error, "real": st.success, "uncertain": st.warning}[presentation.verdict_tone(verdict)]
+    show(f"**{presentation.verdict_headline(verdict)}**\n\n{verdict.reason}")
+    st.caption(presentation.probability_explanation(verdict, *thresholds))
+    st.caption(presentation.video_summary(result))
+    for note in result.notes:
+        st.info(note)
+
+
+def render_chart(result: VideoResult, thresholds: tuple[float, float]) -> None:
+    st.subheader("Frame by frame")
+    if not result.tracks:
+        st.caption("No face was scored, so there is nothing to plot.")
+        return
+    st.plotly_chart(charts.frame_probability_figure(result, *thresholds), width="stretch")
+    st.caption(
+        "Each point is the fake probability of one person's face in one sampled frame. Gaps in a line are frames "
+        "in which that person's face was not found (or was too small to judge); no value is made up for them. "
+        "The dashed line is the threshold."
+    )
+
+
+def render_faces(result: VideoResult) -> None:
+    people = presentation.face_gallery(result, MAX_FACES_SHOWN)
+    if not people:
+        return
+    st.subheader("Faces the model looked at")
+    st.caption(
+        "Most suspicious first. Under each face: its fake probability (0 looks real, 1 looks manipulated) and when "
+        "it appears in the video."
+    )
+    for person in people:
+        if len(people) > 1:
+            st.markdown(f"**{person.label}** — {presentation.verdict_headline(person.verdict)}")
+        for start in range(0, len(person.faces), FACES_PER_ROW):
+            columns = st.columns(FACES_PER_ROW)
+            for column, score in zip(columns, person.faces[start : start + FACES_PER_ROW], strict=False):
+                column.image(
+                    result.crops[(score.frame_index, score.track_id)],
+                    caption=presentation.face_caption(score),
+                    width="stretch",
+                )
+        if person.total > len(person.faces):
+            st.caption(f"Showing the {len(person.faces)} most suspicious of {person.total} faces of {person.label}.")
+
+
+def render_video(data: bytes, result: VideoResult) -> None:
+    st.subheader("The video")
+    if presentation.browser_can_play(result.info):
+        st.video(data, format=presentation.video_mime_type(result.info))
+    else:
+        st.info(presentation.playback_note(result.info))
+
+
+def render_model_card(scorer: EnsembleScorer) -> None:
+    st.subheader("About the model")
+    if len(scorer.scorers) > 1:
+        st.caption(
+            f"{len(scorer.scorers)} models were averaged. The thresholds are those of the first, {scorer.card.name}."
+        )
+    for member in scorer.scorers:
+        card = member.card
+        st.markdown(f"**{card.name}**, version {card.version}: {card.description}")
+        facts = [f"Architecture: {card.architecture}", *presentation.training_lines(card.training)]
+        st.markdown("\n".join(f"- {line}" for line in facts))
+        st.markdown("**Measured quality**")
+        st.markdown("\n".join(presentation.metric_lines(card.metrics)))
+        st.caption(
+            "These numbers are for single face crops, not whole videos, and only for the kind of data named. "
+            f"Decision thresholds: fake at {card.thresholds.fake:.2f} or above ({card.thresholds.chosen_on})."
+        )
+        if card.limitations:
+            st.markdown("**Limitations**")
+            st.markdown("\n".join(f"- {limitation}" for limitation in card.limitations))
+
+
+def render_downloads(result: VideoResult, file_name: str, config: AnalysisConfig) -> None:
+    st.subheader("Download the result")
+    st.caption("The full result: the verdict, every sampled frame with its faces and scores, and the settings used.")
+    buttons = st.container(horizontal=True)
+    buttons.download_button(
+        "Report (JSON)",
+        json.dumps(export.result_to_dict(result, file_name, config), indent=2),
+        file_name=presentation.report_file_name(file_name, "json"),
+        mime="application/json",
+        on_click="ignore",
+    )
+    buttons.download_button(
+        "Scores per frame (CSV)",
+        export.result_to_csv(result, file_name),
+        file_name=presentation.report_file_name(file_name, "csv"),
+        mime="text/csv",
+        on_click="ignore",
+    )
+
+
+def render_result(
+    result: VideoResult, data: bytes, file_name: str, scorer: EnsembleScorer, config: AnalysisConfig
+) -> None:
+    thresholds = pipeline.decision_thresholds(config, scorer.card.thresholds)
+    render_verdict(result, thresholds)
+    render_chart(result, thresholds)
+    render_faces(result)
+    render_video(data, result)
+    render_model_card(scorer)
+    render_downloads(result, file_name, config)
+
+
+def main() -> None:
+    st.set_page_config(page_title=TITLE, page_icon=":material/fact_check:", layout="centered")
+    st.title(TITLE)
+    st.write(INTRODUCTION)
+
+    folder = model_card.models_folder()
+    try:
+        models = model_card.available_models(folder)
+        default_model = model_card.default_model(folder) if models else ""
+    except DetectorError as error:
+        st.error(f"{error}\n\n{presentation.error_hint(error)}")
+        return
+    if not models:
+        st.error(presentation.no_model_message(folder))
+        return
+
+    names, config = render_settings(AnalysisConfig(), models, default_model)
+    uploaded = st.file_uploader(
+        "Video to check", type=list(uploads.ACCEPTED_VIDEO_TYPES), help="MP4, MOV, M4V, AVI, WebM or MKV."
+    )
+    st.caption("The uploaded video is deleted from the server as soon as it has been checked.")
+    if not names:
+        st.warning("Choose at least one model under Settings.")
+        return
+    if uploaded is None:
+        return
+
+    data = uploaded.getvalue()
+    key = uploads.analysis_key(uploads.upload_digest(data), names, config)
+    results: dict = st.session_state.setdefault("results", {})
+    try:
+        if key not in results:
+            results[key] = run_analysis(data, uploaded.name, folder, names, config)
+            while len(results) > RESULTS_REMEMBERED:
+                results.pop(next(iter(results)))
+        render_result(results[key], data, uploaded.name, _scorer(str(folder), tuple(names)), config)
+    except DetectorError as error:
+        st.error(f"{error}\n\n{presentation.error_hint(error)}")
+    except Exception:
+        logger.exception("checking %r failed", uploaded.name)
+        st.error(APOLOGY)
+
+
+main()
