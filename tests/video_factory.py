@@ -131,3 +131,18 @@ def make_audio_only(path: str | os.PathLike[str], seconds: float = 0.5) -> Path:
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
+
+
+def pasted_faces(faces: list[np.ndarray], step: int = 2, background: int = 90) -> Draw:
+    """A drawing of the given face images (``(S, S, 3) uint8 RGB``) side by side, drifting ``step`` px a frame."""
+
+    def draw(frame_number: int, width: int, height: int) -> np.ndarray:
+        image = np.full((height, width, 3), background, np.uint8)
+        for position, face in enumerate(faces):
+            side = face.shape[0]
+            left = 40 + position * (side + 60) + step * frame_number
+            top = max(0, (height - side) // 2)
+            image[top : top + side, left : left + side] = face
+        return image
+
+    return draw

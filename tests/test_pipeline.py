@@ -1,0 +1,148 @@
+"""The whole analysis on synthetic videos (tiny untrained model: plumbing) and bad input of every kind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SHARED, requires_shared
+from video_factory import make_audio_only, make_video, pasted_faces
+
+from detector import datasets, pipeline
+from detector.config import AnalysisConfig
+from detector.errors import UnreadableVideoError, VideoTooLargeError
+from detector.scoring import load_scorer
+from detector.types import VerdictLabel
+
+FACES = SHARED / "data" / "dfdc-faces" / "faces"
+
+
+@pytest.fixture(scope="module")
+def scorer(tiny_models_folder):
+    return load_scorer("tiny", tiny_models_folder)
+
+
+def face(name: str, side: int = 160) -> np.ndarray:
+    return datasets.read_image(FACES / name, side)
+
+
+def flat(frame_number: int, width: int, height: int) -> np.ndarray:
+    return np.full((height, width, 3), (30 + frame_number, 90, 160), np.uint8)
+
+
+@requires_shared
+def test_one_person_gets_one_track_scored_in_every_frame(tmp_path, scorer):
+    path = make_video(tmp_path / "one.mp4", frames=30, size=(480, 320), draw=pasted_faces([face("abplofmgwg.jpg")]))
+    stages = []
+    result = pipeline.analyze(
+        path, scorer, AnalysisConfig(frame_count=12), progress=lambda stage, fraction, message: stages.append(stage)
+    )
+    assert len(result.frames) == 12
+    assert [track.track_id for track in result.tracks] == [0]
+    assert len(result.tracks[0].scores) == 12
+    assert result.verdict.fake_probability is not None
+    assert result.verdict.label in (VerdictLabel.FAKE, VerdictLabel.REAL, VerdictLabel.UNCERTAIN)
+    assert set(stages) >= {"reading", "faces", "scoring"}
+    crop = result.crops[(result.frames[0].index, 0)]
+    assert crop.shape == (224, 224, 3)
+    # The face was pasted at 160 px: the crop (margin 1.0) holds the face, not the grey background.
+    assert abs(float(crop.mean()) - 90) > 5
+
+
+@requires_shared
+def test_two_people_get_a_track_and_a_verdict_each(tmp_path, scorer):
+    draw = pasted_faces([face("abplofmgwg.jpg", 140), face("aabqcugcpc.jpg", 140)], step=1)
+    path = make_video(tmp_path / "two.mp4", frames=24, size=(560, 280), draw=draw)
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=8))
+    assert [track.track_id for track in result.tracks] == [0, 1]
+    assert all(len(track.scores) == 8 for track in result.tracks)
+    lefts = [np.mean([score.box.x for score in track.scores]) for track in result.tracks]
+    assert lefts[0] != pytest.approx(lefts[1], abs=50)
+    assert all(track.verdict.fake_probability is not None for track in result.tracks)
+
+
+def test_no_face_gives_an_abstention_with_the_reason(tmp_path, scorer):
+    path = make_video(tmp_path / "flat.mp4", frames=20, size=(320, 240), draw=flat)
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=8))
+    assert result.verdict.label is VerdictLabel.UNCERTAIN
+    assert result.verdict.fake_probability is None
+    assert result.verdict.reason == "No face was found in any of the 8 sampled frames."
+    assert result.tracks == ()
+    assert all(frame.faces == () for frame in result.frames)
+
+
+@requires_shared
+def test_faces_too_small_are_not_scored_and_the_reason_says_so(tmp_path, scorer):
+    path = make_video(
+        tmp_path / "small.mp4", frames=12, size=(640, 360), draw=pasted_faces([face("abplofmgwg.jpg", 40)])
+    )
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=6, min_face_size=64))
+    assert result.verdict.fake_probability is None
+    assert "too small" in result.verdict.reason
+
+
+@requires_shared
+def test_a_one_frame_video_is_read_and_its_face_scored(tmp_path, scorer):
+    path = make_video(tmp_path / "single.mp4", frames=1, size=(320, 240), draw=pasted_faces([face("abplofmgwg.jpg")]))
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=32))
+    assert len(result.frames) == 1
+    assert len(result.tracks) == 1 and len(result.tracks[0].scores) == 1
+
+
+@requires_shared
+def test_rotated_phone_clip_is_judged_upright(tmp_path, scorer):
+    draw = pasted_faces([face("abplofmgwg.jpg", 150)])
+    path = make_video(tmp_path / "phone.mp4", frames=12, size=(240, 420), rotation=90, draw=draw)
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=6))
+    assert (result.info.width, result.info.height, result.info.rotation_degrees) == (240, 420, 90)
+    assert len(result.tracks) == 1 and len(result.tracks[0].scores) == 6
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda folder: ((folder / "empty.mp4").write_bytes(b"") and None) or folder / "empty.mp4", "empty"),
+        (lambda folder: (folder / "notes.mp4").write_text("hello") and folder / "notes.mp4", "video"),
+        (lambda folder: make_audio_only(folder / "sound.mp4"), "audio"),
+    ],
+)
+def test_unreadable_input_raises_a_clear_error(tmp_path, scorer, make, message):
+    path = make(tmp_path)
+    with pytest.raises(UnreadableVideoError, match=message):
+        pipeline.analyze(path, scorer, AnalysisConfig(frame_count=4))
+
+
+def test_truncated_video_is_refused_or_judged_on_what_remains(tmp_path, scorer):
+    whole = make_video(tmp_path / "whole.mp4", frames=40, size=(320, 240), draw=flat, faststart=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    try:
+        result = pipeline.analyze(cut, scorer, AnalysisConfig(frame_count=8))
+    except UnreadableVideoError as error:
+        assert str(error)
+    else:
+        assert 1 <= len(result.frames) < 8
+
+
+def test_files_over_the_size_limit_are_refused_before_decoding(tmp_path, scorer):
+    path = make_video(tmp_path / "big.mp4", frames=10, size=(320, 240), draw=flat)
+    with open(path, "ab") as handle:
+        handle.write(b"\0" * (2 * 1024 * 1024))
+    with pytest.raises(VideoTooLargeError, match="1 MB"):
+        pipeline.analyze(path, scorer, AnalysisConfig(max_file_megabytes=1))
+
+
+def test_a_4k_frame_is_decoded_at_bounded_size(tmp_path, scorer):
+    path = make_video(tmp_path / "uhd.mp4", frames=3, size=(3840, 2160), draw=flat)
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=3, max_frame_side=1280))
+    assert (result.info.width, result.info.height) == (3840, 2160)
+    assert len(result.frames) == 3
+
+
+def test_a_ten_minute_video_is_sampled_across_its_whole_length(tmp_path, scorer):
+    path = make_video(tmp_path / "long.mp4", frames=1200, fps=2.0, size=(160, 96), draw=flat, gop=50)
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=32))
+    assert result.info.duration_seconds == pytest.approx(600, abs=1)
+    assert len(result.frames) == 32
+    times = [frame.time_seconds for frame in result.frames]
+    assert times[0] < 20 and times[-1] > 580
+    assert times == sorted(set(times))
