@@ -49,7 +49,8 @@ def main() -> int:
     detector = FaceDetector(config.detector_model, config.min_face_confidence)
     cold_start = time.perf_counter() - started
     print(f"model(s): {', '.join(scorer.names)}; frames sampled: {config.frame_count}")
-    print(f"cold start (imports + model + face detector): {cold_start:.2f} s; memory after it {peak_megabytes():.0f} MB")
+    memory = peak_megabytes()
+    print(f"cold start (imports + model + face detector): {cold_start:.2f} s; memory after it {memory:.0f} MB")
 
     pipeline.analyze(videos[0], scorer, config, detector)  # warm-up: first calls trace the model
     header = f"{'clip':<18} {'size':>10} {'decode (s)':>11} {'analysis (s)':>13} {'faces':>6} {'verdict':<32}"
