@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -60,6 +61,33 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """How the model's raw probabilities are turned into calibrated ones: ``sigmoid(logit(p) / temperature)``.
+
+    Temperature scaling (Guo et al., 2017) keeps the ranking (ROC AUC is unchanged) and fixes over- or
+    under-confidence: a temperature above 1 pulls probabilities towards 0.5. ``fitted_on`` says which data the
+    temperature was fitted on; the ``*_before`` / ``*_after`` numbers are measured on ``measured_on``, data that
+    played no part in the fit.
+    """
+
+    temperature: float
+    fitted_on: str
+    fitted_count: int
+    measured_on: str
+    log_loss_before: float
+    log_loss_after: float
+    ece_before: float
+    ece_after: float
+    method: str = "temperature"
+
+    def __post_init__(self) -> None:
+        if self.method != "temperature":
+            raise ModelCardError(f"only temperature calibration is supported, the card says {self.method!r}")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ModelCardError(f"the calibration temperature must be a positive number, got {self.temperature}")
+
+
+@dataclass(frozen=True)
 class ModelCard:
     name: str
     architecture: str
@@ -74,6 +102,8 @@ class ModelCard:
     file_megabytes: float
     limitations: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    # None: the raw probabilities are used as they are (cards written before calibration existed).
+    calibration: Calibration | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelCard:
@@ -98,6 +128,7 @@ class ModelCard:
                 file_megabytes=float(data["file_megabytes"]),
                 limitations=tuple(data.get("limitations", ())),
                 extra=dict(data.get("extra", {})),
+                calibration=Calibration(**data["calibration"]) if data.get("calibration") else None,
             )
         except (KeyError, TypeError) as error:
             raise ModelCardError(

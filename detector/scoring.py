@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from detector import model_card
+from detector import calibration, model_card
 from detector.errors import ModelCardError
 
 logger = logging.getLogger(__name__)
 
 
 class FaceScorer:
-    """One trained model: ``score((N, S, S, 3) uint8 RGB) -> (N,) float64`` fake probabilities."""
+    """One trained model: ``score((N, S, S, 3) uint8 RGB) -> (N,) float64`` calibrated fake probabilities."""
 
     def __init__(self, name: str, folder: Path | None = None, batch_size: int = 16, verify: bool = True) -> None:
         import keras  # Imported here: TensorFlow costs seconds to import and only scoring needs it.
@@ -53,7 +53,20 @@ class FaceScorer:
         return self.card.preprocessing.input_size
 
     def score(self, crops: np.ndarray) -> np.ndarray:
-        """Fake probabilities ``(N,) float64`` for ``(N, S, S, 3) uint8 RGB`` crops with S = ``input_size``."""
+        """Calibrated fake probabilities ``(N,) float64`` for ``(N, S, S, 3) uint8 RGB`` crops, S = ``input_size``.
+
+        The card's calibration (temperature scaling, fitted on validation data) is applied here, so every
+        probability the page, the command line and the reports show is calibrated, and the card's thresholds
+        (chosen on calibrated probabilities) apply to it. A card without calibration leaves the outputs as they
+        are. ``score_uncalibrated`` gives the model's own outputs.
+        """
+        probabilities = self.score_uncalibrated(crops)
+        if self.card.calibration is None:
+            return probabilities
+        return calibration.apply_temperature(probabilities, self.card.calibration.temperature)
+
+    def score_uncalibrated(self, crops: np.ndarray) -> np.ndarray:
+        """The model's raw fake probabilities ``(N,) float64`` for ``(N, S, S, 3) uint8 RGB`` crops."""
         crops = np.asarray(crops)
         if crops.ndim != 4 or crops.shape[1:] != (self.input_size, self.input_size, 3):
             raise ValueError(f"crops must be (N, {self.input_size}, {self.input_size}, 3), got {crops.shape}")

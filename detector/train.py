@@ -2,13 +2,15 @@
 
 A run lives in a run folder (``runs/<name>/``, ignored by git): ``log.csv`` per epoch, ``last.keras`` after each
 epoch (to resume, also from a later session, with ``--resume``), ``best.keras`` at the lowest validation loss.
-When the run ends (epochs done or early stopping) the best model is measured on the validation split and written
-to ``models/<name>.keras`` with its card ``models/<name>.json``.
+When the run ends (epochs done or early stopping) the best model's temperature and decision thresholds are fitted
+on one half of the validation split and measured on the other (``detector.calibration``), and it is written to
+``models/<name>.keras`` with its card ``models/<name>.json``. ``recalibrate`` redoes that fit for a shipped model.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime
 import logging
 import os
@@ -18,11 +20,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from detector import architectures, datasets, metrics, model_card
+from detector import architectures, calibration, datasets, landmarks, model_card, self_blend_batches
 from detector.augment import NO_AUGMENTATION, AugmentationPolicy
 from detector.config import AnalysisConfig
+from detector.errors import ModelCardError
 
 logger = logging.getLogger(__name__)
+
+VALIDATION_DATA = "DFDC face crops, group-split validation set, one crop each"
+EXTRA_REALS = (None, "utkface")
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,16 @@ class TrainingConfig:
     models_folder: str = str(model_card.MODELS_FOLDER)
     cache_folder: str = ".cache"
     command: str = ""
+    # Training fakes: DFDC fake crops ("dfdc"), self-blends of the training reals ("sbi") or half each ("both");
+    # extra real crops, all for training ("utkface"). See docs/DESIGN_self_blend.md.
+    fakes: str = "dfdc"
+    extra_reals: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.fakes not in self_blend_batches.FAKE_SOURCES:
+            raise ValueError(f"fakes must be one of {self_blend_batches.FAKE_SOURCES}, got {self.fakes!r}")
+        if self.extra_reals not in EXTRA_REALS:
+            raise ValueError(f"extra_reals must be one of {EXTRA_REALS}, got {self.extra_reals!r}")
 
 
 class CropBatches(keras.utils.PyDataset):
@@ -101,6 +117,55 @@ def _load_split(config: TrainingConfig) -> tuple[datasets.CropSet, datasets.Crop
     return train, validation
 
 
+def _load_extra_reals(config: TrainingConfig) -> datasets.CropSet | None:
+    """The extra real crops (``config.extra_reals``), all for training, or None.
+
+    UTKFace is not group-split: each photo is its own person-photo, and validation stays the DFDC split, so
+    every run is measured on the same crops. ``limit`` caps them too (smoke runs).
+    """
+    if config.extra_reals is None:
+        return None
+    extra = datasets.load_utkface()
+    if config.limit:
+        extra = extra.subset(np.arange(len(extra)) < config.limit)
+    return extra
+
+
+def _training_batches(
+    config: TrainingConfig, train_images: np.ndarray, train_labels: np.ndarray, initial_epoch: int
+) -> keras.utils.PyDataset:
+    """The training batches ``config.fakes`` asks for, with the extra reals added.
+
+    ``"dfdc"`` (the default) keeps the DFDC crops' own real/fake mix (``CropBatches``); ``"sbi"`` and ``"both"``
+    make balanced batches of reals and self-blended (and DFDC) fakes from the reals' face meshes, computed once
+    and cached beside the image cache (``landmarks.precompute_landmarks``).
+    """
+    seed = config.seed + initial_epoch
+    extra_set = _load_extra_reals(config)
+    extra_images = None
+    if extra_set is not None:
+        extra_images = datasets.decode_images(
+            extra_set.root, extra_set.files, config.input_size, Path(config.cache_folder)
+        )
+    if config.fakes == "dfdc":
+        if extra_images is not None:
+            train_images = np.concatenate([train_images, extra_images])
+            train_labels = np.concatenate([train_labels, np.zeros(len(extra_images), train_labels.dtype)])
+        return CropBatches(train_images, train_labels, config.batch_size, AugmentationPolicy(), seed, shuffle=True)
+    reals = train_images[train_labels == 0]
+    if extra_images is not None:
+        reals = np.concatenate([reals, extra_images])
+    real_landmarks = landmarks.precompute_landmarks(
+        reals,
+        Path(config.cache_folder),
+        progress=lambda done, total: logger.info("face mesh: %d of %d reals", done, total),
+    )
+    dfdc_fakes = train_images[train_labels == 1] if config.fakes == "both" else None
+    return self_blend_batches.SelfBlendBatches(
+        reals, real_landmarks, config.batch_size, AugmentationPolicy(), seed, config.fakes, dfdc_fakes
+    )
+
+
 def train(config: TrainingConfig, resume: bool = False, export_only: bool = False) -> Path:
     """Trains (or resumes) a run and exports the best model with its card; returns the card's path."""
     keras.utils.set_random_seed(config.seed)
@@ -142,14 +207,9 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         )
 
     if initial_epoch < config.epochs and not export_only:
-        training_batches = CropBatches(
-            train_images,
-            train_set.labels,
-            config.batch_size,
-            AugmentationPolicy(),
-            config.seed + initial_epoch,
-            shuffle=True,
-        )
+        training_batches = _training_batches(config, train_images, train_set.labels, initial_epoch)
+        # The batches hold what they need (for SBI, copies of the reals): let the full array go.
+        del train_images
         validation_batches = CropBatches(
             validation_images, validation_set.labels, 64, NO_AUGMENTATION, config.seed, shuffle=False
         )
@@ -170,7 +230,9 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         )
 
     best = keras.saving.load_model(best_path if best_path.is_file() else last_path)
-    return export(best, config, validation_set, validation_images, _completed_epochs(log_path), len(train_set))
+    extra_set = _load_extra_reals(config)
+    train_count = len(train_set) + (len(extra_set) if extra_set is not None else 0)
+    return export(best, config, validation_set, validation_images, _completed_epochs(log_path), train_count)
 
 
 def export(
@@ -181,13 +243,15 @@ def export(
     epochs_run: int,
     train_count: int,
 ) -> Path:
-    """Measures ``model`` on the validation split and writes ``models/<name>.keras`` and its card."""
+    """Fits calibration and thresholds on half the validation split, measures on the other half
+    (``calibration.fit_on_validation``), and writes ``models/<name>.keras`` and its card."""
     probabilities = predict(model, validation_images)
-    measured = metrics.classification_metrics(validation_set.labels, probabilities)
-    logger.info("validation: %s", measured)
+    fitted = calibration.fit_on_validation(validation_set.labels, probabilities, validation_set.groups, VALIDATION_DATA)
+    logger.info("validation: %s", fitted.metrics["validation"])
     training = {
         "data": "../shared/data/dfdc-faces (DFDC face crops, 224x224)",
         "split": f"by group (source video): SHA-1 of the group modulo 100 < {config.validation_percent} is validation",
+        "validation_percent": config.validation_percent,
         "train_count": train_count,
         "validation_count": len(validation_set),
         "resolution": config.resolution,
@@ -198,13 +262,21 @@ def export(
         "seed": config.seed,
         "limit": config.limit,
         "command": config.command,
+        "fakes": config.fakes,
+        "extra_reals": config.extra_reals,
     }
-    validation = {
-        **measured,
-        "data": "DFDC face crops, group-split validation set, one crop each",
-        "measured_by": "detector.train.export (scikit-learn)",
-    }
+    if config.fakes != "dfdc":
+        training["self_blend"] = {
+            **dataclasses.asdict(self_blend_batches.DEFAULT_CONFIG),
+            "mask": f"convex hull of the 468-point face mesh (landmarks v{landmarks.LANDMARK_VERSION})",
+            "batches": "balanced: half reals, half fakes; the self-blends are of the same batch's reals",
+        }
     description = f"{config.architecture} classifier of face crops, trained from scratch on DFDC face crops."
+    if config.fakes != "dfdc" or config.extra_reals:
+        description = (
+            f"{config.architecture} classifier of face crops, trained from scratch on DFDC face crops "
+            f"(fakes: {config.fakes}; extra reals: {config.extra_reals or 'none'})."
+        )
     return save_with_card(
         model,
         config.name,
@@ -212,7 +284,9 @@ def export(
         config.architecture,
         description,
         training,
-        {"validation": validation},
+        fitted.metrics,
+        fitted.thresholds,
+        fitted.calibration,
     )
 
 
@@ -225,6 +299,7 @@ def save_with_card(
     training: dict,
     measured: dict,
     thresholds: model_card.Thresholds | None = None,
+    probability_calibration: model_card.Calibration | None = None,
 ) -> Path:
     """Writes ``folder/<name>.keras`` (without optimizer state) and its card; returns the card's path.
 
@@ -256,8 +331,48 @@ def save_with_card(
             "Trained on DFDC face swaps only: other manipulation methods may go unnoticed.",
             "Judges faces only: not audio, not fully generated video, not edits elsewhere in the frame.",
         ),
+        calibration=probability_calibration,
     )
     return model_card.write_card(card, folder)
+
+
+def recalibrate(
+    name: str,
+    models_folder: Path | None = None,
+    cache_folder: Path | None = Path(".cache"),
+    target_precision: float = calibration.TARGET_PRECISION,
+) -> model_card.ModelCard:
+    """Fits calibration and thresholds for a shipped model without retraining, and rewrites its card.
+
+    Scores the DFDC validation split (the card's ``validation_percent``, else 15) with the model's raw outputs
+    and replaces the card's calibration, thresholds and metrics; the weights are not touched, so their sha256
+    (checked before and after) stays the one in the card.
+    """
+    folder = models_folder or model_card.models_folder()
+    card = model_card.read_card(name, folder)
+    weights = model_card.weights_path(name, folder)
+    if model_card.file_sha256(weights) != card.sha256:
+        raise ModelCardError(f"the weights of {name!r} do not match its card: refusing to recalibrate")
+    model = keras.saving.load_model(weights, compile=False)
+    percent = int(card.training.get("validation_percent", TrainingConfig.validation_percent))
+    _, validation_set = datasets.split_by_group(datasets.load_dfdc_faces(), percent)
+    images = datasets.decode_images(
+        validation_set.root, validation_set.files, card.preprocessing.input_size, cache_folder
+    )
+    fitted = calibration.fit_on_validation(
+        validation_set.labels, predict(model, images), validation_set.groups, VALIDATION_DATA, target_precision
+    )
+    updated = dataclasses.replace(
+        card,
+        thresholds=fitted.thresholds,
+        metrics=fitted.metrics,
+        calibration=fitted.calibration,
+        training={**card.training, "validation_percent": percent},
+    )
+    if model_card.file_sha256(weights) != updated.sha256:
+        raise ModelCardError(f"the weights of {name!r} changed while recalibrating")
+    model_card.write_card(updated, folder)
+    return updated
 
 
 def predict(model: keras.Model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:

@@ -45,3 +45,34 @@ def test_bad_cards_are_refused(tiny_models_folder, mutate):
 def test_models_folder_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("DETECTOR_MODELS", str(tmp_path))
     assert model_card.models_folder() == tmp_path
+
+
+def test_an_old_card_without_calibration_still_loads(tiny_models_folder):
+    data = model_card.read_card("tiny", tiny_models_folder).to_dict()
+    data.pop("calibration")
+    card = model_card.ModelCard.from_dict(data)
+    assert card.calibration is None
+    assert card.thresholds == model_card.Thresholds()
+
+
+def test_a_calibration_round_trips_and_a_bad_one_is_refused(tiny_models_folder):
+    data = model_card.read_card("tiny", tiny_models_folder).to_dict()
+    data["calibration"] = {
+        "method": "temperature",
+        "temperature": 1.7,
+        "fitted_on": "DFDC validation, calibration half",
+        "fitted_count": 2200,
+        "measured_on": "DFDC validation, report half",
+        "log_loss_before": 0.61,
+        "log_loss_after": 0.55,
+        "ece_before": 0.12,
+        "ece_after": 0.02,
+    }
+    card = model_card.ModelCard.from_dict(json.loads(json.dumps(data)))
+    assert card.calibration.temperature == 1.7 and card.calibration.fitted_count == 2200
+    assert card.to_dict()["calibration"] == data["calibration"]
+    for bad in ({"temperature": 0.0}, {"temperature": float("nan")}, {"method": "isotonic"}):
+        with pytest.raises(ModelCardError):
+            model_card.ModelCard.from_dict({**data, "calibration": {**data["calibration"], **bad}})
+    with pytest.raises(ModelCardError, match="missing or has a bad field"):
+        model_card.ModelCard.from_dict({**data, "calibration": {"temperature": 2.0}})

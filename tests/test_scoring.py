@@ -1,7 +1,9 @@
+import dataclasses
 import shutil
 
 import numpy as np
 import pytest
+from scipy import special
 
 from detector import model_card
 from detector.errors import ModelCardError
@@ -53,3 +55,36 @@ def test_ensemble_is_the_mean_of_its_members(tiny_scorer):
 
 def test_load_scorer_uses_the_default_model(tiny_models_folder):
     assert load_scorer(None, tiny_models_folder).names == (model_card.default_model(tiny_models_folder),)
+
+
+def test_a_card_temperature_of_two_halves_the_logits_of_the_raw_model_output(tiny_models_folder, tmp_path):
+    for suffix in (".keras", ".json"):
+        shutil.copy(tiny_models_folder / f"tiny{suffix}", tmp_path / f"tiny{suffix}")
+    card = model_card.read_card("tiny", tmp_path)
+    calibrated = dataclasses.replace(
+        card,
+        calibration=model_card.Calibration(
+            temperature=2.0,
+            fitted_on="test",
+            fitted_count=0,
+            measured_on="test",
+            log_loss_before=0.7,
+            log_loss_after=0.6,
+            ece_before=0.2,
+            ece_after=0.1,
+        ),
+    )
+    model_card.write_card(calibrated, tmp_path)
+    scorer = FaceScorer("tiny", tmp_path, batch_size=4)
+    crops = np.random.default_rng(2).integers(0, 256, (6, 224, 224, 3), dtype=np.uint8)
+    raw = np.asarray(scorer.model.predict_on_batch(crops.astype(np.float32)), np.float64).ravel()
+    np.testing.assert_allclose(scorer.score_uncalibrated(crops), raw, atol=1e-6)
+    np.testing.assert_allclose(special.logit(scorer.score(crops)), special.logit(raw) / 2, atol=1e-4)
+    # The untrained model's outputs are not all 0.5, so halving the logits did change something.
+    assert np.max(np.abs(scorer.score(crops) - raw)) > 1e-4
+
+
+def test_a_card_without_calibration_scores_with_the_raw_output(tiny_scorer):
+    assert tiny_scorer.card.calibration is None
+    crops = np.random.default_rng(3).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(tiny_scorer.score(crops), tiny_scorer.score_uncalibrated(crops))

@@ -1,8 +1,10 @@
 import json
+import shutil
 
+import numpy as np
 from conftest import requires_shared
 
-from detector import model_card, train
+from detector import architectures, calibration, cli, datasets, model_card, train
 from detector.scoring import FaceScorer
 
 
@@ -32,3 +34,60 @@ def test_a_short_run_writes_a_usable_model_and_card(tmp_path):
     # Resuming a finished run trains nothing more and exports again.
     train.train(config, resume=True)
     assert json.loads(card_file.read_text())["training"]["epochs_run"] == 1
+
+
+def _balanced_validation_crops(per_class: int = 40):
+    """The first ``per_class`` fake and real crops of the DFDC validation split (enough for both halves)."""
+    _, validation = datasets.split_by_group(datasets.load_dfdc_faces(), 15)
+    keep = np.zeros(len(validation), bool)
+    for label in (0, 1):
+        keep[np.flatnonzero(validation.labels == label)[:per_class]] = True
+    return validation.subset(keep)
+
+
+@requires_shared
+def test_export_fits_calibration_and_thresholds_on_one_half_and_reports_the_other(tmp_path):
+    validation = _balanced_validation_crops()
+    images = datasets.decode_images(validation.root, validation.files, 224)
+    model = architectures.build_classifier("compact", input_size=224, resolution=32)
+    config = train.TrainingConfig(name="exported", models_folder=str(tmp_path), command="test")
+    train.export(model, config, validation, images, epochs_run=0, train_count=0)
+    card = model_card.read_card("exported", tmp_path)
+    in_half = [calibration.in_calibration_half(group) for group in validation.groups]
+    split = card.metrics["validation_split"]
+    assert (split["calibration_count"], split["report_count"]) == (sum(in_half), len(in_half) - sum(in_half))
+    assert card.metrics["validation"]["count"] == split["report_count"]
+    assert card.calibration is not None and card.calibration.fitted_count == split["calibration_count"]
+    assert card.thresholds.chosen_on.startswith("calibration half")
+    assert card.metrics["decisions"]["fake_threshold"] == card.thresholds.fake
+    assert card.training["validation_percent"] == 15
+    raw = train.predict(model, images)
+    scored = FaceScorer("exported", tmp_path).score(images)
+    expected = calibration.apply_temperature(raw, card.calibration.temperature)
+    np.testing.assert_allclose(scored, expected, atol=1e-4)
+
+
+@requires_shared
+def test_calibrate_rewrites_the_card_of_a_shipped_model_and_leaves_its_weights(
+    tiny_models_folder, tmp_path, monkeypatch, capsys
+):
+    for suffix in (".keras", ".json"):
+        shutil.copy(tiny_models_folder / f"tiny{suffix}", tmp_path / f"tiny{suffix}")
+    before = model_card.read_card("tiny", tmp_path)
+    validation = _balanced_validation_crops()
+    monkeypatch.setattr(datasets, "load_dfdc_faces", lambda: validation)
+    argv = ["calibrate", "--name", "tiny", "--models-folder", str(tmp_path), "--cache-folder", str(tmp_path / "c")]
+    assert cli.main(argv) == 0
+    assert "card rewritten, weights unchanged" in capsys.readouterr().out
+    after = model_card.read_card("tiny", tmp_path)
+    assert after.sha256 == before.sha256 == model_card.file_sha256(tmp_path / "tiny.keras")
+    assert before.calibration is None and after.calibration is not None
+    assert after.metrics["validation"]["count"] == after.metrics["validation_split"]["report_count"] < len(validation)
+    assert after.thresholds.chosen_on.startswith("calibration half")
+    assert after.training == {**before.training, "validation_percent": 15}
+    FaceScorer("tiny", tmp_path)  # the sha256 check passes
+
+    with open(tmp_path / "tiny.keras", "ab") as handle:
+        handle.write(b"tampered")
+    assert cli.main(argv) == 1
+    assert "do not match" in capsys.readouterr().err
