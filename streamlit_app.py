@@ -7,12 +7,24 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import threading
 from pathlib import Path
 
 import streamlit as st
 
-from detector import charts, export, model_card, pipeline, presentation, uploads
+from detector import (
+    annotate,
+    charts,
+    explain,
+    export,
+    model_card,
+    pipeline,
+    presentation,
+    report,
+    stability,
+    uploads,
+)
 from detector.aggregation import STRATEGIES
 from detector.config import AnalysisConfig
 from detector.errors import DetectorError
@@ -37,6 +49,7 @@ APOLOGY = (
 FACES_PER_ROW = 8
 MAX_FACES_SHOWN = 24
 RESULTS_REMEMBERED = 4
+EXPLAINED_PER_PERSON = 3
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
@@ -133,6 +146,11 @@ def render_verdict(result: VideoResult, thresholds: tuple[float, float]) -> None
 
 
 def render_chart(result: VideoResult, thresholds: tuple[float, float]) -> None:
+    if len(result.frames) == 1 and result.tracks:
+        # One frame (a photo): a chart of one point says less than the number itself.
+        st.subheader("The score")
+        st.markdown("\n".join(f"- {line}" for line in presentation.single_frame_scores(result)))
+        return
     st.subheader("Frame by frame")
     if not result.tracks:
         st.caption("No face was scored, so there is nothing to plot.")
@@ -145,7 +163,33 @@ def render_chart(result: VideoResult, thresholds: tuple[float, float]) -> None:
     )
 
 
-def render_faces(result: VideoResult) -> None:
+def explanations(result: VideoResult, scorer: EnsembleScorer, key: object) -> dict[tuple[int, int], object]:
+    """Each person's most suspicious faces with their Grad-CAM overlay, computed once per result."""
+    cache: dict = st.session_state.setdefault("explanations", {})
+    if key not in cache:
+        with st.spinner("Working out where the model looked…"), _analysis_lock():
+            cache[key] = explain.explain_top_faces(result, scorer, EXPLAINED_PER_PERSON)
+        remembered = st.session_state.get("results", {})
+        for old in [old for old in cache if old not in remembered and old != key]:
+            cache.pop(old)
+    return cache[key]
+
+
+def render_explanations(result: VideoResult, track_id: int, overlays: dict[tuple[int, int], object]) -> None:
+    """One person's explained faces: each crop beside its overlay, then what the overlay means."""
+    scores = {(score.frame_index, score.track_id): score for score in result.face_scores}
+    keys = [key for key in overlays if key[1] == track_id]
+    if not keys:
+        return
+    columns = st.columns(2 * EXPLAINED_PER_PERSON)
+    for index, key in enumerate(keys):
+        caption = presentation.face_caption(scores[key])
+        columns[2 * index].image(result.crops[key], caption=caption, width="stretch")
+        columns[2 * index + 1].image(overlays[key], caption="Where the model looked", width="stretch")
+    st.caption(presentation.EXPLANATION_CAPTION)
+
+
+def render_faces(result: VideoResult, scorer: EnsembleScorer, key: object) -> None:
     people = presentation.face_gallery(result, MAX_FACES_SHOWN)
     if not people:
         return
@@ -154,6 +198,12 @@ def render_faces(result: VideoResult) -> None:
         "Most suspicious first. Under each face: its fake probability (0 looks real, 1 looks manipulated) and when "
         "it appears in the video."
     )
+    explaining = st.toggle(
+        presentation.EXPLANATION_TOGGLE,
+        help=f"Colours each person's {EXPLAINED_PER_PERSON} most suspicious faces by how much each area raised the "
+        "fake probability. Takes a few seconds: one more pass through the model.",
+    )
+    overlays = explanations(result, scorer, key) if explaining else {}
     for person in people:
         if len(people) > 1:
             st.markdown(f"**{person.label}** — {presentation.verdict_headline(person.verdict)}")
@@ -167,14 +217,112 @@ def render_faces(result: VideoResult) -> None:
                 )
         if person.total > len(person.faces):
             st.caption(f"Showing the {len(person.faces)} most suspicious of {person.total} faces of {person.label}.")
+        render_explanations(result, person.track_id, overlays)
 
 
 def render_video(data: bytes, result: VideoResult) -> None:
+    if result.info.is_photo:
+        st.subheader("The photo")
+        st.image(data)
+        return
     st.subheader("The video")
     if presentation.browser_can_play(result.info):
         st.video(data, format=presentation.video_mime_type(result.info))
     else:
         st.info(presentation.playback_note(result.info))
+
+
+def _forget_stale(store: dict, key: object) -> None:
+    """Drops what ``store`` holds for results no longer remembered (``RESULTS_REMEMBERED``)."""
+    remembered = st.session_state.get("results", {})
+    for old in [old for old in store if old not in remembered and old != key]:
+        store.pop(old)
+
+
+def render_annotated(
+    result: VideoResult,
+    data: bytes,
+    file_name: str,
+    config: AnalysisConfig,
+    thresholds: tuple[float, float],
+    key: object,
+) -> None:
+    """The annotated video (a photo: the annotated photo), made on request and remembered with the result."""
+    photo = result.info.is_photo
+    st.subheader("Annotated photo" if photo else "Annotated video")
+    store: dict = st.session_state.setdefault("annotated", {})
+    if key not in store:
+        st.caption(
+            f"The {'photo' if photo else 'video'} with each face the checker scored boxed and labelled with its fake "
+            "probability, to look at here or to share. Takes a few seconds."
+        )
+        if not st.button("Make the annotated photo" if photo else "Make the annotated video"):
+            return
+        with (
+            st.spinner("Drawing the boxes and scores…"),
+            _analysis_lock(),
+            uploads.saved_upload(data, file_name) as path,
+            tempfile.TemporaryDirectory(prefix="annotated-") as folder,
+        ):
+            out = Path(folder) / ("annotated.png" if photo else "annotated.mp4")
+            if photo:
+                annotate.write_annotated_photo(path, result, out, *thresholds, analysis_max_side=config.max_frame_side)
+            else:
+                annotate.write_annotated_video(path, result, out, *thresholds, analysis_max_side=config.max_frame_side)
+            store[key] = out.read_bytes()
+        _forget_stale(store, key)
+    if photo:
+        st.image(store[key])
+    else:
+        st.video(store[key], format="video/mp4")
+    st.caption(annotate.describe(result, *thresholds))
+    st.download_button(
+        "Download the annotated photo (PNG)" if photo else "Download the annotated video (MP4)",
+        store[key],
+        file_name=presentation.report_file_name(file_name, "png" if photo else "mp4"),
+        mime="image/png" if photo else "video/mp4",
+        on_click="ignore",
+    )
+
+
+def render_stability(
+    result: VideoResult, data: bytes, file_name: str, scorer: EnsembleScorer, config: AnalysisConfig, key: object
+) -> None:
+    """Whether the verdict survives the re-encoding a shared copy gets: checked on request, remembered."""
+    st.subheader("Stability check")
+    if not stability.can_check(result):
+        st.caption("There is no verdict to check: the checker could not judge this file.")
+        return
+    store: dict = st.session_state.setdefault("stability", {})
+    if key not in store:
+        st.caption(
+            "Social platforms shrink and compress what is shared. This makes such a copy (smaller, low quality) and "
+            "checks it again, to see whether the verdict survives. Takes a few seconds."
+        )
+        if not st.button("Check stability"):
+            return
+        detector = _face_detector(config.detector_model, config.min_face_confidence)
+        with (
+            st.spinner("Re-encoding and checking again…"),
+            _analysis_lock(),
+            uploads.saved_upload(data, file_name) as path,
+        ):
+            store[key] = stability.check_stability(path, result, scorer, config, detector=detector)
+        _forget_stale(store, key)
+    checked = store[key]
+    (st.success if checked.holds else st.warning)(checked.sentence)
+
+
+def render_scope(folder: Path, names: list[str]) -> None:
+    """What the checker can and cannot judge, for the chosen models: shown open, before and after a check."""
+    try:
+        cards = [model_card.read_card(name, folder) for name in names]
+    except DetectorError:
+        # The analysis reports a damaged card with its own message; the scope note stays generic meanwhile.
+        logger.warning("could not read the cards of %s for the scope note", names, exc_info=True)
+        cards = []
+    with st.expander(presentation.SCOPE_TITLE, expanded=True):
+        st.markdown("\n".join(f"- {line}" for line in presentation.scope_lines(cards)))
 
 
 def render_model_card(scorer: EnsembleScorer) -> None:
@@ -199,10 +347,35 @@ def render_model_card(scorer: EnsembleScorer) -> None:
             st.markdown("\n".join(f"- {limitation}" for limitation in card.limitations))
 
 
-def render_downloads(result: VideoResult, file_name: str, config: AnalysisConfig) -> None:
+def render_downloads(
+    result: VideoResult, file_name: str, config: AnalysisConfig, data: bytes, scorer: EnsembleScorer
+) -> None:
     st.subheader("Download the result")
-    st.caption("The full result: the verdict, every sampled frame with its faces and scores, and the settings used.")
+    st.caption(
+        "The report (PDF or HTML) is for people: the verdict, the evidence behind it and what the check cannot tell. "
+        "The full result (JSON, CSV): the verdict, every sampled frame with its faces and scores, and the settings."
+    )
+    cards = [member.card for member in scorer.scorers]
+
+    def build_report() -> report.Report:
+        # Called only when a report button is clicked, on Streamlit's download thread: reruns never wait for it.
+        return report.build_report(result, cards, config, file_name, len(data), uploads.upload_digest(data))
+
     buttons = st.container(horizontal=True)
+    buttons.download_button(
+        "Report (PDF)",
+        lambda: report.to_pdf(build_report()),
+        file_name=presentation.report_file_name(file_name, "pdf"),
+        mime="application/pdf",
+        on_click="ignore",
+    )
+    buttons.download_button(
+        "Report (HTML)",
+        lambda: report.to_html(build_report()),
+        file_name=presentation.report_file_name(file_name, "html"),
+        mime="text/html",
+        on_click="ignore",
+    )
     buttons.download_button(
         "Report (JSON)",
         json.dumps(export.result_to_dict(result, file_name, config), indent=2),
@@ -220,15 +393,17 @@ def render_downloads(result: VideoResult, file_name: str, config: AnalysisConfig
 
 
 def render_result(
-    result: VideoResult, data: bytes, file_name: str, scorer: EnsembleScorer, config: AnalysisConfig
+    result: VideoResult, data: bytes, file_name: str, scorer: EnsembleScorer, config: AnalysisConfig, key: object
 ) -> None:
     thresholds = pipeline.decision_thresholds(config, scorer.card.thresholds)
     render_verdict(result, thresholds)
     render_chart(result, thresholds)
-    render_faces(result)
+    render_faces(result, scorer, key)
     render_video(data, result)
+    render_annotated(result, data, file_name, config, thresholds, key)
+    render_stability(result, data, file_name, scorer, config, key)
     render_model_card(scorer)
-    render_downloads(result, file_name, config)
+    render_downloads(result, file_name, config, data, scorer)
 
 
 def main() -> None:
@@ -249,9 +424,12 @@ def main() -> None:
 
     names, config = render_settings(AnalysisConfig(), models, default_model)
     uploaded = st.file_uploader(
-        "Video to check", type=list(uploads.ACCEPTED_VIDEO_TYPES), help="MP4, MOV, M4V, AVI, WebM or MKV."
+        "Video or photo to check",
+        type=list(uploads.ACCEPTED_TYPES),
+        help="Videos: MP4, MOV, M4V, AVI, WebM or MKV. Photos: JPEG, PNG or WebP.",
     )
-    st.caption("The uploaded video is deleted from the server as soon as it has been checked.")
+    st.caption("The uploaded file is deleted from the server as soon as it has been checked.")
+    render_scope(folder, names)
     if not names:
         st.warning("Choose at least one model under Settings.")
         return
@@ -266,7 +444,7 @@ def main() -> None:
             results[key] = run_analysis(data, uploaded.name, folder, names, config)
             while len(results) > RESULTS_REMEMBERED:
                 results.pop(next(iter(results)))
-        render_result(results[key], data, uploaded.name, _scorer(str(folder), tuple(names)), config)
+        render_result(results[key], data, uploaded.name, _scorer(str(folder), tuple(names)), config, key)
     except DetectorError as error:
         st.error(f"{error}\n\n{presentation.error_hint(error)}")
     except Exception:

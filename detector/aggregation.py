@@ -121,9 +121,11 @@ def decide_video(
 ) -> Verdict:
     """The video's verdict: the most suspicious person who could be judged decides.
 
-    A video is manipulated when any one person in it is, so the video's probability is the highest among the
-    people with a probability. When nobody could be judged, the video is UNCERTAIN with ``no_track_reason`` (or
-    the first person's own reason).
+    A video is manipulated when any one person in it is, so the person with the most suspicious label decides
+    (FAKE before UNCERTAIN before REAL), the highest probability among them. Labels follow probabilities, except
+    for a person whose faces were too poor to judge (``quality.review_verdict``): their high probability reads
+    UNCERTAIN and must not hide another person judged FAKE. When nobody could be judged, the video is UNCERTAIN
+    with ``no_track_reason`` (or the first person's own reason).
     """
     judged = [track for track in tracks if track.verdict.fake_probability is not None]
     if not judged:
@@ -137,7 +139,8 @@ def decide_video(
             threshold=fake_threshold,
             frames_used=frames,
         )
-    worst = max(judged, key=lambda track: track.verdict.fake_probability or 0.0)
+    order = {VerdictLabel.REAL: 0, VerdictLabel.UNCERTAIN: 1, VerdictLabel.FAKE: 2}
+    worst = max(judged, key=lambda track: (order[track.verdict.label], track.verdict.fake_probability or 0.0))
     verdict = worst.verdict
     reason = verdict.reason if len(tracks) == 1 else f"Person {worst.track_id + 1}: {verdict.reason}"
     return Verdict(

@@ -1,6 +1,6 @@
-"""The command line: ``python -m detector {scan,score-crops,train} ...``.
+"""The command line: ``python -m detector {scan,score-crops,train,evaluate,calibrate} ...``.
 
-Exit status: 0 when every input was judged (a "can't tell" verdict included), 1 when an input could not be read
+Exit status: 0 when every input was judged (an "inconclusive" verdict included), 1 when an input could not be read
 (with a one-line reason on stderr), 2 for bad arguments.
 """
 
@@ -22,6 +22,7 @@ from detector.config import AnalysisConfig
 from detector.errors import DetectorError
 from detector.faces import FaceDetector
 from detector.scoring import EnsembleScorer
+from detector.types import VideoResult
 
 
 def _add_train(subparsers: argparse._SubParsersAction) -> None:
@@ -44,6 +45,17 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--export-only", action="store_true", help="measure the run's best checkpoint and write the model and card"
     )
+    parser.add_argument(
+        "--fakes",
+        default="dfdc",
+        choices=["dfdc", "sbi", "both"],
+        help="training fakes: DFDC fake crops, self-blended reals (SBI), or half each (default: dfdc)",
+    )
+    parser.add_argument(
+        "--extra-reals",
+        choices=["utkface"],
+        help="add these real faces to training (../shared/data/utkface; not in validation)",
+    )
 
 
 def _run_train(arguments: argparse.Namespace) -> int:
@@ -63,6 +75,8 @@ def _run_train(arguments: argparse.Namespace) -> int:
         run_folder=arguments.run_folder,
         models_folder=arguments.models_folder or str(model_card.MODELS_FOLDER),
         command="python -m detector " + shlex.join(arguments.argv),
+        fakes=arguments.fakes,
+        extra_reals=arguments.extra_reals,
     )
     card = train.train(config, resume=arguments.resume, export_only=arguments.export_only)
     print(f"wrote {card}")
@@ -70,8 +84,8 @@ def _run_train(arguments: argparse.Namespace) -> int:
 
 
 def _add_scan(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("scan", help="judge videos: one verdict line per video")
-    parser.add_argument("videos", nargs="+", help="video files")
+    parser = subparsers.add_parser("scan", help="judge videos and photos: one verdict line per file")
+    parser.add_argument("videos", nargs="+", help="video files, or photos (JPEG, PNG, WebP: judged as one frame)")
     parser.add_argument(
         "--model",
         action="append",
@@ -82,6 +96,79 @@ def _add_scan(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--aggregation", default=AnalysisConfig.aggregation, choices=sorted(STRATEGIES))
     parser.add_argument("--threshold", type=float, help="fake threshold (default: the model card's)")
     parser.add_argument("--json", dest="json_path", help="write the full result(s) to this JSON file")
+    parser.add_argument(
+        "--report",
+        dest="report_path",
+        metavar="OUT",
+        type=_report_argument,
+        help="write a report a person can read and share; OUT ends in .pdf or .html. With several videos, one "
+        "report per video next to OUT, named after OUT and the video: --report out/report.pdf a.mp4 b.mp4 writes "
+        "out/report-a.pdf and out/report-b.pdf",
+    )
+    parser.add_argument(
+        "--annotate",
+        dest="annotate_path",
+        metavar="OUT.mp4",
+        type=Path,
+        help="write the video with each scored face boxed and labelled with its score (H.264 mp4; a photo gets a "
+        "PNG, OUT with .png). With several videos, one per video named after OUT and the video, as for --report",
+    )
+    parser.add_argument(
+        "--stability",
+        action="store_true",
+        help="also judge a re-encoded copy (smaller, low quality, as social platforms make) and say whether the "
+        'verdict holds; adds "stability" to the JSON',
+    )
+
+
+def _write_annotated(
+    result: VideoResult, path: str, config: AnalysisConfig, thresholds: tuple[float, float], out: Path
+) -> None:
+    from detector import annotate
+
+    if result.info.is_photo:
+        out = annotate.write_annotated_photo(
+            path, result, out.with_suffix(".png"), *thresholds, analysis_max_side=config.max_frame_side
+        )
+    else:
+        out = annotate.write_annotated_video(path, result, out, *thresholds, analysis_max_side=config.max_frame_side)
+    print(f"{path}: wrote the annotated copy {out}", file=sys.stderr)
+
+
+def _check_stability(
+    result: VideoResult, path: str, scorer: EnsembleScorer, config: AnalysisConfig, detector: FaceDetector
+) -> tuple[str, dict | None]:
+    from detector import stability
+
+    if not stability.can_check(result):
+        return f"{path}: stability not checked: there is no verdict to check", None
+    checked = stability.check_stability(path, result, scorer, config, detector=detector)
+    return f"{path}: {checked.sentence}", checked.as_dict()
+
+
+def _report_argument(value: str) -> Path:
+    from detector.report import REPORT_SUFFIXES
+
+    if Path(value).suffix.lower() not in REPORT_SUFFIXES:
+        raise argparse.ArgumentTypeError(f"the report file must end in .pdf or .html, got {value!r}")
+    return Path(value)
+
+
+def _write_report(
+    result: VideoResult, path: str, scorer: EnsembleScorer, config: AnalysisConfig, report_path: Path
+) -> None:
+    from detector import model_card, report
+
+    content = report.build_report(
+        result,
+        [member.card for member in scorer.scorers],
+        config,
+        file_name=Path(path).name,
+        size_bytes=Path(path).stat().st_size,
+        sha256=model_card.file_sha256(Path(path)),
+    )
+    report_path.write_bytes(report.render(content, report_path.suffix))
+    print(f"{path}: wrote the report {report_path}", file=sys.stderr)
 
 
 def _add_score_crops(subparsers: argparse._SubParsersAction) -> None:
@@ -93,10 +180,23 @@ def _add_score_crops(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, help="score only the first N rows")
 
 
-def _scan_one(path: str, scorer: EnsembleScorer, config: AnalysisConfig, detector: FaceDetector) -> tuple[str, dict]:
+def _scan_one(
+    path: str,
+    scorer: EnsembleScorer,
+    config: AnalysisConfig,
+    detector: FaceDetector,
+    report_path: Path | None = None,
+    annotate_path: Path | None = None,
+    check_stability: bool = False,
+) -> tuple[str, dict]:
     from detector import export, pipeline
 
     result = pipeline.analyze(path, scorer, config, detector)
+    if report_path is not None:
+        _write_report(result, path, scorer, config, report_path)
+    if annotate_path is not None:
+        thresholds = pipeline.decision_thresholds(config, scorer.card.thresholds)
+        _write_annotated(result, path, config, thresholds, annotate_path)
     verdict = result.verdict
     if verdict.fake_probability is None:
         line = f"{path}: {verdict.label.plain_words}: {verdict.reason}"
@@ -106,7 +206,11 @@ def _scan_one(path: str, scorer: EnsembleScorer, config: AnalysisConfig, detecto
             f"{verdict.frames_above_threshold} of {verdict.frames_used} frames at or above "
             f"{verdict.threshold:.2f})"
         )
-    return line, export.result_to_dict(result, file_name=path, config=config)
+    data = export.result_to_dict(result, file_name=path, config=config)
+    if check_stability:
+        stability_line, data["stability"] = _check_stability(result, path, scorer, config, detector)
+        line = f"{line}\n{stability_line}"
+    return line, data
 
 
 def _run_scan(arguments: argparse.Namespace) -> int:
@@ -121,10 +225,20 @@ def _run_scan(arguments: argparse.Namespace) -> int:
     scorer = load_scorer(arguments.models)
     results: list[dict] = []
     failures = 0
+    report_paths: list[Path | None] = [None] * len(arguments.videos)
+    if arguments.report_path:
+        from detector.report import report_paths as paths_for_reports
+
+        report_paths = list(paths_for_reports(arguments.report_path, arguments.videos))
+    annotate_paths: list[Path | None] = [None] * len(arguments.videos)
+    if arguments.annotate_path:
+        from detector.annotate import output_paths
+
+        annotate_paths = list(output_paths(arguments.annotate_path, arguments.videos))
     with FaceDetector(config.detector_model, config.min_face_confidence) as detector:
-        for path in arguments.videos:
+        for path, report_path, annotate_path in zip(arguments.videos, report_paths, annotate_paths, strict=True):
             try:
-                line, data = _scan_one(path, scorer, config, detector)
+                line, data = _scan_one(path, scorer, config, detector, report_path, annotate_path, arguments.stability)
             except DetectorError as error:
                 failures += 1
                 print(f"{path}: cannot analyse: {error}", file=sys.stderr)
@@ -170,6 +284,95 @@ def _run_score_crops(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="measure models on labelled crops and/or videos, with bootstrap confidence intervals"
+    )
+    parser.add_argument("--crops", help="folder of face crop images (with --labels)")
+    parser.add_argument("--labels", help="CSV with file,label[,group] columns for --crops (label REAL or FAKE)")
+    parser.add_argument("--videos", help="CSV with file,label columns; video paths relative to the CSV's folder")
+    parser.add_argument("--model", action="append", dest="models", help="model name (repeat for an ensemble)")
+    parser.add_argument("--report", help="write the JSON report here")
+    parser.add_argument("--plots", help="write roc.html and reliability.html (Plotly, offline) into this folder")
+    parser.add_argument("--frames", type=int, default=AnalysisConfig.frame_count, help="frames to sample per video")
+    parser.add_argument("--aggregation", default=AnalysisConfig.aggregation, choices=sorted(STRATEGIES))
+    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--limit", type=int, help="use only the first N rows of each label file")
+    parser.add_argument("--cache", help="folder to cache decoded crops in (.npy)")
+
+
+def _run_evaluate(arguments: argparse.Namespace) -> int:
+    from detector import datasets, evaluation, pipeline
+    from detector.scoring import load_scorer
+
+    if bool(arguments.crops) != bool(arguments.labels) or not (arguments.crops or arguments.videos):
+        print("error: give --crops DIR with --labels CSV, and/or --videos CSV", file=sys.stderr)
+        return 2
+    config = AnalysisConfig(frame_count=arguments.frames, aggregation=arguments.aggregation)
+    scorer = load_scorer(arguments.models)
+    thresholds = pipeline.decision_thresholds(config, scorer.card.thresholds)
+    levels = []
+    if arguments.crops:
+        crops = datasets.read_labels(Path(arguments.labels), Path(arguments.crops))
+        if arguments.limit:
+            crops = crops.subset(np.arange(len(crops)) < arguments.limit)
+        cache = Path(arguments.cache) if arguments.cache else None
+        levels.append(
+            evaluation.evaluate_crops(
+                crops, scorer, thresholds, arguments.resamples, arguments.seed, cache, arguments.labels
+            )
+        )
+    if arguments.videos:
+        videos = datasets.read_labels(Path(arguments.videos), Path(arguments.videos).parent)
+        if arguments.limit:
+            videos = videos.subset(np.arange(len(videos)) < arguments.limit)
+        with FaceDetector(config.detector_model, config.min_face_confidence) as detector:
+            levels.append(
+                evaluation.evaluate_videos(
+                    videos, scorer, config, arguments.resamples, arguments.seed, detector, arguments.videos
+                )
+            )
+    for line in evaluation.summary_lines(levels):
+        print(line)
+    if arguments.report:
+        command = "python -m detector " + shlex.join(arguments.argv)
+        data = evaluation.report(levels, scorer, thresholds, command, arguments.resamples, arguments.seed)
+        Path(arguments.report).write_text(json.dumps(data, indent=2) + "\n")
+        print(f"wrote {arguments.report}")
+    if arguments.plots:
+        for path in evaluation.write_plots(levels, Path(arguments.plots)):
+            print(f"wrote {path}")
+    return 1 if any(level.errors for level in levels) else 0
+
+
+def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "calibrate", help="refit a shipped model's calibration and thresholds on the validation split (no training)"
+    )
+    parser.add_argument("--name", required=True, help="model name: rewrites models/NAME.json, not the weights")
+    parser.add_argument("--models-folder", help="where the model and card are (default: models/)")
+    parser.add_argument("--cache-folder", default=".cache", help="folder of decoded crops (.npy)")
+    parser.add_argument("--target-precision", type=float, default=0.9, help="precision each side must reach")
+
+
+def _run_calibrate(arguments: argparse.Namespace) -> int:
+    from detector import train
+
+    card = train.recalibrate(
+        arguments.name,
+        Path(arguments.models_folder) if arguments.models_folder else None,
+        Path(arguments.cache_folder),
+        arguments.target_precision,
+    )
+    temperature = "none fitted" if card.calibration is None else f"{card.calibration.temperature:.3f}"
+    print(
+        f"{card.name}: temperature {temperature}; fake at {card.thresholds.fake:.3f}, inconclusive from "
+        f"{card.thresholds.uncertain_low:.3f} ({card.thresholds.chosen_on}); card rewritten, weights unchanged"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m detector", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -177,6 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scan(subparsers)
     _add_score_crops(subparsers)
     _add_train(subparsers)
+    _add_evaluate(subparsers)
+    _add_calibrate(subparsers)
     return parser
 
 
@@ -189,7 +394,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if arguments.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    commands = {"scan": _run_scan, "score-crops": _run_score_crops, "train": _run_train}
+    commands = {
+        "scan": _run_scan,
+        "score-crops": _run_score_crops,
+        "train": _run_train,
+        "evaluate": _run_evaluate,
+        "calibrate": _run_calibrate,
+    }
     try:
         return commands[arguments.command](arguments)
     except DetectorError as error:

@@ -28,7 +28,8 @@ class AnalysisConfig:
     Decision: per track and per video, by the named ``aggregation`` strategy. A probability at or above
     ``fake_threshold`` reads FAKE; one inside ``[uncertain_low, fake_threshold)`` reads UNCERTAIN; below it REAL.
     Both default to ``None``: the thresholds in the model's card, chosen on validation data, apply.
-    With fewer than ``min_frames_with_face`` scored frames the checker abstains.
+    With fewer than ``min_frames_with_face`` scored frames the checker abstains; a video that has fewer frames than
+    that (a photo has one) needs a face in all of them.
     """
 
     sampling: str = "count"

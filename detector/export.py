@@ -1,8 +1,9 @@
 """Results as JSON and CSV, for people to keep and for tools to read.
 
-The JSON keys ``file``, ``verdict``, ``fake_probability`` (null when the checker can't tell) and ``frames`` (each
-with ``index``, ``time``, and ``faces`` holding ``box``, ``track`` and ``fake_probability``) are a stable
-interface: other tools measure the product through them. Add keys freely; never rename these.
+The JSON keys ``file``, ``verdict``, ``fake_probability`` (null when there was too little to judge) and ``frames``
+(each with ``index``, ``time``, and ``faces`` holding ``box``, ``track`` and ``fake_probability``) are a stable
+interface: other tools measure the product through them. Add keys freely; never rename these. ``quality_issues``
+lists what was measured in the input that makes the verdict less reliable (``detector/quality.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import io
 from typing import Any
 
 from detector.config import AnalysisConfig
-from detector.types import FaceScore, Verdict, VideoResult
+from detector.types import FaceScore, QualityIssue, Verdict, VideoResult
 
 SCHEMA_VERSION = 1
 CSV_COLUMNS = (
@@ -43,6 +44,18 @@ def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
         "threshold": verdict.threshold,
         "frames_used": verdict.frames_used,
         "frames_above_threshold": verdict.frames_above_threshold,
+    }
+
+
+def _issue_dict(issue: QualityIssue) -> dict[str, Any]:
+    return {
+        "code": issue.code,
+        "message": issue.message,
+        "value": _round(issue.value),
+        "threshold": issue.threshold,
+        "severe": issue.severe,
+        "track": issue.track_id,
+        "share": _round(issue.share),
     }
 
 
@@ -95,6 +108,7 @@ def result_to_dict(
             for frame in result.frames
         ],
         "notes": list(result.notes),
+        "quality_issues": [_issue_dict(issue) for issue in result.quality_issues],
         "timings_seconds": {name: round(value, 3) for name, value in result.timings_seconds.items()},
     }
     if config is not None:

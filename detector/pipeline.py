@@ -9,6 +9,7 @@ Long steps report through ``progress(stage, fraction, message)``, never through 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detector import aggregation, cropping, tracking, video
+from detector import aggregation, cropping, quality, tracking, video
 from detector.config import AnalysisConfig
 from detector.errors import UnreadableVideoError
 from detector.faces import FaceDetector
@@ -29,6 +30,8 @@ from detector.types import FaceBox, FaceScore, FrameRecord, Track, VideoResult
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, float, str], None]
+
+PHOTO_REASON = "A single photo: the verdict rests on one view of each face, where a video gives many."
 
 
 def _no_progress(stage: str, fraction: float, message: str) -> None:
@@ -44,6 +47,7 @@ class _FrameFaces:
     boxes: list[FaceBox] = field(default_factory=list)
     crops: list[np.ndarray] = field(default_factory=list)
     too_small: int = 0
+    measurements: list[quality.FaceQuality] = field(default_factory=list)
 
 
 def _find_faces(
@@ -66,6 +70,7 @@ def _find_faces(
                 continue
             faces.boxes.append(box)
             faces.crops.append(cropping.crop_face(frame.image, box, margin, crop_size, center_shift))
+            faces.measurements.append(quality.measure_face(frame.image, box, faces.crops[-1]))
         found.append(faces)
         progress(
             "faces",
@@ -84,6 +89,8 @@ def _no_face_reason(found: list[_FrameFaces], config: AnalysisConfig) -> str:
             f"Faces were found only too small to judge (under {config.min_face_size} pixels) in {small} "
             "detections. Try a higher-resolution copy or a closer shot."
         )
+    if len(found) == 1:
+        return "No face was found in the picture."
     return f"No face was found in any of the {len(found)} sampled frames."
 
 
@@ -170,6 +177,8 @@ def analyze(
         frames.append(FrameRecord(frame.index, frame.time_seconds, tuple(scores)))
 
     fake_threshold, uncertain_low = decision_thresholds(config, card.thresholds)
+    # A video with fewer frames than the abstention rule asks for (a photo has one) is judged on all of them.
+    min_frames = min(config.min_frames_with_face, info.frame_count)
     tracks = []
     for track_id in sorted(per_track):
         scores = per_track[track_id]
@@ -178,9 +187,18 @@ def analyze(
             config.aggregation,
             fake_threshold,
             uncertain_low,
-            config.min_frames_with_face,
+            min_frames,
         )
         tracks.append(Track(track_id, tuple(scores), verdict))
+    # Input quality, measured per scored face: a person whose faces are mostly too poor to judge is inconclusive.
+    measured = {
+        (frame.index, track_id): measurement
+        for frame, ids in zip(found, track_ids, strict=True)
+        for measurement, track_id in zip(frame.measurements, ids, strict=True)
+        if track_id in kept
+    }
+    issues = quality.assess(measured, info, len(found))
+    tracks = [quality.review_track(track, issues) for track in tracks]
     verdict = aggregation.decide_video(
         tracks,
         config.aggregation,
@@ -188,6 +206,9 @@ def analyze(
         uncertain_low,
         no_track_reason=_no_face_reason(found, config),
     )
+    if info.is_photo and verdict.fake_probability is not None:
+        verdict = dataclasses.replace(verdict, reason=f"{PHOTO_REASON} {verdict.reason}")
+    notes += quality.notes(issues, verdict, len(tracks))
     timings["total"] = sum(timings.values())
     return VideoResult(
         info=info,
@@ -198,4 +219,5 @@ def analyze(
         timings_seconds=timings,
         notes=tuple(notes),
         crops=crops,
+        quality_issues=tuple(issues),
     )

@@ -8,13 +8,14 @@ front ends.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from detector import errors
 from detector.charts import person_label
+from detector.model_card import ModelCard
 from detector.types import FaceScore, Verdict, VerdictLabel, VideoInfo, VideoResult
 
 STRATEGY_EXPLANATIONS: dict[str, str] = {
@@ -45,7 +46,7 @@ CODEC_NAMES = {
     "mjpeg": "Motion JPEG",
     "prores": "ProRes",
 }
-CONTAINER_NAMES = {"matroska": "MKV", "mov": "MOV (QuickTime)"}
+CONTAINER_NAMES = {"matroska": "MKV", "mov": "MOV (QuickTime)", "jpeg": "JPEG", "png": "PNG", "webp": "WebP"}
 
 # How much of the progress bar each stage of ``pipeline.analyze`` fills: looking for faces dominates.
 _STAGE_SPANS = {"reading": (0.0, 0.05), "faces": (0.05, 0.9), "scoring": (0.9, 1.0)}
@@ -156,16 +157,59 @@ def playback_note(info: VideoInfo) -> str:
     )
 
 
+def video_format(info: VideoInfo) -> str:
+    """The codec and container in words: ``"H.264 in MP4"`` (``"H.264"`` when the container is not known).
+
+    A photo: ``"JPEG photo"``.
+    """
+    if info.is_photo:
+        return f"{_format_name(info.container, CONTAINER_NAMES)} photo"
+    codec = _format_name(info.codec, CODEC_NAMES)
+    return f"{codec} in {_format_name(info.container, CONTAINER_NAMES)}" if info.container else codec
+
+
+def person_summary(track_id: int, verdict: Verdict) -> str:
+    """One line per person: ``"Person 2: Likely manipulated, in 27 of 32 frames"``.
+
+    The count is of the frames that agree with the verdict: at or above the threshold for "Likely manipulated",
+    below it for "No sign of manipulation found".
+    """
+    label, words = person_label(track_id), verdict.label.plain_words
+    used, above = verdict.frames_used, verdict.frames_above_threshold
+    if verdict.fake_probability is None:
+        frames = "frame" if used == 1 else "frames"
+        return f"{label}: {words}, a usable face in only {used} {frames}"
+    if verdict.label is VerdictLabel.FAKE:
+        return f"{label}: {words}, in {above} of {used} frames"
+    if verdict.label is VerdictLabel.REAL:
+        return f"{label}: {words}, in {used - above} of {used} frames"
+    return f"{label}: {words}, {above} of {used} frames look manipulated"
+
+
 def video_summary(result: VideoResult) -> str:
     """Size, length and format of the video, and how many frames were looked at and held a usable face."""
     info = result.info
     examined = len(result.frames)
     with_face = sum(1 for frame in result.frames if frame.faces)
+    if info.is_photo:
+        shows = "a face the model could judge" if with_face else "no face the model could judge"
+        return f"{info.width} × {info.height} pixels, {video_format(info)}. It shows {shows}."
     return (
         f"{info.width} × {info.height} pixels, {info.duration_seconds:.1f} seconds at {info.fps:.3g} frames per "
         f"second, {_format_name(info.codec, CODEC_NAMES)} in {_format_name(info.container, CONTAINER_NAMES)}. "
         f"{examined} frames were examined; {with_face} of them showed a face the model could judge."
     )
+
+
+def single_frame_scores(result: VideoResult) -> list[str]:
+    """For a result of one frame (a photo), where a chart would show one point: each face's score in words.
+
+    ``["Person 1: fake probability 0.87"]``, in person order; empty when the frame held no scored face.
+    """
+    if len(result.frames) != 1:
+        raise ValueError(f"expected a result of one frame, got {len(result.frames)}")
+    faces = sorted(result.frames[0].faces, key=lambda face: face.track_id)
+    return [f"{person_label(face.track_id)}: fake probability {face.fake_probability:.2f}" for face in faces]
 
 
 def face_gallery(result: VideoResult, max_faces: int = 24) -> list[PersonFaces]:
@@ -278,3 +322,37 @@ def report_file_name(upload_name: str, extension: str) -> str:
     """The download's file name: ``clip.mp4`` -> ``clip-deepfake-check.json``."""
     stem = Path(upload_name).stem or "video"
     return f"{stem}-deepfake-check.{extension}"
+
+
+SCOPE_TITLE = "What this checker can and cannot judge"
+EXPLANATION_TOGGLE = "Show where the model looked"
+EXPLANATION_CAPTION = (
+    "Warmer areas are where the model looked most when scoring this face. It shows what drove the score, not proof "
+    "of where the video was edited."
+)
+
+
+def _training_data(card: ModelCard) -> str:
+    """The card's training data in words: ``"../data/x (DFDC face crops, 224x224)"`` -> ``"DFDC face crops, ..."``."""
+    data = str(card.training.get("data") or "").strip()
+    if data.endswith(")") and "(" in data and "/" in data.split("(", 1)[0]:
+        return data.split("(", 1)[1][:-1].strip()
+    return data
+
+
+def scope_lines(cards: Sequence[ModelCard]) -> list[str]:
+    """What the checker can and cannot judge, for the models in ``cards``: plain sentences, one per point.
+
+    The training data is each card's own (``training["data"]``); without a card it says the card names it.
+    """
+    named = list(dict.fromkeys(data for data in (_training_data(card) for card in cards) if data))
+    data = "; ".join(named) if named else "the data named in its model card"
+    return [
+        f"**Can judge:** whether the faces in a video show traces of having been swapped or altered, like the face "
+        f"swaps the model learned from ({data}). Other manipulation methods may go unnoticed.",
+        "**Cannot judge:** video generated entirely by AI, the audio or the voice, or edits elsewhere in the picture "
+        "(background, objects, cuts). A clean result does not rule these out.",
+        "**Less reliable when** the video is heavily compressed or the faces are small, blurry or seen only briefly. "
+        "The checker measures these and says so; when most faces are too poor to judge, its answer is "
+        f"“{VerdictLabel.UNCERTAIN.plain_words}”.",
+    ]

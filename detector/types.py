@@ -28,6 +28,10 @@ def _check_probability(value: float, name: str) -> None:
         raise ValueError(f"{name} must be a probability in [0, 1], got {value}")
 
 
+# The ``VideoInfo.container`` of a still photo, read as a one-frame video (``detector/video.py``).
+PHOTO_CONTAINERS = frozenset({"jpeg", "png", "webp"})
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What the container says about a video, after rotation.
@@ -35,6 +39,9 @@ class VideoInfo:
     ``width`` and ``height`` are the displayed size (rotation applied). ``frame_count`` is an estimate when the
     container does not store it (webm, mkv): duration x frame rate. ``rotation_degrees`` is the clockwise rotation
     that was applied to decoded frames to display them upright.
+
+    A still photo is a video of one frame: ``frame_count`` 1, ``fps`` 1.0, ``duration_seconds`` 0.0, and
+    ``container`` its image format (``"jpeg"``, ``"png"``, ``"webp"``); see ``is_photo``.
     """
 
     path: str
@@ -58,6 +65,11 @@ class VideoInfo:
             raise ValueError(f"frame_count must be at least 1, got {self.frame_count}")
         if self.rotation_degrees not in (0, 90, 180, 270):
             raise ValueError(f"rotation_degrees must be 0, 90, 180 or 270, got {self.rotation_degrees}")
+
+    @property
+    def is_photo(self) -> bool:
+        """Whether this is a still photo (JPEG, PNG, WebP) rather than a video."""
+        return self.container in PHOTO_CONTAINERS
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,7 +167,7 @@ class VerdictLabel(enum.StrEnum):
         return {
             VerdictLabel.FAKE: "Likely manipulated",
             VerdictLabel.REAL: "No sign of manipulation found",
-            VerdictLabel.UNCERTAIN: "Can't tell",
+            VerdictLabel.UNCERTAIN: "Inconclusive",
         }[self]
 
 
@@ -207,6 +219,32 @@ class FrameRecord:
 
 
 @dataclass(frozen=True)
+class QualityIssue:
+    """Something measured in the input that makes the verdict less reliable (see ``detector/quality.py``).
+
+    ``code`` names the issue (``"faces_small"``, ``"blurry"``, ``"heavy_compression"``, ``"few_face_frames"``,
+    ``"very_short"``); ``message`` says what was measured and what to do, in plain words; ``value`` is the
+    measurement (a median over the faces for face issues) and ``threshold`` the limit it was compared with.
+    ``track_id`` is the person the issue is about, ``None`` for the whole video; ``share`` the fraction of that
+    person's faces that have it. ``severe`` issues made that person's verdict inconclusive.
+    """
+
+    code: str
+    message: str
+    value: float
+    threshold: float
+    severe: bool = False
+    track_id: int | None = None
+    share: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.code or not self.message:
+            raise ValueError("a quality issue needs a code and a message")
+        if self.share is not None:
+            _check_probability(self.share, "QualityIssue.share")
+
+
+@dataclass(frozen=True)
 class VideoResult:
     """Everything the checker found in one video. ``crops`` maps (frame_index, track_id) to the face crop."""
 
@@ -218,6 +256,7 @@ class VideoResult:
     timings_seconds: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     crops: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    quality_issues: tuple[QualityIssue, ...] = ()
 
     @property
     def face_scores(self) -> tuple[FaceScore, ...]:

@@ -18,15 +18,18 @@ from detector.config import AnalysisConfig
 logger = logging.getLogger(__name__)
 
 ACCEPTED_VIDEO_TYPES = ("mp4", "mov", "m4v", "avi", "webm", "mkv")
+# Photos are checked as videos of one frame (detector/video.py).
+ACCEPTED_PHOTO_TYPES = ("jpg", "jpeg", "png", "webp")
+ACCEPTED_TYPES = ACCEPTED_VIDEO_TYPES + ACCEPTED_PHOTO_TYPES
 
 
 def upload_suffix(file_name: str) -> str:
-    """The temporary file's suffix: the upload's own when it is an accepted video type, else ``.video``.
+    """The temporary file's suffix: the upload's own when it is an accepted type, else ``.video``.
 
     The suffix matters: the decoder reports the container by it (``VideoInfo.container``).
     """
     suffix = Path(file_name).suffix.lower()
-    return suffix if suffix.lstrip(".") in ACCEPTED_VIDEO_TYPES else ".video"
+    return suffix if suffix.lstrip(".") in ACCEPTED_TYPES else ".video"
 
 
 @contextmanager

@@ -1,7 +1,11 @@
 """Reading videos: probe a file, choose which frames to look at, decode them upright and not too large.
 
-PyAV (FFmpeg) does all decoding. OpenCV only resizes: its pip wheels open AV1 files and then silently return
-no frames (ENVIRONMENT.md, "Video").
+PyAV (FFmpeg) does all decoding of videos. OpenCV only resizes: its pip wheels open AV1 files and then silently
+return no frames (ENVIRONMENT.md, "Video").
+
+A still photo (JPEG, PNG, WebP) is read as a video of one frame (``VideoInfo.is_photo``), decoded by Pillow: its
+EXIF orientation is applied with ``ImageOps.exif_transpose``, mirrored orientations included (FFmpeg's display
+matrix carries those too, but a rotation in degrees cannot say "mirrored").
 
 A frame is identified by its index in display order computed from its timestamp,
 ``round((pts - start_time) * time_base * fps)``, never by counting decoded frames, so that an index names the
@@ -22,6 +26,7 @@ import av
 import av.error
 import cv2
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from detector.config import AnalysisConfig
 from detector.errors import UnreadableVideoError, VideoTooLargeError
@@ -43,13 +48,25 @@ _PROBE_MAX_PACKETS = 300
 
 _NOT_A_VIDEO = "This file is not a video the checker can read (it may be damaged, incomplete, or not a video)."
 
+# The photos read as one-frame videos: Pillow's format name -> (VideoInfo.codec, VideoInfo.container). MPO is the
+# multi-picture JPEG many cameras write (its first picture is the photo).
+PHOTO_FORMATS = {"JPEG": ("mjpeg", "jpeg"), "MPO": ("mjpeg", "jpeg"), "PNG": ("png", "png"), "WEBP": ("webp", "webp")}
+PHOTO_FPS = 1.0
+_DAMAGED_PHOTO = "This photo could not be decoded (the file may be damaged or incomplete)."
+_PHOTO_TOO_LARGE = "This photo has more pixels than the checker accepts ({error}). Resize it and try again."
+# The clockwise rotation in each EXIF orientation (tag 0x0112), as the EXIF specification words them; 2, 4, 5 and
+# 7 also mirror the picture.
+_EXIF_ORIENTATION = 0x0112
+_EXIF_ROTATION = {2: 0, 3: 180, 4: 180, 5: 270, 6: 90, 7: 90, 8: 270}
+
 
 def probe(path: str | os.PathLike[str], config: AnalysisConfig | None = None) -> VideoInfo:
     """Read what the container says about a video, and prove that its first frame decodes.
 
     ``width`` and ``height`` of the result are the displayed size, after the rotation the container asks for.
     ``frame_count`` is the container's when it agrees with duration x frame rate; otherwise (webm and mkv store
-    none, some files store a wrong one) it is that estimate and ``frame_count_is_estimate`` is set.
+    none, some files store a wrong one) it is that estimate and ``frame_count_is_estimate`` is set. A photo
+    (JPEG, PNG or WebP, recognised by its content, not its name) is one frame: see ``VideoInfo.is_photo``.
 
     Raises:
         VideoTooLargeError: the file is larger than ``config.max_file_megabytes``.
@@ -67,6 +84,9 @@ def probe(path: str | os.PathLike[str], config: AnalysisConfig | None = None) ->
         )
     if size_bytes == 0:
         raise UnreadableVideoError("This file is empty (0 bytes).")
+    photo = _probe_photo(path, size_bytes, config.max_frame_side)
+    if photo is not None:
+        return photo
 
     with _open(path) as container:
         stream = _video_stream(container)
@@ -134,6 +154,8 @@ def iter_frames(
     When the stream ends before some wanted index (a frame count that lied, a truncated file) the iteration
     stops with a warning: the caller sees fewer frames. A decode error does the same once a frame has been
     yielded; before that it raises ``UnreadableVideoError``.
+
+    A photo yields its one frame for index 0, upright by its EXIF orientation.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
@@ -142,6 +164,10 @@ def iter_frames(
         return
     if wanted[0] < 0:
         raise ValueError(f"frame indices must be >= 0, got {wanted[0]}")
+    if info.is_photo:
+        if wanted[0] == 0:
+            yield SampledFrame(index=0, time_seconds=0.0, image=_decode_photo(Path(path), config.max_frame_side))
+        return
     with _open(Path(path)) as container:
         stream = _video_stream(container)
         start = stream.start_time or 0
@@ -198,21 +224,23 @@ def sample_frames(
     return info, iter_frames(path, info, sample_indices(info, config), config)
 
 
-def write_h264(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps: float) -> None:
+def write_h264(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps: float, crf: int = 23) -> None:
     """Write ``(H, W, 3) uint8 RGB`` frames as an H.264 mp4 that browsers play (yuv420p, index first).
 
     Every frame must have the first one's size. An odd width or height is padded by one pixel (edge copied):
-    yuv420p needs even sizes. Raises ``ValueError`` on no frames, a malformed frame or a bad rate; a partly
-    written file is removed.
+    yuv420p needs even sizes. ``crf`` is x264's quality (0 lossless to 51 worst; 23 its default). Raises
+    ``ValueError`` on no frames, a malformed frame, a bad rate or quality; a partly written file is removed.
     """
     if not (fps > 0 and math.isfinite(fps)):
         raise ValueError(f"fps must be positive, got {fps}")
+    if not 0 <= crf <= 51:
+        raise ValueError(f"crf must be in [0, 51], got {crf}")
     path = Path(path)
     shape: tuple[int, ...] | None = None
     try:
         with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
             rate = Fraction(fps).limit_denominator(1001)
-            stream = container.add_stream("libx264", rate=rate, options={"crf": "23", "preset": "veryfast"})
+            stream = container.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast"})
             stream.pix_fmt = "yuv420p"
             for image in frames:
                 if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
@@ -381,14 +409,79 @@ def _indexed_frames(
         yield index, frame
 
 
-def _to_upright_rgb(frame: av.VideoFrame, rotation: int, max_side: int) -> np.ndarray:
-    """``(H, W, 3) uint8 RGB``: shrunk (INTER_AREA) to a longer side of at most ``max_side``, then rotated."""
-    image = frame.to_ndarray(format="rgb24")
+def _shrink(image: np.ndarray, max_side: int) -> np.ndarray:
+    """``image`` shrunk (INTER_AREA) to a longer side of at most ``max_side``; as it is when already small."""
     height, width = image.shape[:2]
     scale = max_side / max(height, width)
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return image
+
+
+def _to_upright_rgb(frame: av.VideoFrame, rotation: int, max_side: int) -> np.ndarray:
+    """``(H, W, 3) uint8 RGB``: shrunk (INTER_AREA) to a longer side of at most ``max_side``, then rotated."""
+    image = _shrink(frame.to_ndarray(format="rgb24"), max_side)
     if rotation:
         image = np.ascontiguousarray(np.rot90(image, k=-(rotation // 90)))
     return image
+
+
+def _probe_photo(path: Path, size_bytes: int, max_side: int) -> VideoInfo | None:
+    """The info of a still photo Pillow reads (``PHOTO_FORMATS``), or ``None`` for any other file.
+
+    An animated image is left to FFmpeg, as a video. The photo is decoded once, to prove that it decodes (as
+    ``probe`` does with a video's first frame).
+    """
+    try:
+        with Image.open(path) as image:
+            if image.format not in PHOTO_FORMATS:
+                return None
+            if image.format != "MPO" and getattr(image, "n_frames", 1) > 1:
+                return None
+            codec, container = PHOTO_FORMATS[image.format]
+            width, height = image.size
+            orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    except UnidentifiedImageError:
+        return None
+    except Image.DecompressionBombError as error:
+        raise VideoTooLargeError(_PHOTO_TOO_LARGE.format(error=error)) from error
+    except (OSError, SyntaxError, ValueError) as error:
+        logger.info("Pillow could not read the photo %s: %s", path, error)
+        raise UnreadableVideoError(_DAMAGED_PHOTO) from error
+    _decode_photo(path, max_side)
+    rotation = _EXIF_ROTATION.get(orientation, 0)
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return VideoInfo(
+        path=str(path),
+        size_bytes=size_bytes,
+        width=width,
+        height=height,
+        fps=PHOTO_FPS,
+        frame_count=1,
+        duration_seconds=0.0,
+        rotation_degrees=rotation,
+        codec=codec,
+        container=container,
+    )
+
+
+def _decode_photo(path: Path, max_side: int) -> np.ndarray:
+    """``(H, W, 3) uint8 RGB``: the photo upright (EXIF orientation applied), longer side at most ``max_side``.
+
+    A large JPEG is decoded at 1/2, 1/4 or 1/8 scale when that still leaves ``max_side`` pixels (``draft``):
+    a 48-megapixel phone photo never takes its full size in memory.
+    """
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            scale = min(1.0, max_side / max(width, height))
+            image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+            upright = ImageOps.exif_transpose(image).convert("RGB")
+    except Image.DecompressionBombError as error:
+        raise VideoTooLargeError(_PHOTO_TOO_LARGE.format(error=error)) from error
+    except (OSError, SyntaxError, ValueError) as error:
+        logger.info("Pillow could not decode the photo %s: %s", path, error)
+        raise UnreadableVideoError(_DAMAGED_PHOTO) from error
+    return np.ascontiguousarray(_shrink(np.array(upright, dtype=np.uint8), max_side))

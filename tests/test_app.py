@@ -17,13 +17,15 @@ from conftest import PROJECT, SHARED
 from streamlit.testing.v1 import AppTest
 from video_factory import make_video
 
-from detector import pipeline
+from detector import explain, pipeline, presentation
 
 APP = str(PROJECT / "streamlit_app.py")
 FACE_IMAGE = SHARED / "data" / "dfdc-faces" / "faces" / "abplofmgwg.jpg"
 HEADLINE = re.compile(
-    r"\*\*(Likely manipulated|No sign of manipulation found|Can't tell) — fake probability \d\.\d\d\*\*"
+    r"\*\*(Likely manipulated|No sign of manipulation found|Inconclusive) — fake probability \d\.\d\d\*\*"
 )
+
+DOWNLOADS = ["Report (PDF)", "Report (HTML)", "Report (JSON)", "Scores per frame (CSV)"]
 
 requires_face_image = pytest.mark.skipif(not FACE_IMAGE.is_file(), reason=f"face crop {FACE_IMAGE} not found")
 
@@ -76,9 +78,10 @@ def test_first_load_shows_title_explanation_settings_and_uploader(app: AppTest) 
     assert not app.exception
     assert app.title[0].value == "Deepfake video checker"
     assert "judges faces only" in app.markdown[0].value and "evidence, not proof" in app.markdown[0].value
-    assert app.file_uploader[0].label == "Video to check"
+    assert app.file_uploader[0].label == "Video or photo to check"
     # Streamlit adds aliases (.mpeg4 for .mp4) to the accepted types.
-    assert {".mp4", ".mov", ".m4v", ".avi", ".webm", ".mkv"} <= set(app.file_uploader[0].allowed_type)
+    videos, photos = {".mp4", ".mov", ".m4v", ".avi", ".webm", ".mkv"}, {".jpg", ".jpeg", ".png", ".webp"}
+    assert videos | photos <= set(app.file_uploader[0].allowed_type)
     assert app.sidebar.multiselect[0].value == ["tiny"]
     assert app.sidebar.slider[0].value == 32
     assert app.sidebar.selectbox[0].value == "confident"
@@ -112,7 +115,7 @@ def test_video_with_a_face_gives_verdict_chart_faces_and_downloads(
     assert len(app.get("video")) == 1
     assert any(subheader.value == "About the model" for subheader in app.subheader)
     assert any("untrained: not measured" in markdown.value for markdown in app.markdown)
-    assert [button.label for button in app.get("download_button")] == ["Report (JSON)", "Scores per frame (CSV)"]
+    assert [button.label for button in app.get("download_button")] == DOWNLOADS
     assert list(private_tmp.iterdir()) == [], "the temporary copy of the upload was not deleted"
 
     # A rerun (a download, a click elsewhere) shows the remembered result; new settings analyse again.
@@ -141,14 +144,14 @@ def test_video_without_a_face_cannot_tell_and_says_why(app: AppTest, tmp_path: P
     app.run()
     assert not app.exception
     assert len(app.warning) >= 1
-    assert app.warning[0].value.startswith("**Can't tell**")
+    assert app.warning[0].value.startswith("**Inconclusive**")
     assert "No face was found in any of the" in app.warning[0].value
     assert any("no probability is given" in caption.value for caption in app.caption)
     assert not app.get("plotly_chart")
     # MPEG-4 Part 2 in AVI does not play in browsers: a note instead of the player.
     assert not app.get("video")
     assert any("MPEG-4 Part 2 in AVI" in text and "cannot play" in text for text in alerts(app))
-    assert [button.label for button in app.get("download_button")] == ["Report (JSON)", "Scores per frame (CSV)"]
+    assert [button.label for button in app.get("download_button")] == DOWNLOADS
 
 
 def test_without_models_the_page_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,3 +165,139 @@ def test_without_models_the_page_says_so(tmp_path: Path, monkeypatch: pytest.Mon
     assert "No trained model is installed" in at.error[0].value
     assert "python -m detector train" in at.error[0].value
     assert not at.file_uploader
+
+
+def test_scope_note_is_open_before_any_upload_and_names_the_models_training_data(app: AppTest) -> None:
+    (scope,) = [expander for expander in app.expander if expander.label == "What this checker can and cannot judge"]
+    assert scope.proto.expanded
+    text = scope.markdown[0].value
+    # The tiny model's card says what it was trained on: the note quotes it rather than assuming DFDC.
+    assert "like the face swaps the model learned from (none: random weights)" in text
+    assert "generated entirely by AI, the audio or the voice, or edits elsewhere in the picture" in text
+    assert "heavily compressed or the faces are small, blurry" in text
+
+
+@requires_face_image
+def test_show_where_the_model_looked_adds_overlays_computed_once(
+    app: AppTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    explain_top_faces = explain.explain_top_faces
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(args[0])
+        return explain_top_faces(*args, **kwargs)
+
+    monkeypatch.setattr(explain, "explain_top_faces", counting)
+    data = face_video(tmp_path / "face.mp4").read_bytes()
+    app.file_uploader[0].set_value(("interview.mp4", data, "video/mp4"))
+    app.run()
+    assert not app.exception
+    (toggle,) = app.toggle
+    assert toggle.label == "Show where the model looked" and toggle.value is False
+    faces_shown = len(app.image)
+    assert not calls
+    assert presentation.EXPLANATION_CAPTION not in [caption.value for caption in app.caption]
+
+    app.toggle[0].set_value(True).run()
+    assert not app.exception
+    assert len(calls) == 1
+    # One person: their 3 most suspicious faces, each shown again beside its overlay.
+    assert len(app.image) == faces_shown + 2 * 3
+    assert [caption.value for caption in app.caption].count(presentation.EXPLANATION_CAPTION) == 1
+
+    app.run()  # A rerun shows the remembered overlays: no second gradient pass.
+    assert len(calls) == 1
+    assert len(app.image) == faces_shown + 2 * 3
+    app.toggle[0].set_value(False).run()
+    assert len(app.image) == faces_shown
+    assert len(calls) == 1
+
+
+def button(at: AppTest, label: str):
+    (found,) = [button for button in at.button if button.label == label]
+    return found
+
+
+@requires_face_image
+def test_annotated_video_is_made_on_request_shown_and_offered_for_download(
+    app: AppTest, tmp_path: Path, private_tmp: Path
+) -> None:
+    import av
+
+    data = face_video(tmp_path / "face.mp4").read_bytes()
+    app.file_uploader[0].set_value(("interview.mp4", data, "video/mp4"))
+    app.run()
+    assert any(subheader.value == "Annotated video" for subheader in app.subheader)
+    assert len(app.get("video")) == 1  # not made for every upload: only the upload itself is shown
+
+    button(app, "Make the annotated video").click().run()
+    assert not app.exception
+    assert len(app.get("video")) == 2
+    assert any(
+        "every other frame shows the boxes and scores of the nearest sampled frame" in c.value for c in app.caption
+    )
+    assert "Download the annotated video (MP4)" in [item.label for item in app.get("download_button")]
+    (annotated,) = app.session_state["annotated"].values()
+    clip = tmp_path / "annotated.mp4"
+    clip.write_bytes(annotated)
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 480, 360)
+        assert sum(1 for _ in container.decode(stream)) == 20
+    assert list(private_tmp.iterdir()) == [], "the temporary copies were not deleted"
+
+    app.run()  # A rerun shows the remembered video without making it again.
+    assert len(app.get("video")) == 2
+    assert not [item for item in app.button if item.label == "Make the annotated video"]
+
+
+@requires_face_image
+def test_stability_check_runs_on_request_and_says_whether_the_verdict_holds(
+    app: AppTest, tmp_path: Path, private_tmp: Path
+) -> None:
+    data = face_video(tmp_path / "face.mp4").read_bytes()
+    app.file_uploader[0].set_value(("interview.mp4", data, "video/mp4"))
+    app.run()
+    before = alerts(app)
+    assert not [text for text in before if "re-encoding" in text]
+
+    button(app, "Check stability").click().run()
+    assert not app.exception
+    (sentence,) = [text for text in alerts(app) if "after re-encoding at 360p, low quality" in text]
+    (checked,) = app.session_state["stability"].values()
+    assert sentence == checked.sentence
+    assert (sentence in [element.value for element in app.success]) == checked.holds
+    assert list(private_tmp.iterdir()) == [], "the temporary copies were not deleted"
+
+
+@requires_face_image
+def test_photo_upload_shows_the_photo_its_score_and_no_chart(app: AppTest, tmp_path: Path, private_tmp: Path) -> None:
+    face = cv2.imread(str(FACE_IMAGE))
+    image = np.full((360, 480, 3), 90, np.uint8)
+    image[60:284, 120:344] = face
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    assert ok
+    app.file_uploader[0].set_value(("portrait.jpg", encoded.tobytes(), "image/jpeg"))
+    app.run()
+
+    assert not app.exception
+    (verdict,) = [text for text in alerts(app) if HEADLINE.match(text)]
+    assert "A single photo: the verdict rests on one view of each face" in verdict
+    assert any(
+        caption.value == "480 × 360 pixels, JPEG photo. It shows a face the model could judge."
+        for caption in app.caption
+    )
+    assert not app.get("plotly_chart")
+    assert any(subheader.value == "The score" for subheader in app.subheader)
+    assert any(re.fullmatch(r"- Person 1: fake probability \d\.\d\d", markdown.value) for markdown in app.markdown)
+    assert any(subheader.value == "The photo" for subheader in app.subheader)
+    assert not app.get("video")
+    images = len(app.image)  # the face crop and the photo itself
+    assert images == 2
+
+    button(app, "Make the annotated photo").click().run()
+    assert not app.exception
+    assert len(app.image) == images + 1
+    assert "Download the annotated photo (PNG)" in [item.label for item in app.get("download_button")]
+    assert list(private_tmp.iterdir()) == []

@@ -1,5 +1,5 @@
 """A real browser test of the page: Streamlit serves it, Debian's Chromium (driven by Playwright) uploads a sample
-clip and reads the verdict and the chart.
+clip, reads the verdict and the chart, and downloads the PDF report.
 
 Uses the shipped model in models/ when there is one, else the tiny untrained model. Writes a screenshot of the
 finished page to /tmp/page.png for a person to look at.
@@ -7,6 +7,7 @@ finished page to /tmp/page.png for a person to look at.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import socket
@@ -17,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pypdf
 import pytest
 from conftest import PROJECT, SAMPLE_VIDEOS, shipped_models
 
@@ -31,7 +33,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-VERDICT = re.compile(r"(Likely manipulated|No sign of manipulation found|Can't tell)( — fake probability \d\.\d\d)?")
+VERDICT = re.compile(r"(Likely manipulated|No sign of manipulation found|Inconclusive)( — fake probability \d\.\d\d)?")
 
 pytestmark = [
     pytest.mark.browser,
@@ -121,8 +123,20 @@ def test_upload_in_a_real_browser_shows_verdict_and_chart(server_url: str) -> No
             expect(chart).to_be_visible(timeout=30_000)
             expect(page.get_by_text("Gaps in a line are frames")).to_be_visible()
             expect(page.get_by_role("button", name="Report (JSON)")).to_be_visible()
-            assert VERDICT.search(alert.inner_text())
+            verdict = VERDICT.search(alert.inner_text())
+            assert verdict
             assert page.locator('[data-testid="stException"]').count() == 0
+
+            # The PDF report is built when its button is clicked: it names the file and gives the same verdict.
+            with page.expect_download(timeout=60_000) as download_info:
+                page.get_by_role("button", name="Report (PDF)").click()
+            download = download_info.value
+            assert download.suggested_filename == "abqwwspghj-deepfake-check.pdf"
+            pdf = pypdf.PdfReader(io.BytesIO(Path(download.path()).read_bytes()))
+            text = " ".join(" ".join(sheet.extract_text() for sheet in pdf.pages).split())
+            assert verdict.group(1) in text and SAMPLE.name in text
+            if verdict.group(2):
+                assert verdict.group(2).removeprefix(" — ") in text  # "fake probability 0.87"
             # The page scrolls inside Streamlit's own container, so a full-page screenshot shows only the
             # viewport: make the viewport as tall as the content instead.
             for _ in range(2):  # the second pass sees the layout at the new size

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import numpy as np
+import pypdf
 import pytest
 from conftest import PROJECT, SAMPLE_VIDEOS, SHARED, requires_samples, requires_shared, requires_shipped_model
 from video_factory import make_video, pasted_faces
@@ -86,6 +90,42 @@ def test_unreadable_input_from_a_real_process_exits_non_zero_without_a_traceback
     assert f"{empty}: cannot analyse:" in completed.stderr
 
 
+def pdf_text(data: bytes) -> str:
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
+@requires_shared
+def test_scan_writes_a_pdf_report_with_the_verdict_file_and_fingerprint(tiny, face_clip, tmp_path, capsys):
+    out = tmp_path / "report.pdf"
+    assert cli.main(["scan", str(face_clip), "--frames", "8", "--report", str(out)]) == 0
+    captured = capsys.readouterr()
+    words = captured.out.split(": ", 1)[1].split(" (")[0]
+    assert words in ("Likely manipulated", "No sign of manipulation found", "Inconclusive")
+    assert f"wrote the report {out}" in captured.err
+    text = pdf_text(out.read_bytes())
+    assert words in text and "face.mp4" in text and "Person 1: " in text
+    assert hashlib.sha256(face_clip.read_bytes()).hexdigest() in text
+    assert str(tmp_path) not in text, "the report names the file, not where it lies on this machine"
+
+
+@requires_shared
+def test_scan_of_several_videos_writes_one_html_report_each(tiny, face_clip, tmp_path):
+    other = shutil.copy(face_clip, tmp_path / "other.mp4")
+    out = tmp_path / "reports" / "check.html"
+    out.parent.mkdir()
+    assert cli.main(["scan", str(face_clip), str(other), "--frames", "4", "--report", str(out)]) == 0
+    assert sorted(path.name for path in out.parent.iterdir()) == ["check-face.html", "check-other.html"]
+    assert "<strong>other.mp4</strong>" in (out.parent / "check-other.html").read_text()
+
+
+def test_scan_report_must_be_pdf_or_html(tiny, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["scan", str(tmp_path / "x.mp4"), "--report", str(tmp_path / "report.docx")])
+    assert stop.value.code == 2
+    assert "must end in .pdf or .html" in capsys.readouterr().err
+
+
 @requires_shared
 def test_score_crops_writes_file_label_probability(tiny, tmp_path, capsys):
     labels = tmp_path / "labels.csv"
@@ -113,3 +153,44 @@ def test_the_shipped_model_judges_every_sample_clip(tmp_path, monkeypatch):
         assert result["fake_probability"] is not None, result["file"]
         probabilities = [face["fake_probability"] for frame in result["frames"] for face in frame["faces"]]
         assert np.std(probabilities) < 0.5
+
+
+@requires_shared
+def test_scan_annotates_and_checks_stability(tiny, face_clip, tmp_path, capsys):
+    import av
+
+    out, annotated = tmp_path / "result.json", tmp_path / "annotated.mp4"
+    arguments = ["scan", str(face_clip), "--frames", "8", "--annotate", str(annotated), "--stability"]
+    assert cli.main([*arguments, "--json", str(out)]) == 0
+
+    verdict_line, stability_line = capsys.readouterr().out.strip().splitlines()
+    assert verdict_line.startswith(f"{face_clip}: ") and "fake probability" in verdict_line
+    assert stability_line.startswith(f"{face_clip}: The verdict ")
+    assert "after re-encoding at 300p, low quality" in stability_line
+    stability = json.loads(out.read_text())["stability"]
+    assert stability["sentence"] == stability_line.split(": ", 1)[1]
+    assert stability["copy_size"] == [400, 300] and stability["frames_checked"] == 16
+    assert stability["original_verdict"] in ("FAKE", "REAL", "UNCERTAIN")
+    with av.open(str(annotated)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 400, 300)
+        assert sum(1 for _ in container.decode(stream)) == 20  # every frame of the 20-frame clip
+
+
+@requires_shared
+def test_scan_judges_a_photo_and_annotates_it_as_a_png(tiny, tmp_path, capsys):
+    from PIL import Image
+
+    image = np.full((300, 400, 3), 90, np.uint8)
+    image[70:230, 120:280] = datasets.read_image(FACES / "abplofmgwg.jpg", 160)
+    photo = tmp_path / "portrait.jpg"
+    Image.fromarray(image).save(photo, quality=92)
+    clip_annotated = tmp_path / "out" / "annotated.mp4"
+    clip_annotated.parent.mkdir()
+
+    assert cli.main(["scan", str(photo), "--annotate", str(clip_annotated)]) == 0
+
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"{photo}: ") and "fake probability" in line and " of 1 frames at or above " in line
+    assert [path.name for path in clip_annotated.parent.iterdir()] == ["annotated.png"]
+    assert Image.open(clip_annotated.with_suffix(".png")).size == (400, 300)

@@ -86,6 +86,8 @@ def test_a_one_frame_video_is_read_and_its_face_scored(tmp_path, scorer):
     result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=32))
     assert len(result.frames) == 1
     assert len(result.tracks) == 1 and len(result.tracks[0].scores) == 1
+    # A video of fewer frames than the abstention rule's 4 is judged on all it has.
+    assert result.verdict.fake_probability is not None and result.verdict.frames_used == 1
 
 
 @requires_shared
@@ -146,3 +148,48 @@ def test_a_ten_minute_video_is_sampled_across_its_whole_length(tmp_path, scorer)
     times = [frame.time_seconds for frame in result.frames]
     assert times[0] < 20 and times[-1] > 580
     assert times == sorted(set(times))
+
+
+def photo_with_face(path, orientation: int = 1, side: int = 160):
+    """A photo of a real face crop on grey; stored turned so that EXIF ``orientation`` (1, 6 or 8) shows it upright."""
+    from PIL import Image
+
+    image = np.full((360, 480, 3), 90, np.uint8)
+    image[100 : 100 + side, 160 : 160 + side] = face("abplofmgwg.jpg", side)
+    stored = np.ascontiguousarray(np.rot90(image, k={1: 0, 6: 1, 8: -1}[orientation]))
+    picture = Image.fromarray(stored)
+    exif = picture.getexif()
+    exif[0x0112] = orientation
+    picture.save(path, exif=exif, quality=92)
+    return path
+
+
+@requires_shared
+@pytest.mark.parametrize("orientation", [1, 6, 8])
+def test_a_photo_with_a_face_gets_a_verdict_with_a_probability(tmp_path, scorer, orientation):
+    path = photo_with_face(tmp_path / "portrait.jpg", orientation)
+
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=32))
+
+    assert result.info.is_photo and (result.info.width, result.info.height) == (480, 360)
+    assert [frame.index for frame in result.frames] == [0]
+    assert [track.track_id for track in result.tracks] == [0]
+    verdict = result.verdict
+    assert verdict.fake_probability is not None and 0.0 <= verdict.fake_probability <= 1.0
+    assert verdict.frames_used == 1
+    assert verdict.reason.startswith(pipeline.PHOTO_REASON)
+    # A photo has no duration to be too short.
+    assert "very_short" not in [issue.code for issue in result.quality_issues]
+    # Upright: the face was found where it was pasted, whichever way the photo was stored.
+    box = result.frames[0].faces[0].box
+    assert 160 <= box.center[0] <= 320 and 100 <= box.center[1] <= 260
+
+
+def test_a_photo_without_a_face_says_so(tmp_path, scorer):
+    from PIL import Image
+
+    path = tmp_path / "wall.png"
+    Image.fromarray(flat(0, 320, 240)).save(path)
+    result = pipeline.analyze(path, scorer)
+    assert result.verdict.label is VerdictLabel.UNCERTAIN and result.verdict.fake_probability is None
+    assert result.verdict.reason == "No face was found in the picture."

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from detector import errors, presentation
+from detector import errors, model_card, presentation
 from detector.aggregation import STRATEGIES
 from detector.types import FaceBox, FaceScore, FrameRecord, Track, Verdict, VerdictLabel, VideoInfo, VideoResult
 
@@ -60,8 +61,8 @@ def test_every_strategy_has_an_explanation() -> None:
     [
         (VerdictLabel.FAKE, 0.8712, "Likely manipulated — fake probability 0.87", "fake"),
         (VerdictLabel.REAL, 0.05, "No sign of manipulation found — fake probability 0.05", "real"),
-        (VerdictLabel.UNCERTAIN, 0.55, "Can't tell — fake probability 0.55", "uncertain"),
-        (VerdictLabel.UNCERTAIN, None, "Can't tell", "uncertain"),
+        (VerdictLabel.UNCERTAIN, 0.55, "Inconclusive — fake probability 0.55", "uncertain"),
+        (VerdictLabel.UNCERTAIN, None, "Inconclusive", "uncertain"),
     ],
 )
 def test_verdict_headline_and_tone(label: VerdictLabel, probability: float | None, headline: str, tone: str) -> None:
@@ -74,14 +75,14 @@ def test_probability_explanation_names_thresholds_and_frames() -> None:
     text = presentation.probability_explanation(make_verdict(VerdictLabel.FAKE, 0.9, 31), 0.6, 0.4)
     assert "0 (looks real) to 1 (looks manipulated)" in text
     assert "31 frames" in text and "“confident” strategy" in text
-    assert "At 0.60 or above" in text and "from 0.40 up to 0.60 “Can't tell”" in text
+    assert "At 0.60 or above" in text and "from 0.40 up to 0.60 “Inconclusive”" in text
 
 
 def test_probability_explanation_without_band_or_probability() -> None:
     text = presentation.probability_explanation(make_verdict(VerdictLabel.UNCERTAIN, None, 0), 0.5, 0.5)
     assert "no probability is given" in text
     assert "below it “No sign of manipulation found”" in text
-    assert "Can't tell" not in text.split("given.")[1]
+    assert "Inconclusive" not in text.split("given.")[1]
 
 
 @pytest.mark.parametrize(
@@ -237,3 +238,79 @@ def test_overall_progress(stage: str, fraction: float, expected: float) -> None:
 )
 def test_report_file_name(name: str, expected: str) -> None:
     assert presentation.report_file_name(name, "json") == expected
+
+
+@pytest.mark.parametrize(
+    ("label", "probability", "used", "above", "expected"),
+    [
+        (VerdictLabel.FAKE, 0.87, 32, 27, "Person 2: Likely manipulated, in 27 of 32 frames"),
+        (VerdictLabel.REAL, 0.1, 32, 2, "Person 2: No sign of manipulation found, in 30 of 32 frames"),
+        (VerdictLabel.UNCERTAIN, 0.45, 32, 12, "Person 2: Inconclusive, 12 of 32 frames look manipulated"),
+        (VerdictLabel.UNCERTAIN, None, 1, 0, "Person 2: Inconclusive, a usable face in only 1 frame"),
+        (VerdictLabel.UNCERTAIN, None, 3, 1, "Person 2: Inconclusive, a usable face in only 3 frames"),
+    ],
+)
+def test_person_summary(label: VerdictLabel, probability: float | None, used: int, above: int, expected: str) -> None:
+    verdict = Verdict(label, probability, "because", "mean", 0.5, frames_used=used, frames_above_threshold=above)
+    assert presentation.person_summary(1, verdict) == expected
+
+
+def test_video_format_names_codec_and_container() -> None:
+    assert presentation.video_format(make_info("hevc", "matroska")) == "H.265 (HEVC) in MKV"
+    assert presentation.video_format(make_info("h264", "")) == "H.264"
+    assert presentation.video_format(make_info("", "")) == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("data", "shown"),
+    [
+        ("../shared/data/dfdc-faces (DFDC face crops, 224x224)", "(DFDC face crops, 224x224)"),
+        ("DFDC face swaps", "(DFDC face swaps)"),
+        (None, "(the data named in its model card)"),
+    ],
+)
+def test_scope_lines_name_the_cards_training_data_and_the_limits(
+    tiny_models_folder: Path, data: str | None, shown: str
+) -> None:
+    card = dataclasses.replace(model_card.read_card("tiny", tiny_models_folder), training={"data": data})
+    lines = presentation.scope_lines([card, card])
+    assert len(lines) == 3
+    assert lines[0].startswith("**Can judge:**") and lines[0].count(shown) == 1
+    assert "../shared" not in lines[0]
+    assert lines[1].startswith("**Cannot judge:**")
+    for words in ("generated entirely by AI", "audio", "voice", "elsewhere in the picture"):
+        assert words in lines[1]
+    assert "heavily compressed" in lines[2] and "small, blurry" in lines[2] and "“Inconclusive”" in lines[2]
+
+
+def test_scope_lines_without_a_card_or_with_two_datasets(tiny_models_folder: Path) -> None:
+    assert "(the data named in its model card)" in presentation.scope_lines([])[0]
+    card = model_card.read_card("tiny", tiny_models_folder)
+    first = dataclasses.replace(card, training={"data": "DFDC face crops"})
+    second = dataclasses.replace(card, training={"data": "UTKFace"})
+    assert "(DFDC face crops; UTKFace)" in presentation.scope_lines([first, second])[0]
+
+
+def test_explanation_caption_says_what_the_map_is_and_is_not() -> None:
+    assert presentation.EXPLANATION_CAPTION == (
+        "Warmer areas are where the model looked most when scoring this face. It shows what drove the score, not "
+        "proof of where the video was edited."
+    )
+    assert presentation.EXPLANATION_TOGGLE == "Show where the model looked"
+    assert presentation.SCOPE_TITLE == "What this checker can and cannot judge"
+
+
+def test_a_photo_is_described_as_a_photo_and_its_one_frame_as_scores():
+    from conftest import make_result
+
+    photo_info = VideoInfo("/tmp/p.jpg", 1000, 640, 480, 1.0, 1, 0.0, codec="mjpeg", container="jpeg")
+    result = dataclasses.replace(make_result({0: [0.873], 1: [0.12]}), info=photo_info)
+
+    assert presentation.video_format(photo_info) == "JPEG photo"
+    assert presentation.video_summary(result) == "640 × 480 pixels, JPEG photo. It shows a face the model could judge."
+    assert presentation.single_frame_scores(result) == [
+        "Person 1: fake probability 0.87",
+        "Person 2: fake probability 0.12",
+    ]
+    with pytest.raises(ValueError, match="one frame"):
+        presentation.single_frame_scores(make_result({0: [0.5, 0.6]}))

@@ -35,4 +35,4 @@ def test_contracts_reject_invalid_values(make):
 
 def test_plain_words():
     assert VerdictLabel.FAKE.plain_words == "Likely manipulated"
-    assert VerdictLabel.UNCERTAIN.plain_words == "Can't tell"
+    assert VerdictLabel.UNCERTAIN.plain_words == "Inconclusive"

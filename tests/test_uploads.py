@@ -10,7 +10,15 @@ from detector.config import AnalysisConfig
 
 @pytest.mark.parametrize(
     ("name", "suffix"),
-    [("clip.MP4", ".mp4"), ("a.b.webm", ".webm"), ("clip.mkv", ".mkv"), ("notes.txt", ".video"), ("noext", ".video")],
+    [
+        ("clip.MP4", ".mp4"),
+        ("a.b.webm", ".webm"),
+        ("clip.mkv", ".mkv"),
+        ("photo.JPG", ".jpg"),
+        ("photo.webp", ".webp"),
+        ("notes.txt", ".video"),
+        ("noext", ".video"),
+    ],
 )
 def test_upload_suffix(name: str, suffix: str) -> None:
     assert uploads.upload_suffix(name) == suffix

@@ -379,3 +379,117 @@ def test_real_portrait_clip_probe():
     assert (info.width, info.height) == (720, 1080)
     assert info.fps == pytest.approx(25.0)
     assert info.frame_count == 103
+
+
+# Photos: read as videos of one frame, upright by their EXIF orientation.
+def _photo(path: Path, image: np.ndarray, **save: object) -> Path:
+    from PIL import Image
+
+    Image.fromarray(image).save(path, **save)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "container"),
+    [
+        ("photo.jpg", "mjpeg", "jpeg"),
+        ("photo.jpeg", "mjpeg", "jpeg"),
+        ("photo.png", "png", "png"),
+        ("photo.webp", "webp", "webp"),
+    ],
+)
+def test_a_photo_is_a_video_of_one_frame(tmp_path, name, codec, container):
+    image = draw_numbered(0, 160, 96)
+    path = _photo(tmp_path / name, image, quality=95) if "jp" in name else _photo(tmp_path / name, image, lossless=True)
+
+    info = video.probe(path)
+    frames = list(video.iter_frames(path, info, video.sample_indices(info, AnalysisConfig()), AnalysisConfig()))
+
+    assert info.is_photo
+    assert (info.width, info.height, info.frame_count, info.fps, info.duration_seconds) == (160, 96, 1, 1.0, 0.0)
+    assert (info.codec, info.container, info.rotation_degrees, info.frame_count_is_estimate) == (
+        codec,
+        container,
+        0,
+        False,
+    )
+    assert video.sample_indices(info, AnalysisConfig(frame_count=32)) == [0]
+    assert [(frame.index, frame.time_seconds) for frame in frames] == [(0, 0.0)]
+    if container == "jpeg":
+        assert np.abs(frames[0].image.astype(int) - image).mean() < 3
+    else:
+        assert np.array_equal(frames[0].image, image)  # lossless
+
+
+# EXIF orientation -> the clockwise rotation reported, and whether width and height swap.
+@pytest.mark.parametrize(
+    ("orientation", "rotation"), [(1, 0), (2, 0), (3, 180), (4, 180), (5, 270), (6, 90), (7, 90), (8, 270)]
+)
+def test_a_jpeg_photo_comes_out_upright_by_its_exif_orientation(tmp_path, orientation, rotation):
+    from PIL import Image, ImageOps
+
+    stored = draw_corner_marker(0, 120, 80)
+    stored[-20:, -20:] = (0, 0, 255)  # a blue bottom-right corner as well: tells mirrored from rotated
+    picture = Image.fromarray(stored)
+    exif = picture.getexif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"oriented-{orientation}.jpg"
+    picture.save(path, exif=exif, quality=95)
+
+    info = video.probe(path)
+    (frame,) = video.iter_frames(path, info, [0], AnalysisConfig())
+
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
+    assert info.rotation_degrees == rotation
+    assert (info.width, info.height) == ((80, 120) if orientation >= 5 else (120, 80))
+    assert frame.image.shape == expected.shape == (info.height, info.width, 3)
+    assert np.abs(frame.image.astype(int) - expected).mean() < 2
+    if orientation == 6:  # Stored top-left comes to the top-right when turned a quarter clockwise.
+        assert np.abs(frame.image[5, -5].astype(int) - MARKER_COLOUR).max() < 40
+        assert np.abs(frame.image[-5, 5].astype(int) - (0, 0, 255)).max() < 40
+
+
+def test_a_photo_is_recognised_by_its_content_not_its_name(tmp_path):
+    path = _photo(tmp_path / "looks-like-a-video.mp4", draw_numbered(3, 64, 48), format="PNG")
+    info = video.probe(path)
+    assert (info.is_photo, info.container, info.frame_count) == (True, "png", 1)
+
+
+def test_a_large_photo_is_decoded_at_bounded_size(tmp_path):
+    path = _photo(tmp_path / "large.jpg", draw_numbered(5, 4000, 3000), quality=90)
+
+    info = video.probe(path)
+    (frame,) = video.iter_frames(path, info, [0], AnalysisConfig(max_frame_side=1000))
+
+    assert (info.width, info.height) == (4000, 3000)
+    assert frame.image.shape == (750, 1000, 3)
+    assert frame_number(frame.image) == 5
+
+
+def test_a_damaged_photo_is_refused_with_a_clear_error(tmp_path):
+    whole = _photo(tmp_path / "whole.jpg", np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8))
+    cut = _write(tmp_path / "cut.jpg", whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(UnreadableVideoError, match="photo could not be decoded"):
+        video.probe(cut)
+
+
+def test_an_animated_image_is_left_to_ffmpeg_as_a_video(tmp_path):
+    from PIL import Image
+
+    pictures = [Image.fromarray(draw_numbered(number, 64, 48)) for number in range(3)]
+    path = tmp_path / "animated.png"
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=100)
+
+    info = video.probe(path)
+
+    assert not info.is_photo
+    assert info.frame_count == 3
+
+
+def test_write_h264_quality_setting(tmp_path):
+    frames = [draw_noisy(number, 96, 64) for number in range(6)]
+    video.write_h264(frames, tmp_path / "good.mp4", fps=25)
+    video.write_h264(frames, tmp_path / "poor.mp4", fps=25, crf=40)
+    assert (tmp_path / "poor.mp4").stat().st_size < (tmp_path / "good.mp4").stat().st_size / 2
+    with pytest.raises(ValueError, match="crf"):
+        video.write_h264(frames, tmp_path / "bad.mp4", fps=25, crf=60)
