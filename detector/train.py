@@ -271,12 +271,14 @@ def export(
             "mask": f"convex hull of the 468-point face mesh (landmarks v{landmarks.LANDMARK_VERSION})",
             "batches": "balanced: half reals, half fakes; the self-blends are of the same batch's reals",
         }
-    description = f"{config.architecture} classifier of face crops, trained from scratch on DFDC face crops."
+    start = f"fine-tuned from {Path(config.init_weights).name}" if config.init_weights else "trained from scratch"
+    description = f"{config.architecture} classifier of face crops, {start} on DFDC face crops."
     if config.fakes != "dfdc" or config.extra_reals:
         description = (
-            f"{config.architecture} classifier of face crops, trained from scratch on DFDC face crops "
+            f"{config.architecture} classifier of face crops, {start} on DFDC face crops "
             f"(fakes: {config.fakes}; extra reals: {config.extra_reals or 'none'})."
         )
+    training["init_weights"] = config.init_weights
     return save_with_card(
         model,
         config.name,
@@ -287,7 +289,20 @@ def export(
         fitted.metrics,
         fitted.thresholds,
         fitted.calibration,
+        limitations=training_limitations(config.fakes),
     )
+
+
+def training_limitations(fakes: str) -> tuple[str, ...]:
+    """What a model trained on these fakes cannot be trusted with, in a reviewer's words."""
+    seen = {
+        "dfdc": "Trained on DFDC face swaps only: other manipulation methods may go unnoticed.",
+        "sbi": "Trained on self-blended real faces, not on real deepfakes: it looks for blending traces, "
+        "which face swaps leave but fully generated or re-enacted faces may not.",
+        "both": "Trained on DFDC face swaps and self-blended real faces: manipulations that leave no blending "
+        "trace (fully generated or re-enacted faces) may go unnoticed.",
+    }[fakes]
+    return (seen, "Judges faces only: not audio, not fully generated video, not edits elsewhere in the frame.")
 
 
 def save_with_card(
@@ -300,6 +315,7 @@ def save_with_card(
     measured: dict,
     thresholds: model_card.Thresholds | None = None,
     probability_calibration: model_card.Calibration | None = None,
+    limitations: tuple[str, ...] | None = None,
 ) -> Path:
     """Writes ``folder/<name>.keras`` (without optimizer state) and its card; returns the card's path.
 
@@ -327,10 +343,7 @@ def save_with_card(
         sha256=model_card.file_sha256(weights),
         keras_version=keras.__version__,
         file_megabytes=round(os.path.getsize(weights) / 1e6, 2),
-        limitations=(
-            "Trained on DFDC face swaps only: other manipulation methods may go unnoticed.",
-            "Judges faces only: not audio, not fully generated video, not edits elsewhere in the frame.",
-        ),
+        limitations=limitations or training_limitations("dfdc"),
         calibration=probability_calibration,
     )
     return model_card.write_card(card, folder)
