@@ -118,6 +118,7 @@ class Report:
     resolution: str
     frame_rate: float
     video_format: str
+    is_photo: bool
     frames_sampled: int
     frame_count: int
     frame_count_is_estimate: bool
@@ -148,6 +149,22 @@ class Report:
     @property
     def size_text(self) -> str:
         return human_size(self.size_bytes)
+
+    def file_facts(self) -> list[tuple[str, str]]:
+        """The "file checked" rows, (label, plain text), in order; a photo has no length nor frame rate."""
+        rows = [("File name", self.file_name), ("Size", self.size_text), ("SHA-256", self.sha256)]
+        if self.is_photo:
+            rows.append(("Picture", f"photo, {self.resolution}"))
+        else:
+            rows.append(("Length", f"{self.duration_seconds:.1f} seconds"))
+            rows.append(("Picture", f"{self.resolution}, {self.frame_rate:.3g} frames per second"))
+        rows.append(("Format", self.video_format))
+        if self.is_photo:
+            found = "a face to judge was found" if self.frames_with_face else "no face to judge was found"
+            rows.append(("Examined", f"the whole photo; {found}"))
+        else:
+            rows.append(("Frames examined", f"{self.sampling}; {self.frames_with_face} showed a face to judge"))
+        return rows
 
     @property
     def generated_text(self) -> str:
@@ -306,6 +323,7 @@ def build_report(
         resolution=f"{info.width} × {info.height} pixels",
         frame_rate=info.fps,
         video_format=presentation.video_format(info),
+        is_photo=info.is_photo,
         frames_sampled=frames_sampled,
         frame_count=info.frame_count,
         frame_count_is_estimate=info.frame_count_is_estimate,

@@ -184,13 +184,8 @@ def _people_section(report: reports.Report) -> str:
 
 def _file_section(report: reports.Report) -> str:
     rows = [
-        ("File name", _escape(report.file_name)),
-        ("Size", _escape(report.size_text)),
-        ("SHA-256", f'<code class="sha256">{_escape(report.sha256)}</code>'),
-        ("Length", _escape(f"{report.duration_seconds:.1f} seconds")),
-        ("Picture", _escape(f"{report.resolution}, {report.frame_rate:.3g} frames per second")),
-        ("Format", _escape(report.video_format)),
-        ("Frames examined", _escape(f"{report.sampling}; {report.frames_with_face} showed a face to judge")),
+        (label, f'<code class="sha256">{_escape(text)}</code>' if label == "SHA-256" else _escape(text))
+        for label, text in report.file_facts()
     ]
     return (
         "<h2>The file checked</h2>"

@@ -292,18 +292,7 @@ class _Writer:
         report = self.report
         self.heading("The file checked", space=75)
         self.facts(
-            [
-                ("File name", report.file_name),
-                ("Size", report.size_text),
-                ("SHA-256", report.sha256),
-                ("Length", f"{report.duration_seconds:.1f} seconds"),
-                ("Picture", f"{report.resolution}, {report.frame_rate:.3g} frames per second"),
-                ("Format", report.video_format),
-                (
-                    "Frames examined",
-                    f"{report.sampling}; {report.frames_with_face} showed a face to judge",
-                ),
-            ],
+            report.file_facts(),
             mono_rows=frozenset({"SHA-256"}),
         )
         self.paragraph(

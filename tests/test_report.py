@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import io
@@ -152,6 +153,21 @@ def test_report_of_a_video_without_faces(tiny_card) -> None:
     assert "nothing to plot" in report.to_html(content)
     text = pdf_text(report.to_pdf(content))
     assert "Inconclusive" in text and "nothing to plot" in text
+
+
+def test_a_photo_report_states_no_length_nor_frame_rate(tiny_card) -> None:
+    result = make_result({0: [0.9]})
+    photo_info = dataclasses.replace(result.info, container="jpeg", fps=1.0, frame_count=1, duration_seconds=0.0)
+    photo = dataclasses.replace(result, info=photo_info)
+    facts = dict(build(photo, tiny_card).file_facts())
+    assert "Length" not in facts and "Frames examined" not in facts
+    assert facts["Picture"] == "photo, 640 × 360 pixels"
+    assert facts["Examined"] == "the whole photo; a face to judge was found"
+    text = pdf_text(report.to_pdf(build(photo, tiny_card)))
+    assert "frames per second" not in text and "the whole photo" in text
+    assert "frames per second" not in report.to_html(build(photo, tiny_card))
+    video_facts = dict(build(result, tiny_card).file_facts())
+    assert video_facts["Length"] == "0.5 seconds" and "frames per second" in video_facts["Picture"]
 
 
 @pytest.mark.parametrize(
