@@ -77,8 +77,34 @@ _METRIC_EXPLANATIONS = {
         "accuracy averaged over fake and real crops, so that the larger group does not dominate",
     ),
     "log_loss": ("Log loss", "penalises confident mistakes; lower is better, 0.69 is a coin toss"),
+    "equal_error_rate": (
+        "Equal error rate",
+        "the error rate at the threshold where real crops called fake and fake crops called real are equally "
+        "common; lower is better, 0.5 is a coin toss",
+    ),
+    "average_precision": (
+        "Average precision",
+        "how cleanly fake crops come first when all crops are sorted by score; 1 is perfect, the share of fakes "
+        "(about half here) is a coin toss",
+    ),
+    "expected_calibration_error": (
+        "Expected calibration error",
+        "how far the stated probabilities are from how often they come true; 0 is perfect, 0.05 means off by "
+        "about 5 points",
+    ),
+}
+# The decision rates of a card's "decisions" measurement: (sentence with {value} as a percentage).
+_DECISION_EXPLANATIONS = {
+    "false_positive_rate": "Real crops wrongly called “Likely manipulated”: {value}",
+    "false_negative_rate": "Fake crops wrongly called “No sign of manipulation found”: {value}",
+    "uncertain_share": "Crops left “Inconclusive”: {value}",
+    "precision_fake": "When it says “Likely manipulated”, it is right {value} of the time",
+    "precision_real": "When it says “No sign of manipulation found”, it is right {value} of the time",
 }
 _METRIC_CONTEXT_KEYS = frozenset({"data", "measured_by", "count", "count_fake", "count_real", "threshold"})
+_METRIC_HIDDEN_KEYS = frozenset(
+    {"uncertain_share_real", "uncertain_share_fake", "count_called_fake", "count_called_real", "method"}
+)
 
 _TRAINING_LABELS = {
     "data": "Training data",
@@ -250,28 +276,88 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _interval_text(intervals: Mapping[str, Any], key: str) -> str:
+    # The bootstrap range of the calibration error is biased upward (resampling only widens the bins' gaps) and
+    # can miss the number itself: it would confuse more than it tells, so it is not shown.
+    bounds = None if key == "expected_calibration_error" else intervals.get(key)
+    if isinstance(bounds, list | tuple) and len(bounds) == 2 and all(isinstance(b, int | float) for b in bounds):
+        return f" (95% range {bounds[0]:.3f} to {bounds[1]:.3f})"
+    return ""
+
+
+def _measurement_context(name: str, measurement: Mapping[str, Any]) -> str:
+    context = f"{name.replace('_', ' ').capitalize()}"
+    if "data" in measurement:
+        context += f", measured on {measurement['data']}"
+    if "count" in measurement:
+        context += f" ({measurement['count']:,} face crops"
+        if "count_fake" in measurement and "count_real" in measurement:
+            context += f": {measurement['count_fake']:,} fake, {measurement['count_real']:,} real"
+        context += ")"
+    if "measured_by" in measurement:
+        context += f", by {measurement['measured_by']}"
+    return context + ":"
+
+
+def _decision_lines(decisions: Mapping[str, Any]) -> list[str]:
+    lines = []
+    fake, low = decisions.get("fake_threshold"), decisions.get("uncertain_low")
+    if isinstance(fake, int | float) and isinstance(low, int | float):
+        lines.append(
+            f"- Thresholds: “Likely manipulated” from {fake:.3f}, “No sign of manipulation found” under {low:.3f}, "
+            "“Inconclusive” in between."
+        )
+    for key, value in decisions.items():
+        if key in _METRIC_CONTEXT_KEYS or key in _METRIC_HIDDEN_KEYS or key in ("fake_threshold", "uncertain_low"):
+            continue
+        if key in _DECISION_EXPLANATIONS and isinstance(value, int | float):
+            lines.append(f"- {_DECISION_EXPLANATIONS[key].format(value=_percent(value))}.")
+        else:
+            lines.append(f"- {key.replace('_', ' ').capitalize()}: {_format_value(value)}")
+    return lines
+
+
+def _split_line(split: Mapping[str, Any]) -> str | None:
+    calibration_count, report_count = split.get("calibration_count"), split.get("report_count")
+    if not isinstance(calibration_count, int) or not isinstance(report_count, int):
+        return None
+    return (
+        "How these numbers were kept honest: the validation videos were split in two halves; one half "
+        f"({calibration_count:,} crops) set the calibration and the thresholds, the other ({report_count:,} crops, "
+        "never used to fit anything) gave every number above."
+    )
+
+
 def metric_lines(metrics: Mapping[str, Any]) -> list[str]:
     """A model card's measured metrics as sentences, each saying what the number means and what it was measured on.
 
-    ``metrics`` maps a measurement's name (``"validation"``) to its numbers and context, as
-    ``train.export`` writes them; other shapes are listed as they are.
+    ``metrics`` maps a measurement's name (``"validation"``) to its numbers and context, as ``train.export`` and
+    ``calibration.fit_on_validation`` write them: ``<name>_intervals`` (bootstrap ranges) are shown beside the
+    numbers of ``<name>``, ``decisions`` as the rates a reviewer meets, ``validation_split`` as one sentence.
+    Other shapes are listed as they are.
     """
     lines: list[str] = []
+    split_line = None
     for name, measurement in metrics.items():
         if not isinstance(measurement, Mapping):
             lines.append(f"{name.replace('_', ' ').capitalize()}: {_format_value(measurement)}")
             continue
-        context = f"{name.replace('_', ' ').capitalize()}"
-        if "data" in measurement:
-            context += f", measured on {measurement['data']}"
-        if "count" in measurement:
-            context += f" ({measurement['count']:,} face crops"
-            if "count_fake" in measurement and "count_real" in measurement:
-                context += f": {measurement['count_fake']:,} fake, {measurement['count_real']:,} real"
-            context += ")"
-        if "measured_by" in measurement:
-            context += f", by {measurement['measured_by']}"
-        lines.append(context + ":")
+        if name.endswith("_intervals") and name.removesuffix("_intervals") in metrics:
+            continue
+        if name == "validation_split":
+            split_line = _split_line(measurement)
+            if split_line is not None:
+                continue
+        lines.append(_measurement_context(name, measurement))
+        if name == "decisions":
+            lines.extend(_decision_lines(measurement))
+            continue
+        intervals = metrics.get(f"{name}_intervals", {})
+        intervals = intervals if isinstance(intervals, Mapping) else {}
         threshold = measurement.get("threshold")
         threshold_text = _format_value(threshold) if threshold is not None else "0.5"
         for key, value in measurement.items():
@@ -280,9 +366,12 @@ def metric_lines(metrics: Mapping[str, Any]) -> list[str]:
             if key in _METRIC_EXPLANATIONS:
                 title, meaning = _METRIC_EXPLANATIONS[key]
                 shown = "not defined (one class only)" if value is None else _format_value(value)
+                shown += _interval_text(intervals, key)
                 lines.append(f"- {title} {shown}: {meaning.format(threshold=threshold_text)}.")
             else:
                 lines.append(f"- {key.replace('_', ' ').capitalize()}: {_format_value(value)}")
+    if split_line is not None:
+        lines.append(split_line)
     return lines
 
 

@@ -182,6 +182,34 @@ def test_metric_lines_explain_each_number_and_what_it_was_measured_on() -> None:
     assert len(lines) == 5
 
 
+def test_metric_lines_put_ranges_beside_numbers_and_state_decisions_as_rates() -> None:
+    metrics = {
+        "validation": {"roc_auc": 0.85, "expected_calibration_error": 0.02, "count": 2078},
+        "validation_intervals": {"roc_auc": [0.83, 0.865], "expected_calibration_error": [0.022, 0.046]},
+        "decisions": {
+            "fake_threshold": 0.785,
+            "uncertain_low": 0.191,
+            "false_positive_rate": 0.047,
+            "uncertain_share": 0.547,
+            "precision_fake": 0.91,
+            "count_called_fake": 533,
+        },
+        "validation_split": {"calibration_count": 2135, "report_count": 2078},
+    }
+    lines = presentation.metric_lines(metrics)
+    assert "- ROC AUC 0.850 (95% range 0.830 to 0.865): how well" in "\n".join(lines)
+    assert any(line.startswith("- Expected calibration error 0.020: how far") for line in lines)
+    assert not any(line.startswith("Validation intervals") for line in lines)
+    assert "- Thresholds: “Likely manipulated” from 0.785, “No sign of manipulation found” under 0.191" in "\n".join(
+        lines
+    )
+    assert "- Real crops wrongly called “Likely manipulated”: 4.7%." in lines
+    assert "- Crops left “Inconclusive”: 54.7%." in lines
+    assert "- When it says “Likely manipulated”, it is right 91.0% of the time." in lines
+    assert not any("533" in line for line in lines)
+    assert lines[-1].startswith("How these numbers were kept honest") and "2,135 crops" in lines[-1]
+
+
 def test_metric_lines_list_unknown_shapes_as_they_are() -> None:
     assert presentation.metric_lines({"validation": {"note": "untrained: not measured"}}) == [
         "Validation:",
