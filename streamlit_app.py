@@ -337,10 +337,10 @@ def render_model_card(scorer: EnsembleScorer) -> None:
         facts = [f"Architecture: {card.architecture}", *presentation.training_lines(card.training)]
         st.markdown("\n".join(f"- {line}" for line in facts))
         st.markdown("**Measured quality**")
-        st.markdown("\n".join(presentation.metric_lines(card.metrics)))
+        st.markdown(presentation.markdown_blocks(presentation.metric_lines(card.metrics)))
         st.caption(
             "These numbers are for single face crops, not whole videos, and only for the kind of data named. "
-            f"Decision thresholds: fake at {card.thresholds.fake:.2f} or above ({card.thresholds.chosen_on})."
+            f"How the thresholds were chosen: {card.thresholds.chosen_on}."
         )
         if card.limitations:
             st.markdown("**Limitations**")

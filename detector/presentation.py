@@ -113,8 +113,21 @@ _TRAINING_LABELS = {
     "validation_count": "Validation face crops",
     "augmentation": "Augmentation",
     "epochs_run": "Epochs trained",
+    "fakes": "Training fakes",
+    "extra_reals": "Extra real faces",
+    "init_weights": "Started from",
 }
-_TRAINING_HIDDEN = frozenset({"command", "seed", "limit", "batch_size", "learning_rate", "resolution"})
+_TRAINING_VALUE_WORDS = {
+    "fakes": {
+        "dfdc": "DFDC fake crops",
+        "sbi": "self-blended real faces (SBI), no real deepfakes",
+        "both": "half DFDC fake crops, half self-blended real faces (SBI)",
+    },
+    "extra_reals": {"utkface": "UTKFace photos (../shared/data/utkface)"},
+}
+_TRAINING_HIDDEN = frozenset(
+    {"command", "seed", "limit", "batch_size", "learning_rate", "resolution", "validation_percent", "self_blend"}
+)
 
 
 @dataclass(frozen=True)
@@ -271,6 +284,8 @@ def face_caption(score: FaceScore) -> str:
 
 
 def _format_value(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     if isinstance(value, float):
         return f"{value:.3f}" if math.isfinite(value) else str(value)
     return str(value)
@@ -375,9 +390,24 @@ def metric_lines(metrics: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def markdown_blocks(lines: list[str]) -> str:
+    """Lines as Markdown: ``"- "`` lines are list items, any other line a paragraph of its own (Markdown would
+    otherwise fold a line that follows a list item into that item)."""
+    blocks: list[str] = []
+    for line in lines:
+        if blocks and not line.startswith("- "):
+            blocks.append("")
+        blocks.append(line)
+    return "\n".join(blocks)
+
+
 def training_lines(training: Mapping[str, Any]) -> list[str]:
     """What a model was trained on, as ``"Label: value"`` lines; run mechanics (seed, command) are left out."""
-    lines = [f"{label}: {_format_value(training[key])}" for key, label in _TRAINING_LABELS.items() if key in training]
+    lines = [
+        f"{label}: {_TRAINING_VALUE_WORDS.get(key, {}).get(training[key], _format_value(training[key]))}"
+        for key, label in _TRAINING_LABELS.items()
+        if training.get(key) is not None
+    ]
     for key, value in training.items():
         if key not in _TRAINING_LABELS and key not in _TRAINING_HIDDEN and value is not None:
             lines.append(f"{key.replace('_', ' ').capitalize()}: {_format_value(value)}")

@@ -218,11 +218,21 @@ def test_metric_lines_list_unknown_shapes_as_they_are() -> None:
     assert presentation.metric_lines({"auc": 0.5}) == ["Auc: 0.500"]
 
 
+def test_markdown_blocks_keep_paragraphs_out_of_list_items() -> None:
+    text = presentation.markdown_blocks(["Validation:", "- ROC AUC 0.8", "- Log loss 0.5", "Decisions:", "- Rate"])
+    assert text == "Validation:\n- ROC AUC 0.8\n- Log loss 0.5\n\nDecisions:\n- Rate"
+
+
+def test_training_lines_say_which_fakes_in_words() -> None:
+    lines = presentation.training_lines({"fakes": "both", "extra_reals": None, "init_weights": None})
+    assert lines == ["Training fakes: half DFDC fake crops, half self-blended real faces (SBI)"]
+
+
 def test_training_lines_leave_out_run_mechanics() -> None:
     lines = presentation.training_lines(
         {"data": "DFDC crops", "train_count": 20000, "seed": 1, "command": "python -m detector", "sampler": "x"}
     )
-    assert lines == ["Training data: DFDC crops", "Training face crops: 20000", "Sampler: x"]
+    assert lines == ["Training data: DFDC crops", "Training face crops: 20,000", "Sampler: x"]
 
 
 @pytest.mark.parametrize(
