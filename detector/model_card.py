@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from detector import weight_storage
 from detector.errors import ModelCardError, ModelNotFoundError
 
 MODELS_FOLDER = Path(__file__).resolve().parents[1] / "models"
@@ -148,8 +149,13 @@ def card_path(name: str, folder: Path | None = None) -> Path:
 
 
 def weights_path(name: str, folder: Path | None = None) -> Path:
+    """The model's weights file: ``<name>.keras``, or ``<name>.int8.npz`` (8-bit, see ``weight_storage``) where
+    only that one exists."""
     folder = folder or models_folder()
-    return folder / f"{name}.keras"
+    for suffix in weight_storage.SUFFIXES:
+        if (folder / f"{name}{suffix}").is_file():
+            return folder / f"{name}{suffix}"
+    return folder / f"{name}{weight_storage.KERAS_SUFFIX}"
 
 
 def file_sha256(path: Path) -> str:
@@ -186,7 +192,8 @@ def available_models(folder: Path | None = None) -> list[str]:
     folder = folder or models_folder()
     if not folder.is_dir():
         return []
-    return sorted(path.stem for path in folder.glob("*.keras") if card_path(path.stem, folder).is_file())
+    names = {weight_storage.model_name(path) for path in folder.iterdir()} - {None}
+    return sorted(name for name in names if card_path(name, folder).is_file())
 
 
 def default_model(folder: Path | None = None) -> str:
@@ -194,7 +201,9 @@ def default_model(folder: Path | None = None) -> str:
     folder = folder or models_folder()
     names = available_models(folder)
     if not names:
-        raise ModelNotFoundError(f"no trained model in {folder}: each needs <name>.keras and <name>.json")
+        raise ModelNotFoundError(
+            f"no trained model in {folder}: each needs <name>.keras (or <name>.int8.npz) and <name>.json"
+        )
     for name in names:
         if read_card(name, folder).extra.get("default"):
             return name

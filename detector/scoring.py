@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detector import calibration, model_card
+from detector import calibration, model_card, weight_storage
 from detector.errors import ModelCardError
 
 logger = logging.getLogger(__name__)
@@ -23,8 +23,6 @@ class FaceScorer:
     """One trained model: ``score((N, S, S, 3) uint8 RGB) -> (N,) float64`` calibrated fake probabilities."""
 
     def __init__(self, name: str, folder: Path | None = None, batch_size: int = 16, verify: bool = True) -> None:
-        import keras  # Imported here: TensorFlow costs seconds to import and only scoring needs it.
-
         self.card = model_card.read_card(name, folder)
         path = model_card.weights_path(name, folder)
         if not path.is_file():
@@ -36,7 +34,7 @@ class FaceScorer:
                     f"the weights of {name!r} do not match its card (sha256 {digest[:12]}... vs "
                     f"{self.card.sha256[:12]}...): the file was changed or damaged"
                 )
-        self.model = keras.saving.load_model(path, compile=False)
+        self.model = weight_storage.load(path)
         self.batch_size = batch_size
         expected = self.model.input_shape[1]
         if expected != self.card.preprocessing.input_size:

@@ -20,7 +20,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from detector import architectures, calibration, datasets, landmarks, model_card, self_blend_batches
+from detector import (
+    architectures,
+    calibration,
+    datasets,
+    landmarks,
+    metrics,
+    model_card,
+    self_blend_batches,
+    weight_storage,
+)
 from detector.augment import NO_AUGMENTATION, AugmentationPolicy
 from detector.config import AnalysisConfig
 from detector.errors import ModelCardError
@@ -366,25 +375,94 @@ def recalibrate(
     weights = model_card.weights_path(name, folder)
     if model_card.file_sha256(weights) != card.sha256:
         raise ModelCardError(f"the weights of {name!r} do not match its card: refusing to recalibrate")
-    model = keras.saving.load_model(weights, compile=False)
-    percent = int(card.training.get("validation_percent", TrainingConfig.validation_percent))
-    _, validation_set = datasets.split_by_group(datasets.load_dfdc_faces(), percent)
-    images = datasets.decode_images(
-        validation_set.root, validation_set.files, card.preprocessing.input_size, cache_folder
-    )
+    model = weight_storage.load(weights)
+    validation_set, images, percent = _validation_images(card, cache_folder)
     fitted = calibration.fit_on_validation(
         validation_set.labels, predict(model, images), validation_set.groups, VALIDATION_DATA, target_precision
     )
     updated = dataclasses.replace(
         card,
         thresholds=fitted.thresholds,
-        metrics=fitted.metrics,
+        # How the stored weights compare with the float ones stays true: the weights did not change.
+        metrics={**fitted.metrics, **{key: card.metrics[key] for key in ("storage",) if key in card.metrics}},
         calibration=fitted.calibration,
         training={**card.training, "validation_percent": percent},
     )
     if model_card.file_sha256(weights) != updated.sha256:
         raise ModelCardError(f"the weights of {name!r} changed while recalibrating")
     model_card.write_card(updated, folder)
+    return updated
+
+
+def _validation_images(
+    card: model_card.ModelCard, cache_folder: Path | None
+) -> tuple[datasets.CropSet, np.ndarray, int]:
+    """The DFDC validation split the card was measured on (its ``validation_percent``, else 15), decoded at the
+    model's input size, and that percentage."""
+    percent = int(card.training.get("validation_percent", TrainingConfig.validation_percent))
+    _, validation_set = datasets.split_by_group(datasets.load_dfdc_faces(), percent)
+    images = datasets.decode_images(
+        validation_set.root, validation_set.files, card.preprocessing.input_size, cache_folder
+    )
+    return validation_set, images, percent
+
+
+def quantize(
+    name: str,
+    models_folder: Path | None = None,
+    cache_folder: Path | None = Path(".cache"),
+    target_precision: float = calibration.TARGET_PRECISION,
+    keep_float: bool = False,
+) -> model_card.ModelCard:
+    """Stores a shipped model's weights in 8 bits (``weight_storage.save_int8``) and rewrites its card.
+
+    Both versions score the whole validation split; the card's ``metrics.storage`` records both ROC AUCs and how
+    far any probability moved. Calibration, thresholds and every other metric are refitted and measured on the
+    8-bit model, the one that is shipped. The float ``.keras`` file is removed unless ``keep_float``.
+    """
+    folder = models_folder or model_card.models_folder()
+    card = model_card.read_card(name, folder)
+    source = model_card.weights_path(name, folder)
+    if not source.name.endswith(weight_storage.KERAS_SUFFIX):
+        raise ModelCardError(f"{name!r} is already stored as {source.name}")
+    if model_card.file_sha256(source) != card.sha256:
+        raise ModelCardError(f"the weights of {name!r} do not match its card: refusing to convert them")
+    float_model = weight_storage.load(source)
+    target = folder / f"{name}{weight_storage.INT8_SUFFIX}"
+    stored = weight_storage.save_int8(float_model, target)
+    small_model = weight_storage.load_int8(target)
+    validation_set, images, percent = _validation_images(card, cache_folder)
+    float_scores, small_scores = predict(float_model, images), predict(small_model, images)
+    change = np.abs(small_scores - float_scores)
+    labels = validation_set.labels
+    storage = {
+        "format": "8-bit weights, one scale per output channel, restored to float32 at load",
+        **stored,
+        "float32_file_megabytes": round(source.stat().st_size / 1e6, 2),
+        "roc_auc_float32": float(metrics.classification_metrics(labels, float_scores)["roc_auc"]),
+        "roc_auc_8bit": float(metrics.classification_metrics(labels, small_scores)["roc_auc"]),
+        "largest_probability_change": float(change.max()),
+        "mean_probability_change": float(change.mean()),
+        "count": len(labels),
+        "data": f"{VALIDATION_DATA}, the whole split, probabilities before calibration",
+        "measured_by": "detector.train.quantize",
+    }
+    logger.info("8-bit storage of %s: %s", name, storage)
+    fitted = calibration.fit_on_validation(
+        labels, small_scores, validation_set.groups, VALIDATION_DATA, target_precision
+    )
+    updated = dataclasses.replace(
+        card,
+        thresholds=fitted.thresholds,
+        metrics={**fitted.metrics, "storage": storage},
+        calibration=fitted.calibration,
+        training={**card.training, "validation_percent": percent},
+        sha256=model_card.file_sha256(target),
+        file_megabytes=stored["file_megabytes"],
+    )
+    model_card.write_card(updated, folder)
+    if not keep_float:
+        source.unlink()
     return updated
 
 

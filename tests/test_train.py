@@ -91,3 +91,30 @@ def test_calibrate_rewrites_the_card_of_a_shipped_model_and_leaves_its_weights(
         handle.write(b"tampered")
     assert cli.main(argv) == 1
     assert "do not match" in capsys.readouterr().err
+
+
+@requires_shared
+def test_quantize_stores_8_bit_weights_and_measures_that_quality_did_not_move(
+    tiny_models_folder, tmp_path, monkeypatch, capsys
+):
+    for suffix in (".keras", ".json"):
+        shutil.copy(tiny_models_folder / f"tiny{suffix}", tmp_path / f"tiny{suffix}")
+    validation = _balanced_validation_crops()
+    monkeypatch.setattr(datasets, "load_dfdc_faces", lambda: validation)
+    argv = ["quantize", "--name", "tiny", "--models-folder", str(tmp_path), "--cache-folder", str(tmp_path / "c")]
+    assert cli.main(argv) == 0
+    assert "(8-bit)" in capsys.readouterr().out
+    assert not (tmp_path / "tiny.keras").exists()
+    card = model_card.read_card("tiny", tmp_path)
+    storage = card.metrics["storage"]
+    assert card.sha256 == model_card.file_sha256(tmp_path / "tiny.int8.npz")
+    assert storage["count"] == len(validation) and storage["tensors_8bit"] > 0
+    assert abs(storage["roc_auc_8bit"] - storage["roc_auc_float32"]) < 0.05
+    assert 0 <= storage["mean_probability_change"] <= storage["largest_probability_change"] < 0.05
+    assert card.calibration is not None and "validation" in card.metrics
+    FaceScorer("tiny", tmp_path)  # the new sha256 check passes
+
+    assert cli.main(["calibrate", *argv[1:]]) == 0
+    assert model_card.read_card("tiny", tmp_path).metrics["storage"] == storage
+    assert cli.main(argv) == 1
+    assert "already stored" in capsys.readouterr().err
