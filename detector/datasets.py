@@ -97,6 +97,15 @@ def load_utkface(shared: Path | None = None) -> CropSet:
     return CropSet(root=folder, files=files, labels=np.zeros(len(files), np.int32), groups=files)
 
 
+UTKFACE_HELD_OUT_PERCENT = 25
+
+
+def split_utkface(photos: CropSet, held_out_percent: int = UTKFACE_HELD_OUT_PERCENT) -> tuple[CropSet, CropSet]:
+    """UTKFace photos to train on, and those never trained on (by the file name's SHA-1, as groups are split):
+    the held-out ones measure how often real faces of people unlike DFDC's are called fake."""
+    return split_by_group(photos, held_out_percent)
+
+
 def is_validation_group(group: str, validation_percent: int) -> bool:
     """Stable split: the group's SHA-1 modulo 100, below ``validation_percent``, is validation."""
     digest = hashlib.sha1(group.encode("utf-8")).hexdigest()

@@ -127,14 +127,15 @@ def _load_split(config: TrainingConfig) -> tuple[datasets.CropSet, datasets.Crop
 
 
 def _load_extra_reals(config: TrainingConfig) -> datasets.CropSet | None:
-    """The extra real crops (``config.extra_reals``), all for training, or None.
+    """The extra real crops (``config.extra_reals``) to train on, or None.
 
-    UTKFace is not group-split: each photo is its own person-photo, and validation stays the DFDC split, so
-    every run is measured on the same crops. ``limit`` caps them too (smoke runs).
+    Validation stays the DFDC split, so every run is measured on the same crops. A quarter of UTKFace
+    (``datasets.split_utkface``) is never trained on: it measures false positives on unseen people, for runs
+    with and without it alike. ``limit`` caps the rest too (smoke runs).
     """
     if config.extra_reals is None:
         return None
-    extra = datasets.load_utkface()
+    extra, _ = datasets.split_utkface(datasets.load_utkface())
     if config.limit:
         extra = extra.subset(np.arange(len(extra)) < config.limit)
     return extra

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from conftest import requires_shared
 
-from detector import datasets
+from detector import datasets, train
 from detector.errors import DatasetError
 
 
@@ -73,3 +73,15 @@ def test_dfdc_faces_split_is_balanced_and_disjoint():
     assert not set(train.groups) & set(validation.groups)
     assert 0.12 < len(validation) / len(crops) < 0.18
     assert 0.4 < validation.labels.mean() < 0.6
+
+
+@requires_shared
+def test_a_quarter_of_utkface_is_held_out_and_never_trained_on():
+    photos = datasets.load_utkface()
+    train_part, held_out = datasets.split_utkface(photos)
+    assert set(train_part.files).isdisjoint(held_out.files)
+    assert len(train_part) + len(held_out) == len(photos)
+    assert 0.2 < len(held_out) / len(photos) < 0.3
+    assert datasets.split_utkface(photos)[1].files == held_out.files  # stable between runs
+    config = train.TrainingConfig(name="x", extra_reals="utkface")
+    assert set(train._load_extra_reals(config).files) == set(train_part.files)

@@ -1,0 +1,32 @@
+"""Writes a labels CSV (file,label) of UTKFace photos for ``python -m detector evaluate --crops``.
+
+    python -m scripts.utkface_labels OUT.csv [--all]
+
+By default only the held-out photos (``datasets.split_utkface``), which no model is trained on: the share of them
+called fake is the false-positive rate on real people unlike DFDC's. All are REAL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+
+from detector import datasets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out")
+    parser.add_argument("--all", action="store_true", help="every photo, also those runs may train on")
+    arguments = parser.parse_args()
+    photos = datasets.load_utkface()
+    chosen = photos if arguments.all else datasets.split_utkface(photos)[1]
+    with open(arguments.out, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "label"])
+        writer.writerows((name, "REAL") for name in chosen.files)
+    print(f"{len(chosen)} photos from {chosen.root} -> {arguments.out}")
+
+
+if __name__ == "__main__":
+    main()
