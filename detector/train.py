@@ -281,7 +281,7 @@ def export(
             "mask": f"convex hull of the 468-point face mesh (landmarks v{landmarks.LANDMARK_VERSION})",
             "batches": "balanced: half reals, half fakes; the self-blends are of the same batch's reals",
         }
-    start = f"fine-tuned from {Path(config.init_weights).name}" if config.init_weights else "trained from scratch"
+    start = f"fine-tuned from {config.init_weights}" if config.init_weights else "trained from scratch"
     description = f"{config.architecture} classifier of face crops, {start} on DFDC face crops."
     if config.fakes != "dfdc" or config.extra_reals:
         description = (
