@@ -191,8 +191,9 @@ def playback_note(info: VideoInfo) -> str:
     """Why the video is not shown in the page, for one the browser cannot play."""
     return (
         f"This video is {_format_name(info.codec, CODEC_NAMES)} in {_format_name(info.container, CONTAINER_NAMES)}, "
-        "which web browsers cannot play, so it is not shown here. The analysis above is not affected; open the "
-        "file in a desktop video player (for example VLC) to watch it."
+        "which web browsers cannot play, so it is not shown here. The analysis above is not affected. To watch it "
+        "here, make the annotated video below (it is re-encoded so that browsers play it), or open the file in a "
+        "desktop video player such as VLC."
     )
 
 

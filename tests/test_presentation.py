@@ -115,6 +115,7 @@ def test_browser_playback(codec: str, container: str, playable: bool, mime: str 
 def test_playback_note_names_the_format() -> None:
     assert "MPEG-4 Part 2 in AVI" in presentation.playback_note(make_info("mpeg4", "avi"))
     assert "H.265 (HEVC) in MP4" in presentation.playback_note(make_info("hevc", "mp4"))
+    assert "make the annotated video below" in presentation.playback_note(make_info("hevc", "mp4"))
 
 
 def test_video_summary_counts_frames_with_faces() -> None:
