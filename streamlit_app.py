@@ -16,6 +16,7 @@ import streamlit as st
 from detector import (
     annotate,
     charts,
+    disagreement,
     explain,
     export,
     model_card,
@@ -143,6 +144,16 @@ def render_verdict(result: VideoResult, thresholds: tuple[float, float]) -> None
     st.caption(presentation.video_summary(result))
     for note in result.notes:
         st.info(note)
+    render_disagreement(result, thresholds)
+
+
+def render_disagreement(result: VideoResult, thresholds: tuple[float, float]) -> None:
+    """With several models: whether they agree on each person, and the frames where they point opposite ways."""
+    lines = disagreement.summary_lines(result, *thresholds)
+    if not lines:
+        return
+    show = st.warning if disagreement.disagreeing_people(result) else st.caption
+    show("\n\n".join(lines))
 
 
 def render_chart(result: VideoResult, thresholds: tuple[float, float]) -> None:

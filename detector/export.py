@@ -61,12 +61,15 @@ def _issue_dict(issue: QualityIssue) -> dict[str, Any]:
 
 def _face_dict(face: FaceScore) -> dict[str, Any]:
     box = face.box
-    return {
+    data = {
         "track": face.track_id,
         "box": [round(box.x, 1), round(box.y, 1), round(box.width, 1), round(box.height, 1)],
         "detector_confidence": _round(box.confidence),
         "fake_probability": _round(face.fake_probability),
     }
+    if face.model_probabilities:
+        data["model_probabilities"] = [_round(value) for value in face.model_probabilities]
+    return data
 
 
 def result_to_dict(
@@ -106,6 +109,10 @@ def result_to_dict(
                 "faces": [_face_dict(face) for face in frame.faces],
             }
             for frame in result.frames
+        ],
+        "model_opinions": [
+            {"model": opinion.model, "track": opinion.track_id, **_verdict_dict(opinion.verdict)}
+            for opinion in result.opinions
         ],
         "notes": list(result.notes),
         "quality_issues": [_issue_dict(issue) for issue in result.quality_issues],

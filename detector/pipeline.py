@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detector import aggregation, cropping, quality, tracking, video
+from detector import aggregation, cropping, disagreement, quality, tracking, video
 from detector.config import AnalysisConfig
 from detector.errors import UnreadableVideoError
 from detector.faces import FaceDetector
@@ -138,7 +138,9 @@ def analyze(
     progress("scoring", 0.0, "Scoring faces")
     started = time.perf_counter()
     all_crops = [crop for frame in found for crop in frame.crops]
-    probabilities = scorer.score(np.stack(all_crops)) if all_crops else np.zeros(0)
+    # One column per model; the ensemble's probability is their mean (``EnsembleScorer.score``).
+    each_model = scorer.score_each(np.stack(all_crops)) if all_crops else np.zeros((0, len(scorer.names)))
+    probabilities = each_model.mean(axis=1)
     timings["score"] = time.perf_counter() - started
     progress("scoring", 1.0, f"Scored {len(all_crops)} faces")
 
@@ -167,10 +169,11 @@ def analyze(
         scores = []
         for box, crop, track_id in zip(frame.boxes, frame.crops, ids, strict=True):
             probability = float(probabilities[position])
+            per_model = tuple(float(value) for value in each_model[position]) if each_model.shape[1] > 1 else ()
             position += 1
             if track_id not in kept:
                 continue
-            score = FaceScore(frame.index, frame.time_seconds, box, track_id, probability)
+            score = FaceScore(frame.index, frame.time_seconds, box, track_id, probability, per_model)
             scores.append(score)
             per_track.setdefault(track_id, []).append(score)
             crops[(frame.index, track_id)] = crop
@@ -197,6 +200,9 @@ def analyze(
         for measurement, track_id in zip(frame.measurements, ids, strict=True)
         if track_id in kept
     }
+    opinions = disagreement.model_opinions(
+        tracks, scorer.names, config.aggregation, fake_threshold, uncertain_low, min_frames
+    )
     issues = quality.assess(measured, info, len(found))
     tracks = [quality.review_track(track, issues) for track in tracks]
     verdict = aggregation.decide_video(
@@ -220,4 +226,5 @@ def analyze(
         notes=tuple(notes),
         crops=crops,
         quality_issues=tuple(issues),
+        opinions=opinions,
     )

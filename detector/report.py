@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detector import pipeline, presentation
+from detector import disagreement, pipeline, presentation
 from detector.charts import PERSON_COLORS, person_label
 from detector.config import AnalysisConfig
 from detector.model_card import ModelCard
@@ -341,7 +341,7 @@ def build_report(
         verdict_reason=verdict.reason,
         probability_explanation=presentation.probability_explanation(verdict, fake_threshold, uncertain_low),
         people=tuple(people),
-        notes=result.notes,
+        notes=(*result.notes, *disagreement.summary_lines(result, fake_threshold, uncertain_low)),
         limitations=limitations,
         scope_note=SCOPE_NOTE,
         chart=frame_chart(result, fake_threshold, uncertain_low),

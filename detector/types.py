@@ -150,9 +150,13 @@ class FaceScore:
     box: FaceBox
     track_id: int
     fake_probability: float
+    # Each model's own probability, in ``VideoResult.model_names`` order, when several were averaged; else empty.
+    model_probabilities: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         _check_probability(self.fake_probability, "FaceScore.fake_probability")
+        for probability in self.model_probabilities:
+            _check_probability(probability, "FaceScore.model_probabilities")
         if self.track_id < 0:
             raise ValueError(f"track_id must be >= 0, got {self.track_id}")
 
@@ -245,6 +249,15 @@ class QualityIssue:
 
 
 @dataclass(frozen=True)
+class ModelOpinion:
+    """What one model of an ensemble alone says about one person, by the same strategy and thresholds."""
+
+    model: str
+    track_id: int
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
 class VideoResult:
     """Everything the checker found in one video. ``crops`` maps (frame_index, track_id) to the face crop."""
 
@@ -257,6 +270,8 @@ class VideoResult:
     notes: tuple[str, ...] = ()
     crops: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False, compare=False)
     quality_issues: tuple[QualityIssue, ...] = ()
+    # With several models: each model's own verdict on each person (``disagreement.model_opinions``).
+    opinions: tuple[ModelOpinion, ...] = ()
 
     @property
     def face_scores(self) -> tuple[FaceScore, ...]:

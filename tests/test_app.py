@@ -301,3 +301,24 @@ def test_photo_upload_shows_the_photo_its_score_and_no_chart(app: AppTest, tmp_p
     assert len(app.image) == images + 1
     assert "Download the annotated photo (PNG)" in [item.label for item in app.get("download_button")]
     assert list(private_tmp.iterdir()) == []
+
+
+@requires_face_image
+def test_two_models_selected_show_each_models_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from detector import architectures, train
+
+    folder = tmp_path / "models"
+    model = architectures.build_classifier("compact", input_size=224, resolution=32)
+    for name in ("first", "second"):
+        train.save_with_card(model, name, folder, "compact", f"{name} untrained model", {"data": "none"}, {})
+    monkeypatch.setenv("DETECTOR_MODELS", str(folder))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.sidebar.multiselect[0].set_value(["first", "second"]).run()
+    at.file_uploader[0].set_value(("two.mp4", face_video(tmp_path / "face.mp4").read_bytes(), "video/mp4"))
+    at.run()
+    assert not at.exception
+    # The same weights twice: they agree, and the page says so with each model's verdict.
+    summaries = [caption.value for caption in at.caption if "models agree" in caption.value]
+    assert len(summaries) == 1 and "first: " in summaries[0] and "second: " in summaries[0]
+    assert any(subheader.value == "About the model" for subheader in at.subheader)

@@ -193,3 +193,30 @@ def test_a_photo_without_a_face_says_so(tmp_path, scorer):
     result = pipeline.analyze(path, scorer)
     assert result.verdict.label is VerdictLabel.UNCERTAIN and result.verdict.fake_probability is None
     assert result.verdict.reason == "No face was found in the picture."
+
+
+@requires_shared
+def test_an_ensemble_keeps_each_models_scores_and_verdicts(tmp_path, tiny_models_folder):
+    from detector import architectures, export, train
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for suffix in (".keras", ".json"):
+        (folder / f"tiny{suffix}").write_bytes((tiny_models_folder / f"tiny{suffix}").read_bytes())
+    other = architectures.build_classifier("compact", input_size=224, resolution=32, dropout=0.1)
+    train.save_with_card(other, "other", folder, "compact", "second untrained model", {"data": "none"}, {})
+    ensemble = load_scorer(["tiny", "other"], folder)
+    path = make_video(tmp_path / "one.mp4", frames=20, size=(480, 320), draw=pasted_faces([face("abplofmgwg.jpg")]))
+    result = pipeline.analyze(path, ensemble, AnalysisConfig(frame_count=6))
+    scores = result.face_scores
+    assert scores and all(len(score.model_probabilities) == 2 for score in scores)
+    for score in scores:
+        assert score.fake_probability == pytest.approx(np.mean(score.model_probabilities))
+    assert [(opinion.model, opinion.track_id) for opinion in result.opinions] == [("tiny", 0), ("other", 0)]
+    data = export.result_to_dict(result)
+    assert [opinion["model"] for opinion in data["model_opinions"]] == ["tiny", "other"]
+    assert len(data["frames"][0]["faces"][0]["model_probabilities"]) == 2
+
+    alone = pipeline.analyze(path, load_scorer("tiny", folder), AnalysisConfig(frame_count=6))
+    assert alone.opinions == () and all(score.model_probabilities == () for score in alone.face_scores)
+    assert "model_probabilities" not in export.result_to_dict(alone)["frames"][0]["faces"][0]
