@@ -170,7 +170,7 @@ def render_chart(result: VideoResult, thresholds: tuple[float, float]) -> None:
     st.caption(
         "Each point is the fake probability of one person's face in one sampled frame. Gaps in a line are frames "
         "in which that person's face was not found (or was too small to judge); no value is made up for them. "
-        "The dashed line is the threshold."
+        "At or above the dashed line a face looks manipulated; the grey band is the inconclusive range."
     )
 
 

@@ -45,15 +45,15 @@ def frame_probability_figure(
             fillcolor="#999999",
             opacity=0.15,
             line_width=0,
-            annotation_text="uncertain",
-            annotation_position="top left",
+            annotation_text="inconclusive",
+            annotation_position="bottom left",
         )
     figure.add_hline(
         y=fake_threshold,
         line_dash="dash",
         line_color="#444444",
-        annotation_text=f"threshold {fake_threshold:.2f}",
-        annotation_position="bottom right",
+        annotation_text=f"likely manipulated from {fake_threshold:.2f}",
+        annotation_position="top right",
     )
     duration = max(result.info.duration_seconds, times[-1] if times else 0.0)
     figure.update_layout(

@@ -13,6 +13,8 @@ def test_one_line_per_person_with_gaps_and_threshold():
     shapes = figure.layout.shapes
     assert any(shape.type == "line" and shape.y0 == 0.6 for shape in shapes)
     assert any(shape.type == "rect" and shape.y0 == 0.4 and shape.y1 == 0.6 for shape in shapes)
+    labels = {annotation.text for annotation in figure.layout.annotations}
+    assert labels == {"inconclusive", "likely manipulated from 0.60"}
 
 
 def test_no_band_without_uncertain_range():
