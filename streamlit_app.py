@@ -368,9 +368,15 @@ def render_downloads(
     )
     cards = [member.card for member in scorer.scorers]
 
+    lock = _analysis_lock()
+
     def build_report() -> report.Report:
         # Called only when a report button is clicked, on Streamlit's download thread: reruns never wait for it.
-        return report.build_report(result, cards, config, file_name, len(data), uploads.upload_digest(data))
+        with lock:
+            overlays = explain.explain_top_faces(result, scorer, EXPLAINED_PER_PERSON)
+        return report.build_report(
+            result, cards, config, file_name, len(data), uploads.upload_digest(data), overlays=overlays
+        )
 
     buttons = st.container(horizontal=True)
     buttons.download_button(

@@ -154,10 +154,14 @@ def _report_argument(value: str) -> Path:
     return Path(value)
 
 
+# Faces per person shown with where the model looked, in a report (the page shows as many).
+REPORT_EXPLAINED_PER_PERSON = 3
+
+
 def _write_report(
     result: VideoResult, path: str, scorer: EnsembleScorer, config: AnalysisConfig, report_path: Path
 ) -> None:
-    from detector import model_card, report
+    from detector import explain, model_card, report
 
     content = report.build_report(
         result,
@@ -166,6 +170,7 @@ def _write_report(
         file_name=Path(path).name,
         size_bytes=Path(path).stat().st_size,
         sha256=model_card.file_sha256(Path(path)),
+        overlays=explain.explain_top_faces(result, scorer, REPORT_EXPLAINED_PER_PERSON),
     )
     report_path.write_bytes(report.render(content, report_path.suffix))
     print(f"{path}: wrote the report {report_path}", file=sys.stderr)

@@ -171,6 +171,12 @@ class Report:
         return self.generated_at.strftime("%Y-%m-%d %H:%M UTC")
 
 
+HEATMAP_CAPTION = (
+    "Below a face, the heatmap shows where the model looked: the parts of the face that weighed most in its score. "
+    "It is not proof of where the video was edited."
+)
+
+
 def human_size(size_bytes: int) -> str:
     """``12345678`` -> ``"12.3 MB (12,345,678 bytes)"``: decimal units, as file managers show them."""
     for unit, factor in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):

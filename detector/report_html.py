@@ -229,7 +229,7 @@ def _faces_section(report: reports.Report) -> str:
         "(0 looks real, 1 looks manipulated) and when it appears in the video.",
     ]
     if any(face.overlay is not None for face in report.faces):
-        parts.append(" Below a face, the heatmap shows the parts of it that weighed most in the model's score.")
+        parts.append(" " + _escape(reports.HEATMAP_CAPTION))
     parts.append("</p>")
     for person in people:
         parts.append(f"<h3>{_escape(person.label)} — {_escape(person.headline)}</h3>")

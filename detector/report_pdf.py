@@ -261,7 +261,7 @@ class _Writer:
             "1 looks manipulated) and when it appears in the video."
         )
         if any(face.overlay is not None for face in report.faces):
-            explanation += " Below a face, the heatmap shows the parts of it that weighed most in the model's score."
+            explanation += " " + reports.HEATMAP_CAPTION
         self.paragraph(explanation, 8.5, color=MUTED)
         for person in people:
             with_overlay = any(face.overlay is not None for face in person.faces)

@@ -107,6 +107,7 @@ def test_scan_writes_a_pdf_report_with_the_verdict_file_and_fingerprint(tiny, fa
     assert words in text and "face.mp4" in text and "Person 1: " in text
     assert hashlib.sha256(face_clip.read_bytes()).hexdigest() in text
     assert str(tmp_path) not in text, "the report names the file, not where it lies on this machine"
+    assert "the heatmap shows where the model looked" in text
 
 
 @requires_shared
@@ -116,7 +117,10 @@ def test_scan_of_several_videos_writes_one_html_report_each(tiny, face_clip, tmp
     out.parent.mkdir()
     assert cli.main(["scan", str(face_clip), str(other), "--frames", "4", "--report", str(out)]) == 0
     assert sorted(path.name for path in out.parent.iterdir()) == ["check-face.html", "check-other.html"]
-    assert "<strong>other.mp4</strong>" in (out.parent / "check-other.html").read_text()
+    html = (out.parent / "check-other.html").read_text()
+    assert "<strong>other.mp4</strong>" in html
+    # The most suspicious faces come with where the model looked, and say what that is not.
+    assert 'alt="where the model looked"' in html and "not proof of where the video was edited" in html
 
 
 def test_scan_report_must_be_pdf_or_html(tiny, tmp_path, capsys):
