@@ -32,6 +32,8 @@ class Preprocessing:
 
     ``face_margin`` is the crop's side over the face detector's box size, and ``face_detector`` the detector model
     that box comes from: together they reproduce the framing of the training crops (docs/DESIGN.md).
+    ``test_time_flip``: each crop is scored as it is and mirrored left to right, and the two probabilities are
+    averaged (the calibration and thresholds in the card were fitted on those averages).
     """
 
     input_size: int
@@ -40,6 +42,7 @@ class Preprocessing:
     color_order: str = "RGB"
     value_range: tuple[float, float] = (0.0, 255.0)
     face_center_shift: float = 0.0
+    test_time_flip: bool = False
 
     def __post_init__(self) -> None:
         if self.input_size < 16:

@@ -64,12 +64,18 @@ class FaceScorer:
         return calibration.apply_temperature(probabilities, self.card.calibration.temperature)
 
     def score_uncalibrated(self, crops: np.ndarray) -> np.ndarray:
-        """The model's raw fake probabilities ``(N,) float64`` for ``(N, S, S, 3) uint8 RGB`` crops."""
+        """The model's raw fake probabilities ``(N,) float64`` for ``(N, S, S, 3) uint8 RGB`` crops (the mean
+        over each crop and its mirror image where the card asks for ``test_time_flip``)."""
         crops = np.asarray(crops)
         if crops.ndim != 4 or crops.shape[1:] != (self.input_size, self.input_size, 3):
             raise ValueError(f"crops must be (N, {self.input_size}, {self.input_size}, 3), got {crops.shape}")
         if len(crops) == 0:
             return np.zeros(0, np.float64)
+        if self.card.preprocessing.test_time_flip:
+            return (self._predict(crops) + self._predict(crops[:, :, ::-1])) / 2
+        return self._predict(crops)
+
+    def _predict(self, crops: np.ndarray) -> np.ndarray:
         outputs = []
         for start in range(0, len(crops), self.batch_size):
             batch = crops[start : start + self.batch_size].astype(np.float32)

@@ -255,7 +255,7 @@ def export(
 ) -> Path:
     """Fits calibration and thresholds on half the validation split, measures on the other half
     (``calibration.fit_on_validation``), and writes ``models/<name>.keras`` and its card."""
-    probabilities = predict(model, validation_images)
+    probabilities = predict(model, validation_images, mirror=True)
     fitted = calibration.fit_on_validation(validation_set.labels, probabilities, validation_set.groups, VALIDATION_DATA)
     logger.info("validation: %s", fitted.metrics["validation"])
     training = {
@@ -300,6 +300,7 @@ def export(
         fitted.thresholds,
         fitted.calibration,
         limitations=training_limitations(config.fakes),
+        test_time_flip=True,
     )
 
 
@@ -326,6 +327,7 @@ def save_with_card(
     thresholds: model_card.Thresholds | None = None,
     probability_calibration: model_card.Calibration | None = None,
     limitations: tuple[str, ...] | None = None,
+    test_time_flip: bool = False,
 ) -> Path:
     """Writes ``folder/<name>.keras`` (without optimizer state) and its card; returns the card's path.
 
@@ -346,6 +348,7 @@ def save_with_card(
             input_size=int(model.input_shape[1]),
             face_margin=framing.face_margin,
             face_detector=framing.detector_model,
+            test_time_flip=test_time_flip,
         ),
         thresholds=thresholds or model_card.Thresholds(),
         training=training,
@@ -378,8 +381,13 @@ def recalibrate(
         raise ModelCardError(f"the weights of {name!r} do not match its card: refusing to recalibrate")
     model = weight_storage.load(weights)
     validation_set, images, percent = _validation_images(card, cache_folder)
+    mirror = card.preprocessing.test_time_flip
     fitted = calibration.fit_on_validation(
-        validation_set.labels, predict(model, images), validation_set.groups, VALIDATION_DATA, target_precision
+        validation_set.labels,
+        predict(model, images, mirror=mirror),
+        validation_set.groups,
+        VALIDATION_DATA,
+        target_precision,
     )
     updated = dataclasses.replace(
         card,
@@ -433,7 +441,11 @@ def quantize(
     stored = weight_storage.save_int8(float_model, target)
     small_model = weight_storage.load_int8(target)
     validation_set, images, percent = _validation_images(card, cache_folder)
-    float_scores, small_scores = predict(float_model, images), predict(small_model, images)
+    mirror = card.preprocessing.test_time_flip
+    float_scores, small_scores = (
+        predict(float_model, images, mirror=mirror),
+        predict(small_model, images, mirror=mirror),
+    )
     change = np.abs(small_scores - float_scores)
     labels = validation_set.labels
     storage = {
@@ -467,8 +479,11 @@ def quantize(
     return updated
 
 
-def predict(model: keras.Model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    """Fake probabilities ``(N,) float64`` for ``(N, S, S, 3) uint8`` crops, batched."""
+def predict(model: keras.Model, images: np.ndarray, batch_size: int = 64, mirror: bool = False) -> np.ndarray:
+    """Fake probabilities ``(N,) float64`` for ``(N, S, S, 3) uint8`` crops, batched; with ``mirror``, the mean
+    over each crop and its mirror image (the card's ``test_time_flip``, as ``FaceScorer`` scores)."""
+    if mirror:
+        return (predict(model, images, batch_size) + predict(model, images[:, :, ::-1], batch_size)) / 2
     outputs = [
         model.predict_on_batch(images[start : start + batch_size].astype(np.float32))
         for start in range(0, len(images), batch_size)

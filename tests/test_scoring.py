@@ -88,3 +88,24 @@ def test_a_card_without_calibration_scores_with_the_raw_output(tiny_scorer):
     assert tiny_scorer.card.calibration is None
     crops = np.random.default_rng(3).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
     np.testing.assert_array_equal(tiny_scorer.score(crops), tiny_scorer.score_uncalibrated(crops))
+
+
+def test_test_time_flip_averages_each_crop_with_its_mirror_image(tiny_models_folder, tmp_path):
+    for suffix in (".keras", ".json"):
+        shutil.copy(tiny_models_folder / f"tiny{suffix}", tmp_path / f"tiny{suffix}")
+    card = model_card.read_card("tiny", tmp_path)
+    flipping = dataclasses.replace(card, preprocessing=dataclasses.replace(card.preprocessing, test_time_flip=True))
+    model_card.write_card(flipping, tmp_path)
+    scorer = FaceScorer("tiny", tmp_path, batch_size=4)
+    crops = np.random.default_rng(4).integers(0, 256, (5, 224, 224, 3), dtype=np.uint8)
+    plain = np.asarray(scorer.model.predict_on_batch(crops.astype(np.float32)), np.float64).ravel()
+    mirrored = np.asarray(scorer.model.predict_on_batch(crops[:, :, ::-1].astype(np.float32)), np.float64).ravel()
+    assert np.max(np.abs(plain - mirrored)) > 1e-5  # the mirror image does score differently
+    np.testing.assert_allclose(scorer.score_uncalibrated(crops), (plain + mirrored) / 2, atol=1e-6)
+    # A symmetric crop scores the same either way.
+    symmetric = np.concatenate([crops[:, :, :112], crops[:, :, :112][:, :, ::-1]], axis=2)
+    np.testing.assert_allclose(
+        scorer.score_uncalibrated(symmetric),
+        np.asarray(scorer.model.predict_on_batch(symmetric.astype(np.float32)), np.float64).ravel(),
+        atol=1e-5,
+    )

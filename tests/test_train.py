@@ -61,7 +61,9 @@ def test_export_fits_calibration_and_thresholds_on_one_half_and_reports_the_othe
     assert card.thresholds.chosen_on.startswith("calibration half")
     assert card.metrics["decisions"]["fake_threshold"] == card.thresholds.fake
     assert card.training["validation_percent"] == 15
-    raw = train.predict(model, images)
+    # New cards score each crop with its mirror image, as the calibration was fitted.
+    assert card.preprocessing.test_time_flip
+    raw = train.predict(model, images, mirror=True)
     scored = FaceScorer("exported", tmp_path).score(images)
     expected = calibration.apply_temperature(raw, card.calibration.temperature)
     np.testing.assert_allclose(scored, expected, atol=1e-4)
