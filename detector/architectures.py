@@ -101,3 +101,29 @@ def with_input_size(model: keras.Model, input_size: int) -> keras.Model:
         x = layers.Resizing(trained_size, trained_size, interpolation="area", name="resize_input")(x)
     outputs = model(x)
     return keras.Model(inputs, outputs, name=model.name)
+
+
+AVERAGE_LAYER = "average_of_members"
+
+
+def average_of(members: dict[str, keras.Model]) -> keras.Model:
+    """One model whose output is the mean of ``members``' fake probabilities (name -> trained model).
+
+    Each member keeps its own preprocessing inside and becomes a nested model named after it, so a saved file
+    holds them all and scoring code sees one model. All members must take the same input size.
+    """
+    if len(members) < 2:
+        raise ValueError(f"an average needs at least two models, got {len(members)}")
+    sizes = {model.input_shape[1:] for model in members.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"members take different inputs: {sorted(map(str, sizes))}")
+    inputs = keras.Input(next(iter(sizes)), name="face")
+    outputs = [keras.Model(model.input, model.output, name=name)(inputs) for name, model in members.items()]
+    return keras.Model(inputs, layers.Average(name=AVERAGE_LAYER)(outputs), name="average")
+
+
+def average_members(model: keras.Model) -> list[keras.Model]:
+    """The member models of an ``average_of`` model; empty for any other model."""
+    if not model.layers or model.layers[-1].name != AVERAGE_LAYER:
+        return []
+    return [layer for layer in model.layers if isinstance(layer, keras.Model)]

@@ -1,4 +1,4 @@
-"""The command line: ``python -m detector {scan,score-crops,train,evaluate,calibrate,quantize} ...``.
+"""The command line: ``python -m detector {scan,score-crops,train,evaluate,calibrate,quantize,combine} ...``.
 
 Exit status: 0 when every input was judged (an "inconclusive" verdict included), 1 when an input could not be read
 (with a one-line reason on stderr), 2 for bad arguments.
@@ -408,6 +408,36 @@ def _run_quantize(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _add_combine(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "combine",
+        help="save one model that averages shipped models, with its own calibration, thresholds and metrics",
+    )
+    parser.add_argument("--name", required=True, help="the new model: writes models/NAME.keras and models/NAME.json")
+    parser.add_argument("--member", action="append", required=True, dest="members", help="a model to average")
+    parser.add_argument("--models-folder", help="where the members are and the result goes (default: models/)")
+    parser.add_argument("--cache-folder", default=".cache", help="folder of decoded crops (.npy)")
+
+
+def _run_combine(arguments: argparse.Namespace) -> int:
+    from detector import train
+
+    card = train.combine(
+        arguments.name,
+        arguments.members,
+        Path(arguments.models_folder) if arguments.models_folder else None,
+        Path(arguments.cache_folder),
+        command="python -m detector " + shlex.join(arguments.argv),
+    )
+    validation = card.metrics["validation"]
+    print(
+        f"{card.name}: mean of {', '.join(arguments.members)}; validation ROC AUC {validation['roc_auc']:.4f}, "
+        f"log loss {validation['log_loss']:.4f}; fake at {card.thresholds.fake:.3f}, inconclusive from "
+        f"{card.thresholds.uncertain_low:.3f}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m detector", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -418,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(subparsers)
     _add_calibrate(subparsers)
     _add_quantize(subparsers)
+    _add_combine(subparsers)
     return parser
 
 
@@ -437,6 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": _run_evaluate,
         "calibrate": _run_calibrate,
         "quantize": _run_quantize,
+        "combine": _run_combine,
     }
     try:
         return commands[arguments.command](arguments)

@@ -121,12 +121,18 @@ def model_heatmaps(model: keras.Model, crops: np.ndarray, batch_size: int = 16) 
     """
     import tensorflow as tf
 
+    from detector import architectures
+
     crops = np.asarray(crops)
     size = model.input_shape[1:3]
     if crops.ndim != 4 or crops.shape[3] != 3 or crops.shape[1:3] != tuple(size) or crops.dtype != np.uint8:
         raise ValueError(f"crops must be (N, {size[0]}, {size[1]}, 3) uint8 RGB, got {crops.shape} {crops.dtype}")
     if len(crops) == 0:
         return np.zeros((0, *crops.shape[1:3]), np.float32)
+    members = architectures.average_members(model)
+    if members:
+        # The score is the members' mean, so the map is the mean of theirs (each from its own logit).
+        return np.mean([model_heatmaps(member, crops, batch_size) for member in members], axis=0).astype(np.float32)
     explainer = gradient_model(model)
     maps = []
     for start in range(0, len(crops), batch_size):

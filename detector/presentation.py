@@ -116,6 +116,7 @@ _TRAINING_LABELS = {
     "fakes": "Training fakes",
     "extra_reals": "Extra real faces",
     "init_weights": "Started from",
+    "members": "Models averaged",
 }
 _TRAINING_VALUE_WORDS = {
     "fakes": {
@@ -285,6 +286,8 @@ def face_caption(score: FaceScore) -> str:
 
 
 def _format_value(value: Any) -> str:
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return "; ".join(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     if isinstance(value, float):

@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -401,6 +402,49 @@ def recalibrate(
         raise ModelCardError(f"the weights of {name!r} changed while recalibrating")
     model_card.write_card(updated, folder)
     return updated
+
+
+def combine(
+    name: str,
+    members: Sequence[str],
+    models_folder: Path | None = None,
+    cache_folder: Path | None = Path(".cache"),
+    command: str = "",
+) -> model_card.ModelCard:
+    """Saves one model that averages the named shipped models (``architectures.average_of``) with a card of its
+    own: calibration, thresholds and metrics fitted and measured for the average (``recalibrate``), not borrowed
+    from a member. The members must share input size and crop framing; the result scores each crop mirrored too.
+    """
+    folder = models_folder or model_card.models_folder()
+    cards = [model_card.read_card(member, folder) for member in members]
+    framings = {(card.preprocessing.input_size, card.preprocessing.face_margin) for card in cards}
+    if len(framings) != 1 or len({card.preprocessing.face_detector for card in cards}) != 1:
+        raise ModelCardError(f"{', '.join(members)} do not share input size, crop margin and face detector")
+    for card in cards:
+        if model_card.file_sha256(model_card.weights_path(card.name, folder)) != card.sha256:
+            raise ModelCardError(f"the weights of {card.name!r} do not match its card: refusing to combine them")
+    combined = architectures.average_of(
+        {card.name: weight_storage.load(model_card.weights_path(card.name, folder)) for card in cards}
+    )
+    training = {
+        "data": "; ".join(dict.fromkeys(str(card.training.get("data", "not stated")) for card in cards)),
+        "members": [f"{card.name}: {card.description}" for card in cards],
+        "validation_percent": int(cards[0].training.get("validation_percent", TrainingConfig.validation_percent)),
+        "command": command,
+    }
+    limitations = tuple(dict.fromkeys(limitation for card in cards for limitation in card.limitations))
+    save_with_card(
+        combined,
+        name,
+        folder,
+        f"average({', '.join(card.architecture for card in cards)})",
+        f"the mean of {len(cards)} models' fake probabilities: {', '.join(members)}.",
+        training,
+        {},
+        limitations=limitations,
+        test_time_flip=True,
+    )
+    return recalibrate(name, folder, cache_folder)
 
 
 def _validation_images(

@@ -34,3 +34,25 @@ def test_with_input_size_shares_weights():
 def test_unknown_architecture():
     with pytest.raises(ValueError, match="architecture"):
         architectures.build_classifier("alexnet")
+
+
+def test_an_average_of_models_scores_the_mean_of_its_members_and_saves_as_one_file(tmp_path):
+    import keras
+    import numpy as np
+
+    first = architectures.build_classifier("compact", input_size=64, resolution=32)
+    second = architectures.build_classifier("compact", input_size=64, resolution=48)
+    combined = architectures.average_of({"first": first, "second": second})
+    crops = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3)).astype(np.float32)
+    expected = (first.predict_on_batch(crops) + second.predict_on_batch(crops)) / 2
+    np.testing.assert_allclose(combined.predict_on_batch(crops), expected, atol=1e-6)
+    path = tmp_path / "pair.keras"
+    combined.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    np.testing.assert_allclose(loaded.predict_on_batch(crops), expected, atol=1e-6)
+    assert [member.name for member in architectures.average_members(loaded)] == ["first", "second"]
+    assert architectures.average_members(first) == []
+    with pytest.raises(ValueError, match="at least two"):
+        architectures.average_of({"first": first})
+    with pytest.raises(ValueError, match="different inputs"):
+        architectures.average_of({"a": first, "b": architectures.build_classifier("compact", input_size=96)})

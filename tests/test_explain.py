@@ -189,3 +189,13 @@ def test_explain_top_faces_of_a_result_without_faces_is_empty(tiny):
     assert explain.explain_top_faces(result, EnsembleScorer([tiny])) == {}
     with pytest.raises(ValueError):
         explain.top_faces(result, per_person=0)
+
+
+def test_a_model_averaging_others_is_explained_by_the_mean_of_their_maps():
+    keras.utils.set_random_seed(3)
+    first = architectures.build_classifier("compact", input_size=64, resolution=32)
+    second = architectures.build_classifier("compact", input_size=64, resolution=48)
+    combined = architectures.average_of({"first": first, "second": second})
+    crops = np.random.default_rng(5).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    expected = (explain.model_heatmaps(first, crops) + explain.model_heatmaps(second, crops)) / 2
+    np.testing.assert_allclose(explain.model_heatmaps(combined, crops), expected, atol=1e-5)

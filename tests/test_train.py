@@ -120,3 +120,28 @@ def test_quantize_stores_8_bit_weights_and_measures_that_quality_did_not_move(
     assert model_card.read_card("tiny", tmp_path).metrics["storage"] == storage
     assert cli.main(argv) == 1
     assert "already stored" in capsys.readouterr().err
+
+
+@requires_shared
+def test_combine_saves_one_averaging_model_with_its_own_calibration(tiny_models_folder, tmp_path, monkeypatch, capsys):
+    shutil.copy(tiny_models_folder / "tiny.keras", tmp_path / "tiny.keras")
+    shutil.copy(tiny_models_folder / "tiny.json", tmp_path / "tiny.json")
+    other = architectures.build_classifier("compact", input_size=224, resolution=48)
+    train.save_with_card(other, "other", tmp_path, "compact", "second untrained model", {"data": "none"}, {})
+    validation = _balanced_validation_crops()
+    monkeypatch.setattr(datasets, "load_dfdc_faces", lambda: validation)
+    argv = ["combine", "--name", "pair", "--member", "tiny", "--member", "other"]
+    argv += ["--models-folder", str(tmp_path), "--cache-folder", str(tmp_path / "c")]
+    assert cli.main(argv) == 0
+    assert "pair: mean of tiny, other" in capsys.readouterr().out
+    card = model_card.read_card("pair", tmp_path)
+    assert card.architecture == "average(compact, compact)" and card.preprocessing.test_time_flip
+    assert card.training["members"] == ["tiny: untrained model for plumbing tests", "other: second untrained model"]
+    assert card.calibration is not None and card.metrics["validation"]["count"] > 0
+    assert "combine --name pair" in card.training["command"]
+    pair, tiny, second = (FaceScorer(name, tmp_path) for name in ("pair", "tiny", "other"))
+    crops = np.random.default_rng(0).integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)
+    expected = (tiny.score_uncalibrated(crops) + second.score_uncalibrated(crops)) / 2
+    # Each member scores mirrored inside the pair (the pair's card asks for it); the tiny cards do not.
+    mirrored = (tiny.score_uncalibrated(crops[:, :, ::-1]) + second.score_uncalibrated(crops[:, :, ::-1])) / 2
+    np.testing.assert_allclose(pair.score_uncalibrated(crops), (expected + mirrored) / 2, atol=1e-5)
