@@ -405,10 +405,15 @@ def markdown_blocks(lines: list[str]) -> str:
     return "\n".join(blocks)
 
 
+def _training_value(key: str, value: Any) -> str:
+    words = _TRAINING_VALUE_WORDS.get(key, {})
+    return words[value] if isinstance(value, str) and value in words else _format_value(value)
+
+
 def training_lines(training: Mapping[str, Any]) -> list[str]:
     """What a model was trained on, as ``"Label: value"`` lines; run mechanics (seed, command) are left out."""
     lines = [
-        f"{label}: {_TRAINING_VALUE_WORDS.get(key, {}).get(training[key], _format_value(training[key]))}"
+        f"{label}: {_training_value(key, training[key])}"
         for key, label in _TRAINING_LABELS.items()
         if training.get(key) is not None
     ]

@@ -229,6 +229,11 @@ def test_training_lines_say_which_fakes_in_words() -> None:
     assert lines == ["Training fakes: half DFDC fake crops, half self-blended real faces (SBI)"]
 
 
+def test_training_lines_of_an_averaged_model_list_its_members() -> None:
+    lines = presentation.training_lines({"members": ["a: first model.", "b: second model."], "data": "DFDC"})
+    assert lines == ["Training data: DFDC", "Models averaged: a: first model.; b: second model."]
+
+
 def test_training_lines_leave_out_run_mechanics() -> None:
     lines = presentation.training_lines(
         {"data": "DFDC crops", "train_count": 20000, "seed": 1, "command": "python -m detector", "sampler": "x"}
