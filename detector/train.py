@@ -259,8 +259,11 @@ def export(
     probabilities = predict(model, validation_images, mirror=True)
     fitted = calibration.fit_on_validation(validation_set.labels, probabilities, validation_set.groups, VALIDATION_DATA)
     logger.info("validation: %s", fitted.metrics["validation"])
+    data = "../shared/data/dfdc-faces (DFDC face crops, 224x224)"
+    if config.extra_reals:
+        data += f"; real faces from ../shared/data/{config.extra_reals} (those not held out)"
     training = {
-        "data": "../shared/data/dfdc-faces (DFDC face crops, 224x224)",
+        "data": data,
         "split": f"by group (source video): SHA-1 of the group modulo 100 < {config.validation_percent} is validation",
         "validation_percent": config.validation_percent,
         "train_count": train_count,
@@ -428,7 +431,7 @@ def combine(
     )
     training = {
         "data": "; ".join(dict.fromkeys(str(card.training.get("data", "not stated")) for card in cards)),
-        "members": [f"{card.name}: {card.description}" for card in cards],
+        "members": [f"{card.name}: {card.description.rstrip('.')}" for card in cards],
         "validation_percent": int(cards[0].training.get("validation_percent", TrainingConfig.validation_percent)),
         "command": command,
     }
