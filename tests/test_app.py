@@ -322,3 +322,26 @@ def test_two_models_selected_show_each_models_verdict(tmp_path: Path, monkeypatc
     summaries = [caption.value for caption in at.caption if "models agree" in caption.value]
     assert len(summaries) == 1 and "first: " in summaries[0] and "second: " in summaries[0]
     assert any(subheader.value == "About the model" for subheader in at.subheader)
+
+
+@requires_face_image
+def test_an_averaged_model_shows_its_members_in_the_model_facts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from detector import architectures, train
+
+    folder = tmp_path / "models"
+    members = {name: architectures.build_classifier("compact", input_size=224, resolution=32) for name in "ab"}
+    training = {"data": "none", "members": ["a: first untrained model", "b: second untrained model"]}
+    pair = architectures.average_of(members)
+    train.save_with_card(pair, "pair", folder, "average(compact, compact)", "mean of a and b", training, {})
+    monkeypatch.setenv("DETECTOR_MODELS", str(folder))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.file_uploader[0].set_value(("pair.mp4", face_video(tmp_path / "face.mp4").read_bytes(), "video/mp4"))
+    at.run()
+    assert not at.exception
+    assert not [text for text in alerts(at) if text.startswith("Sorry")]
+    facts = [markdown.value for markdown in at.markdown if "Models averaged:" in markdown.value]
+    assert facts and "a: first untrained model; b: second untrained model" in facts[0]
+    assert [button.label for button in at.get("download_button")] == DOWNLOADS
