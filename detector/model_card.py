@@ -161,6 +161,20 @@ def weights_path(name: str, folder: Path | None = None) -> Path:
     return folder / f"{name}{weight_storage.KERAS_SUFFIX}"
 
 
+def verified_weights(card: ModelCard, folder: Path | None = None) -> Path:
+    """The weights file of ``card``'s model, after checking that it exists and that its sha256 is the card's."""
+    path = weights_path(card.name, folder)
+    if not path.is_file():
+        raise ModelCardError(f"model {card.name!r} has a card but no weights file {path}")
+    digest = file_sha256(path)
+    if digest != card.sha256:
+        raise ModelCardError(
+            f"the weights of {card.name!r} do not match its card (sha256 {digest[:12]}... vs {card.sha256[:12]}...): "
+            "the file was changed or damaged"
+        )
+    return path
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

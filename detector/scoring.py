@@ -24,16 +24,12 @@ class FaceScorer:
 
     def __init__(self, name: str, folder: Path | None = None, batch_size: int = 16, verify: bool = True) -> None:
         self.card = model_card.read_card(name, folder)
-        path = model_card.weights_path(name, folder)
-        if not path.is_file():
-            raise ModelCardError(f"model {name!r} has a card but no weights file {path}")
         if verify:
-            digest = model_card.file_sha256(path)
-            if digest != self.card.sha256:
-                raise ModelCardError(
-                    f"the weights of {name!r} do not match its card (sha256 {digest[:12]}... vs "
-                    f"{self.card.sha256[:12]}...): the file was changed or damaged"
-                )
+            path = model_card.verified_weights(self.card, folder)
+        else:
+            path = model_card.weights_path(name, folder)
+            if not path.is_file():
+                raise ModelCardError(f"model {name!r} has a card but no weights file {path}")
         self.model = weight_storage.load(path)
         self.batch_size = batch_size
         expected = self.model.input_shape[1]

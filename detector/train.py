@@ -380,9 +380,7 @@ def recalibrate(
     """
     folder = models_folder or model_card.models_folder()
     card = model_card.read_card(name, folder)
-    weights = model_card.weights_path(name, folder)
-    if model_card.file_sha256(weights) != card.sha256:
-        raise ModelCardError(f"the weights of {name!r} do not match its card: refusing to recalibrate")
+    weights = model_card.verified_weights(card, folder)
     model = weight_storage.load(weights)
     validation_set, images, percent = _validation_images(card, cache_folder)
     mirror = card.preprocessing.test_time_flip
@@ -423,11 +421,8 @@ def combine(
     framings = {(card.preprocessing.input_size, card.preprocessing.face_margin) for card in cards}
     if len(framings) != 1 or len({card.preprocessing.face_detector for card in cards}) != 1:
         raise ModelCardError(f"{', '.join(members)} do not share input size, crop margin and face detector")
-    for card in cards:
-        if model_card.file_sha256(model_card.weights_path(card.name, folder)) != card.sha256:
-            raise ModelCardError(f"the weights of {card.name!r} do not match its card: refusing to combine them")
     combined = architectures.average_of(
-        {card.name: weight_storage.load(model_card.weights_path(card.name, folder)) for card in cards}
+        {card.name: weight_storage.load(model_card.verified_weights(card, folder)) for card in cards}
     )
     training = {
         "data": "; ".join(dict.fromkeys(str(card.training.get("data", "not stated")) for card in cards)),
@@ -478,11 +473,9 @@ def quantize(
     """
     folder = models_folder or model_card.models_folder()
     card = model_card.read_card(name, folder)
-    source = model_card.weights_path(name, folder)
+    source = model_card.verified_weights(card, folder)
     if not source.name.endswith(weight_storage.KERAS_SUFFIX):
         raise ModelCardError(f"{name!r} is already stored as {source.name}")
-    if model_card.file_sha256(source) != card.sha256:
-        raise ModelCardError(f"the weights of {name!r} do not match its card: refusing to convert them")
     float_model = weight_storage.load(source)
     target = folder / f"{name}{weight_storage.INT8_SUFFIX}"
     stored = weight_storage.save_int8(float_model, target)
