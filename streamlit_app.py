@@ -359,7 +359,7 @@ def render_model_card(scorer: EnsembleScorer) -> None:
 
 
 def render_downloads(
-    result: VideoResult, file_name: str, config: AnalysisConfig, data: bytes, scorer: EnsembleScorer
+    result: VideoResult, file_name: str, config: AnalysisConfig, data: bytes, scorer: EnsembleScorer, key: object
 ) -> None:
     st.subheader("Download the result")
     st.caption(
@@ -367,46 +367,40 @@ def render_downloads(
         "The full result (JSON, CSV): the verdict, every sampled frame with its faces and scores, and the settings."
     )
     cards = [member.card for member in scorer.scorers]
-
     lock = _analysis_lock()
+    # The heatmaps the page already made ("Show where the model looked") serve the report too.
+    shown = st.session_state.get("explanations", {}).get(key)
 
     def build_report() -> report.Report:
         # Called only when a report button is clicked, on Streamlit's download thread: reruns never wait for it.
-        with lock:
-            overlays = explain.explain_top_faces(result, scorer, EXPLAINED_PER_PERSON)
+        overlays = shown
+        if overlays is None:
+            with lock:
+                overlays = explain.explain_top_faces(result, scorer, EXPLAINED_PER_PERSON)
         return report.build_report(
             result, cards, config, file_name, len(data), uploads.upload_digest(data), overlays=overlays
         )
 
+    downloads = [
+        ("Report (PDF)", lambda: report.to_pdf(build_report()), "pdf", "application/pdf"),
+        ("Report (HTML)", lambda: report.to_html(build_report()), "html", "text/html"),
+        (
+            "Report (JSON)",
+            json.dumps(export.result_to_dict(result, file_name, config), indent=2),
+            "json",
+            "application/json",
+        ),
+        ("Scores per frame (CSV)", export.result_to_csv(result, file_name), "csv", "text/csv"),
+    ]
     buttons = st.container(horizontal=True)
-    buttons.download_button(
-        "Report (PDF)",
-        lambda: report.to_pdf(build_report()),
-        file_name=presentation.report_file_name(file_name, "pdf"),
-        mime="application/pdf",
-        on_click="ignore",
-    )
-    buttons.download_button(
-        "Report (HTML)",
-        lambda: report.to_html(build_report()),
-        file_name=presentation.report_file_name(file_name, "html"),
-        mime="text/html",
-        on_click="ignore",
-    )
-    buttons.download_button(
-        "Report (JSON)",
-        json.dumps(export.result_to_dict(result, file_name, config), indent=2),
-        file_name=presentation.report_file_name(file_name, "json"),
-        mime="application/json",
-        on_click="ignore",
-    )
-    buttons.download_button(
-        "Scores per frame (CSV)",
-        export.result_to_csv(result, file_name),
-        file_name=presentation.report_file_name(file_name, "csv"),
-        mime="text/csv",
-        on_click="ignore",
-    )
+    for label, content, suffix, mime in downloads:
+        buttons.download_button(
+            label,
+            content,
+            file_name=presentation.report_file_name(file_name, suffix),
+            mime=mime,
+            on_click="ignore",
+        )
 
 
 def render_result(
@@ -420,7 +414,7 @@ def render_result(
     render_annotated(result, data, file_name, config, thresholds, key)
     render_stability(result, data, file_name, scorer, config, key)
     render_model_card(scorer)
-    render_downloads(result, file_name, config, data, scorer)
+    render_downloads(result, file_name, config, data, scorer, key)
 
 
 def main() -> None:
