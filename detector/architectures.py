@@ -6,8 +6,10 @@ happen inside the model, so a saved ``.keras`` file carries its own preprocessin
 needs the input size from the model card.
 
 ``compact`` is the default: a small residual network of depthwise-separable convolutions that trains on two CPU
-cores. The three others are the architectures of the projects this one grew from (Keras applications, built with
-``weights=None``: nothing is downloaded).
+cores. ``compact_wide`` is the same design with three times the parameters in its deeper stages, where they cost
+little time (the full-resolution stem dominates a step: 1.3 times the default's training step for 3.2 times its
+parameters). The three others are the architectures of the projects this one grew from (Keras applications, built
+with ``weights=None``: nothing is downloaded).
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
-ARCHITECTURES = ("compact", "inception_resnet_v2", "vgg16", "resnet50")
+ARCHITECTURES = ("compact", "compact_wide", "inception_resnet_v2", "vgg16", "resnet50")
+
+# (filters, stride) of each residual block after the stem.
+_COMPACT_STAGES = ((64, 2), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1))
+_COMPACT_WIDE_STAGES = ((96, 2), (96, 1), (192, 2), (192, 1), (192, 1), (384, 2), (384, 1), (384, 1))
 
 
 def _preprocessing(inputs: keras.KerasTensor, resolution: int) -> keras.KerasTensor:
@@ -42,18 +48,21 @@ def _separable_block(x: keras.KerasTensor, filters: int, stride: int, name: str)
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def _compact_backbone(x: keras.KerasTensor) -> keras.KerasTensor:
-    # The first stage keeps full resolution for one convolution: blending and resampling traces are
-    # high-frequency, and an early stride-2 stem would discard them before any filter can see them.
-    x = layers.Conv2D(24, 3, padding="same", use_bias=False, name="stem_conv1")(x)
-    x = layers.BatchNormalization(name="stem_bn1")(x)
-    x = layers.Activation("relu", name="stem_relu1")(x)
-    x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem_conv2")(x)
-    x = layers.BatchNormalization(name="stem_bn2")(x)
-    x = layers.Activation("relu", name="stem_relu2")(x)
-    for index, (filters, stride) in enumerate([(64, 2), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1)]):
-        x = _separable_block(x, filters, stride, name=f"block{index + 1}")
-    return layers.GlobalAveragePooling2D(name="pool")(x)
+def _compact_backbone(stages: tuple[tuple[int, int], ...]) -> Callable:
+    def backbone(x: keras.KerasTensor) -> keras.KerasTensor:
+        # The first stage keeps full resolution for one convolution: blending and resampling traces are
+        # high-frequency, and an early stride-2 stem would discard them before any filter can see them.
+        x = layers.Conv2D(24, 3, padding="same", use_bias=False, name="stem_conv1")(x)
+        x = layers.BatchNormalization(name="stem_bn1")(x)
+        x = layers.Activation("relu", name="stem_relu1")(x)
+        x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem_conv2")(x)
+        x = layers.BatchNormalization(name="stem_bn2")(x)
+        x = layers.Activation("relu", name="stem_relu2")(x)
+        for index, (filters, stride) in enumerate(stages):
+            x = _separable_block(x, filters, stride, name=f"block{index + 1}")
+        return layers.GlobalAveragePooling2D(name="pool")(x)
+
+    return backbone
 
 
 def _application_backbone(factory: Callable[..., keras.Model], resolution: int) -> Callable:
@@ -76,7 +85,8 @@ def build_classifier(
     if input_size < 32 or resolution < 32:
         raise ValueError(f"input_size and resolution must be at least 32, got {input_size}, {resolution}")
     backbones: dict[str, Callable] = {
-        "compact": _compact_backbone,
+        "compact": _compact_backbone(_COMPACT_STAGES),
+        "compact_wide": _compact_backbone(_COMPACT_WIDE_STAGES),
         "inception_resnet_v2": _application_backbone(keras.applications.InceptionResNetV2, resolution),
         "vgg16": _application_backbone(keras.applications.VGG16, resolution),
         "resnet50": _application_backbone(keras.applications.ResNet50, resolution),

@@ -24,13 +24,14 @@ from detector.faces import FaceDetector
 from detector.scoring import EnsembleScorer
 from detector.types import VideoResult
 
+ARCHITECTURE_NAMES = ("compact", "compact_wide", "inception_resnet_v2", "vgg16", "resnet50")
+
 
 def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train a face-crop classifier and write it with its card")
     parser.add_argument("--name", required=True, help="model name: writes models/NAME.keras and models/NAME.json")
-    parser.add_argument(
-        "--architecture", default="compact", choices=["compact", "inception_resnet_v2", "vgg16", "resnet50"]
-    )
+    # The names of architectures.ARCHITECTURES, spelled out so the CLI starts without importing Keras.
+    parser.add_argument("--architecture", default="compact", choices=ARCHITECTURE_NAMES)
     parser.add_argument("--resolution", type=int, default=128, help="side the model works at (pixels)")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)

@@ -6,7 +6,7 @@ from detector import architectures
 
 @pytest.mark.parametrize(
     ("architecture", "resolution"),
-    [("compact", 64), ("resnet50", 64), ("vgg16", 64), ("inception_resnet_v2", 75)],
+    [("compact", 64), ("compact_wide", 64), ("resnet50", 64), ("vgg16", 64), ("inception_resnet_v2", 75)],
 )
 def test_builds_and_predicts_probabilities(architecture, resolution):
     model = architectures.build_classifier(architecture, input_size=96, resolution=resolution)
@@ -29,6 +29,18 @@ def test_with_input_size_shares_weights():
     image = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3)).astype(np.float32)
     enlarged = np.repeat(np.repeat(image, 2, axis=1), 2, axis=2)
     np.testing.assert_allclose(model.predict_on_batch(image), wrapped.predict_on_batch(enlarged), rtol=1e-4, atol=1e-5)
+
+
+def test_the_wide_compact_model_has_more_parameters_than_the_default():
+    default = architectures.build_classifier("compact", input_size=64, resolution=64)
+    wide = architectures.build_classifier("compact_wide", input_size=64, resolution=64)
+    assert wide.count_params() > 2 * default.count_params()
+
+
+def test_the_command_line_offers_every_architecture():
+    from detector import cli
+
+    assert cli.ARCHITECTURE_NAMES == architectures.ARCHITECTURES
 
 
 def test_unknown_architecture():
