@@ -7,8 +7,10 @@ manipulation. Each function takes and returns ``(H, W, 3) uint8 RGB`` and draws 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from fractions import Fraction
 
+import av
 import cv2
 import numpy as np
 
@@ -46,12 +48,44 @@ def downscale_upscale(image: np.ndarray, rng: np.random.Generator, min_scale: fl
 def jpeg_recompress(
     image: np.ndarray, rng: np.random.Generator, quality_range: tuple[int, int] = (30, 90)
 ) -> np.ndarray:
-    """Re-encodes as JPEG: blocking and ringing close to what H.264 at social-media bitrates leaves."""
+    """Re-encodes as JPEG: 8x8 blocking and ringing, as still images and MJPEG uploads carry."""
     quality = int(rng.integers(quality_range[0], quality_range[1] + 1))
     ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("OpenCV failed to encode a JPEG")
     return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def h264_recompress(image: np.ndarray, rng: np.random.Generator, crf_range: tuple[int, int] = (23, 40)) -> np.ndarray:
+    """Encodes the image as one H.264 intra frame with libx264 and decodes it back.
+
+    This is what platforms do to every uploaded video: 4:2:0 chroma, block transforms and the deblocking filter.
+    The constant rate factor runs from a careful encode (23, x264's default) to a heavily squeezed one (40).
+    Height and width must be even (4:2:0).
+    """
+    height, width = image.shape[:2]
+    if height % 2 or width % 2:
+        raise ValueError(f"H.264 4:2:0 needs even sides, got {width}x{height}")
+    crf = int(rng.integers(crf_range[0], crf_range[1] + 1))
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
+    encoder.time_base = Fraction(1, 25)
+    encoder.options = {"crf": str(crf), "preset": "veryfast", "tune": "zerolatency"}
+    packets = encoder.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24"))
+    packets += encoder.encode(None)
+    decoder = av.CodecContext.create("h264", "r")
+    frames = [frame for packet in packets for frame in decoder.decode(packet)] + decoder.decode(None)
+    return frames[0].to_ndarray(format="rgb24")
+
+
+_DESCRIPTIONS = {
+    "flip": "horizontal flip",
+    "color": "colour jitter",
+    "blur": "Gaussian blur",
+    "rescale": "downscale-upscale",
+    "jpeg": "JPEG re-compression",
+    "h264": "H.264 intra-frame re-compression",
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +97,7 @@ class AugmentationPolicy:
     blur: float = 0.15
     rescale: float = 0.2
     jpeg: float = 0.3
+    h264: float = 0.15
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -80,11 +115,18 @@ class AugmentationPolicy:
             image = gaussian_blur(image, rng)
         if rng.random() < self.jpeg:
             image = jpeg_recompress(image, rng)
+        if rng.random() < self.h264:
+            image = h264_recompress(image, rng)
         return image
+
+    def describe(self) -> str:
+        """For a model card: each augmentation with the share of images it is applied to."""
+        applied = [f"{_DESCRIPTIONS[field.name]} {getattr(self, field.name):.0%}" for field in fields(self)]
+        return ", ".join(part for part in applied if not part.endswith(" 0%")) or "none"
 
     def apply_batch(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``(N, H, W, 3) uint8`` in, a new augmented array out."""
         return np.stack([self.apply(image, rng) for image in images])
 
 
-NO_AUGMENTATION = AugmentationPolicy(flip=0.0, color=0.0, blur=0.0, rescale=0.0, jpeg=0.0)
+NO_AUGMENTATION = AugmentationPolicy(flip=0.0, color=0.0, blur=0.0, rescale=0.0, jpeg=0.0, h264=0.0)

@@ -272,7 +272,7 @@ def export(
         "epochs_run": epochs_run,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
-        "augmentation": "flip, colour jitter, blur, downscale-upscale, JPEG re-compression",
+        "augmentation": AugmentationPolicy().describe(),
         "seed": config.seed,
         "limit": config.limit,
         "command": config.command,

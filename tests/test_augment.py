@@ -19,7 +19,13 @@ def test_flip_mirrors(face):
 
 @pytest.mark.parametrize(
     "transform",
-    [augment.color_jitter, augment.gaussian_blur, augment.downscale_upscale, augment.jpeg_recompress],
+    [
+        augment.color_jitter,
+        augment.gaussian_blur,
+        augment.downscale_upscale,
+        augment.jpeg_recompress,
+        augment.h264_recompress,
+    ],
 )
 def test_transforms_keep_shape_and_type_and_change_pixels(face, transform):
     output = transform(face, np.random.default_rng(3))
@@ -30,7 +36,7 @@ def test_transforms_keep_shape_and_type_and_change_pixels(face, transform):
 
 def test_policy_is_repeatable_with_a_seed(face):
     batch = np.stack([face] * 4)
-    policy = augment.AugmentationPolicy(flip=0.5, color=1.0, blur=0.5, rescale=0.5, jpeg=0.5)
+    policy = augment.AugmentationPolicy(flip=0.5, color=1.0, blur=0.5, rescale=0.5, jpeg=0.5, h264=0.5)
     first = policy.apply_batch(batch, np.random.default_rng(7))
     second = policy.apply_batch(batch, np.random.default_rng(7))
     np.testing.assert_array_equal(first, second)
@@ -43,3 +49,22 @@ def test_no_augmentation_is_identity(face):
 def test_policy_rejects_bad_probability():
     with pytest.raises(ValueError):
         augment.AugmentationPolicy(flip=1.5)
+
+
+def test_h264_loses_more_detail_at_a_higher_rate_factor(face):
+    def error(crf):
+        output = augment.h264_recompress(face, np.random.default_rng(0), crf_range=(crf, crf))
+        return np.abs(output.astype(int) - face.astype(int)).mean()
+
+    assert error(18) < error(45)
+
+
+def test_h264_needs_even_sides(face):
+    with pytest.raises(ValueError, match="even"):
+        augment.h264_recompress(face[:63], np.random.default_rng(0))
+
+
+def test_a_policy_describes_what_it_applies_and_how_often():
+    policy = augment.AugmentationPolicy(flip=0.5, color=0.0, blur=0.0, rescale=0.2, jpeg=0.0, h264=0.15)
+    assert policy.describe() == "horizontal flip 50%, downscale-upscale 20%, H.264 intra-frame re-compression 15%"
+    assert augment.NO_AUGMENTATION.describe() == "none"
