@@ -3,8 +3,8 @@
 Prints, on real DFDC crops (and UTKFace photos with --utkface): the face mesh's cost per crop as
 ``landmarks.precompute_landmarks`` runs it (resize, padding and TFLite invoke; no cache), per interpreter thread
 count, with how many crops got no trusted mesh; then ``self_blend`` per crop and one balanced SBI batch of 32 with
-the training augmentation. Numbers go in docs/DESIGN_self_blend.md. Run it while nothing else trains for clean
-numbers, and say so when something does.
+the training augmentation. Numbers go in docs/DESIGN.md ("Self-blended training fakes"). Run it while nothing
+else trains for clean numbers, and say so when something does.
 """
 
 from __future__ import annotations
