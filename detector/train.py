@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -142,8 +143,28 @@ def _load_extra_reals(config: TrainingConfig) -> datasets.CropSet | None:
     return extra
 
 
+POLICY_FILE = "augmentation.json"
+
+
+def run_policy(run: Path, fresh: bool) -> AugmentationPolicy:
+    """The augmentation a run trains with: today's default for a fresh run, written into the run folder, and on
+    resume or export the policy the run started with, so its card describes what the model saw."""
+    path = run / POLICY_FILE
+    if fresh or not path.is_file():
+        if not fresh:
+            logger.warning("%s has no %s: recording today's default augmentation", run, POLICY_FILE)
+        policy = AugmentationPolicy()
+        path.write_text(json.dumps(dataclasses.asdict(policy), indent=1) + "\n", encoding="utf-8")
+        return policy
+    return AugmentationPolicy(**json.loads(path.read_text(encoding="utf-8")))
+
+
 def _training_batches(
-    config: TrainingConfig, train_images: np.ndarray, train_labels: np.ndarray, initial_epoch: int
+    config: TrainingConfig,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    initial_epoch: int,
+    policy: AugmentationPolicy,
 ) -> keras.utils.PyDataset:
     """The training batches ``config.fakes`` asks for, with the extra reals added.
 
@@ -162,7 +183,7 @@ def _training_batches(
         if extra_images is not None:
             train_images = np.concatenate([train_images, extra_images])
             train_labels = np.concatenate([train_labels, np.zeros(len(extra_images), train_labels.dtype)])
-        return CropBatches(train_images, train_labels, config.batch_size, AugmentationPolicy(), seed, shuffle=True)
+        return CropBatches(train_images, train_labels, config.batch_size, policy, seed, shuffle=True)
     reals = train_images[train_labels == 0]
     if extra_images is not None:
         reals = np.concatenate([reals, extra_images])
@@ -173,7 +194,7 @@ def _training_batches(
     )
     dfdc_fakes = train_images[train_labels == 1] if config.fakes == "both" else None
     return self_blend_batches.SelfBlendBatches(
-        reals, real_landmarks, config.batch_size, AugmentationPolicy(), seed, config.fakes, dfdc_fakes
+        reals, real_landmarks, config.batch_size, policy, seed, config.fakes, dfdc_fakes
     )
 
 
@@ -201,11 +222,14 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         if not (best_path.is_file() or last_path.is_file()):
             raise FileNotFoundError(f"nothing to export: no checkpoint in {run}")
         model = None
+        policy = run_policy(run, fresh=False)
     elif resume and last_path.is_file():
         model = keras.saving.load_model(last_path)
         initial_epoch = _completed_epochs(log_path)
         logger.info("resuming %s after epoch %d", config.name, initial_epoch)
+        policy = run_policy(run, fresh=False)
     else:
+        policy = run_policy(run, fresh=True)
         if log_path.exists():
             log_path.unlink()
         model = architectures.build_classifier(config.architecture, config.input_size, config.resolution)
@@ -218,7 +242,7 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         )
 
     if initial_epoch < config.epochs and not export_only:
-        training_batches = _training_batches(config, train_images, train_set.labels, initial_epoch)
+        training_batches = _training_batches(config, train_images, train_set.labels, initial_epoch, policy)
         # The batches hold what they need (for SBI, copies of the reals): let the full array go.
         del train_images
         validation_batches = CropBatches(
@@ -243,7 +267,8 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
     best = keras.saving.load_model(best_path if best_path.is_file() else last_path)
     extra_set = _load_extra_reals(config)
     train_count = len(train_set) + (len(extra_set) if extra_set is not None else 0)
-    return export(best, config, validation_set, validation_images, _completed_epochs(log_path), train_count)
+    epochs_run = _completed_epochs(log_path)
+    return export(best, config, validation_set, validation_images, epochs_run, train_count, policy)
 
 
 def export(
@@ -253,6 +278,7 @@ def export(
     validation_images: np.ndarray,
     epochs_run: int,
     train_count: int,
+    policy: AugmentationPolicy,
 ) -> Path:
     """Fits calibration and thresholds on half the validation split, measures on the other half
     (``calibration.fit_on_validation``), and writes ``models/<name>.keras`` and its card."""
@@ -272,7 +298,7 @@ def export(
         "epochs_run": epochs_run,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
-        "augmentation": AugmentationPolicy().describe(),
+        "augmentation": policy.describe(),
         "seed": config.seed,
         "limit": config.limit,
         "command": config.command,

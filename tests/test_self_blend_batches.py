@@ -198,7 +198,7 @@ def test_training_batches_follow_the_configuration(tmp_path) -> None:
 
     def batches(**options: object):
         config = train.TrainingConfig(name="x", batch_size=4, cache_folder=str(tmp_path), **options)
-        return train._training_batches(config, images, labels, initial_epoch=0)
+        return train._training_batches(config, images, labels, initial_epoch=0, policy=train.AugmentationPolicy())
 
     default = batches()
     assert isinstance(default, train.CropBatches) and len(default.images) == 8
@@ -229,7 +229,7 @@ def test_the_card_records_the_fakes_and_extra_reals(tmp_path) -> None:
     config = train.TrainingConfig(
         name="sbi", models_folder=str(tmp_path), command="test", fakes="both", extra_reals="utkface"
     )
-    train.export(model, config, validation, images, epochs_run=0, train_count=0)
+    train.export(model, config, validation, images, epochs_run=0, train_count=0, policy=train.AugmentationPolicy())
     card = model_card.read_card("sbi", tmp_path)
     assert card.training["fakes"] == "both" and card.training["extra_reals"] == "utkface"
     assert card.training["self_blend"]["blend_ratios"] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]

@@ -31,9 +31,28 @@ def test_a_short_run_writes_a_usable_model_and_card(tmp_path):
     assert FaceScorer("smoke", tmp_path / "models").score(
         __import__("numpy").zeros((1, 224, 224, 3), "uint8")
     ).shape == (1,)
-    # Resuming a finished run trains nothing more and exports again.
+    assert card.training["augmentation"] == train.AugmentationPolicy().describe()
+    # Resuming a finished run trains nothing more and exports again, with the augmentation the run recorded.
+    policy_file = tmp_path / "runs" / "smoke" / train.POLICY_FILE
+    policy_file.write_text(json.dumps({**json.loads(policy_file.read_text()), "h264": 0.0}))
     train.train(config, resume=True)
-    assert json.loads(card_file.read_text())["training"]["epochs_run"] == 1
+    resumed = json.loads(card_file.read_text())["training"]
+    assert resumed["epochs_run"] == 1 and "H.264" not in resumed["augmentation"]
+
+
+def test_a_run_keeps_the_augmentation_it_started_with(tmp_path):
+    fresh = train.run_policy(tmp_path, fresh=True)
+    assert fresh == train.AugmentationPolicy()
+    (tmp_path / train.POLICY_FILE).write_text(
+        json.dumps({**json.loads((tmp_path / train.POLICY_FILE).read_text()), "jpeg": 0.9})
+    )
+    assert train.run_policy(tmp_path, fresh=False).jpeg == 0.9
+    assert train.run_policy(tmp_path, fresh=True).jpeg == train.AugmentationPolicy().jpeg
+
+
+def test_a_run_from_before_policies_were_recorded_gets_the_default(tmp_path):
+    assert train.run_policy(tmp_path, fresh=False) == train.AugmentationPolicy()
+    assert (tmp_path / train.POLICY_FILE).is_file()
 
 
 def _balanced_validation_crops(per_class: int = 40):
@@ -51,8 +70,9 @@ def test_export_fits_calibration_and_thresholds_on_one_half_and_reports_the_othe
     images = datasets.decode_images(validation.root, validation.files, 224)
     model = architectures.build_classifier("compact", input_size=224, resolution=32)
     config = train.TrainingConfig(name="exported", models_folder=str(tmp_path), command="test")
-    train.export(model, config, validation, images, epochs_run=0, train_count=0)
+    train.export(model, config, validation, images, epochs_run=0, train_count=0, policy=train.NO_AUGMENTATION)
     card = model_card.read_card("exported", tmp_path)
+    assert card.training["augmentation"] == "none"
     in_half = [calibration.in_calibration_half(group) for group in validation.groups]
     split = card.metrics["validation_split"]
     assert (split["calibration_count"], split["report_count"]) == (sum(in_half), len(in_half) - sum(in_half))
