@@ -15,7 +15,7 @@ import datetime
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -431,6 +431,15 @@ def recalibrate(
     return updated
 
 
+def combined_training_data(member_data: Iterable[str]) -> str:
+    """The training data of an average: each source its members name, once, in the order first named.
+
+    A member's ``training["data"]`` lists its sources separated by "; ", so members that share DFDC but differ in
+    extra reals give "DFDC; UTKFace", not DFDC twice.
+    """
+    return "; ".join(dict.fromkeys(part.strip() for data in member_data for part in data.split(";") if part.strip()))
+
+
 def combine(
     name: str,
     members: Sequence[str],
@@ -451,7 +460,7 @@ def combine(
         {card.name: weight_storage.load(model_card.verified_weights(card, folder)) for card in cards}
     )
     training = {
-        "data": "; ".join(dict.fromkeys(str(card.training.get("data", "not stated")) for card in cards)),
+        "data": combined_training_data(str(card.training.get("data", "not stated")) for card in cards),
         "members": [f"{card.name}: {card.description.rstrip('.')}" for card in cards],
         "validation_percent": int(cards[0].training.get("validation_percent", TrainingConfig.validation_percent)),
         "command": command,

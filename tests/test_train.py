@@ -165,3 +165,11 @@ def test_combine_saves_one_averaging_model_with_its_own_calibration(tiny_models_
     # Each member scores mirrored inside the pair (the pair's card asks for it); the tiny cards do not.
     mirrored = (tiny.score_uncalibrated(crops[:, :, ::-1]) + second.score_uncalibrated(crops[:, :, ::-1])) / 2
     np.testing.assert_allclose(pair.score_uncalibrated(crops), (expected + mirrored) / 2, atol=1e-5)
+
+
+def test_an_average_names_each_training_source_of_its_members_once():
+    dfdc = "../shared/data/dfdc-faces (DFDC face crops, 224x224)"
+    utk = "real faces from ../shared/data/utkface (those not held out)"
+    data = train.combined_training_data([dfdc, f"{dfdc}; {utk}", f"{utk}; {dfdc}"])
+    assert data == f"{dfdc}; {utk}"
+    assert train.combined_training_data(["none"]) == "none"
