@@ -306,6 +306,30 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--limit", type=int, help="use only the first N rows of each label file")
     parser.add_argument("--cache", help="folder to cache decoded crops in (.npy)")
+    parser.add_argument(
+        "--record",
+        metavar="KEY",
+        help="store the measurement in the model's card as metrics.KEY (one model, one level; needs --describe)",
+    )
+    parser.add_argument("--describe", help="with --record: what the data is, in words the page can show")
+
+
+def _record_error(arguments: argparse.Namespace) -> str | None:
+    """Why ``--record`` cannot be honoured with these arguments, or None."""
+    from detector.evaluation import RESERVED_CARD_METRICS
+
+    key = arguments.record
+    if key is None:
+        return "--describe goes with --record" if arguments.describe else None
+    if not key.isidentifier() or key in RESERVED_CARD_METRICS or key.endswith(("_intervals", "_decisions")):
+        return f"--record {key!r}: use a plain name that is not one of {', '.join(sorted(RESERVED_CARD_METRICS))}"
+    if not arguments.describe:
+        return "--record needs --describe: the card must say what the numbers were measured on"
+    if len(arguments.models or []) != 1:
+        return "--record needs exactly one --model: an ensemble built here has no card to record in"
+    if bool(arguments.crops) == bool(arguments.videos):
+        return "--record measures one level: give --crops or --videos, not both"
+    return None
 
 
 def _run_evaluate(arguments: argparse.Namespace) -> int:
@@ -314,6 +338,9 @@ def _run_evaluate(arguments: argparse.Namespace) -> int:
 
     if bool(arguments.crops) != bool(arguments.labels) or not (arguments.crops or arguments.videos):
         print("error: give --crops DIR with --labels CSV, and/or --videos CSV", file=sys.stderr)
+        return 2
+    if (problem := _record_error(arguments)) is not None:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     config = AnalysisConfig(frame_count=arguments.frames, aggregation=arguments.aggregation)
     scorer = load_scorer(arguments.models)
@@ -341,8 +368,14 @@ def _run_evaluate(arguments: argparse.Namespace) -> int:
             )
     for line in evaluation.summary_lines(levels):
         print(line)
+    command = "python -m detector " + shlex.join(arguments.argv)
+    if arguments.record:
+        measurements = evaluation.card_metrics(
+            levels[0], arguments.record, arguments.describe, command, arguments.resamples, arguments.seed
+        )
+        path = evaluation.record_in_card(scorer.card, measurements)
+        print(f"recorded as metrics.{arguments.record} in {path}")
     if arguments.report:
-        command = "python -m detector " + shlex.join(arguments.argv)
         data = evaluation.report(levels, scorer, thresholds, command, arguments.resamples, arguments.seed)
         Path(arguments.report).write_text(json.dumps(data, indent=2) + "\n")
         print(f"wrote {arguments.report}")

@@ -14,6 +14,7 @@ Probabilities are those ``FaceScorer.score`` returns: calibrated by each model's
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 from dataclasses import asdict, dataclass, field
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from detector import datasets, metrics
+from detector import datasets, metrics, model_card
 from detector.config import AnalysisConfig
 from detector.errors import DetectorError
 
@@ -196,6 +197,67 @@ def evaluate_videos(
         tuple(errors),
         tuple(per_video),
     )
+
+
+# Measurements the training commands write into a card; ``evaluate --record`` may not overwrite them.
+RESERVED_CARD_METRICS = frozenset({"validation", "decisions", "validation_split", "storage"})
+
+
+def card_metrics(
+    level: LevelEvaluation, key: str, description: str, command: str, resamples: int, seed: int
+) -> dict[str, dict[str, Any]]:
+    """The level's numbers as a model card keeps them: ``metrics[key]``, ``key_intervals`` and ``key_decisions``,
+    each saying what it was measured on (``description``); the exact ``command`` is kept for whoever repeats it.
+
+    Numbers the data cannot define (ROC AUC on real faces only) are left out rather than stored as null, and so
+    are the decisions' precisions when the data holds one class: with no fakes, every FAKE call is wrong by
+    construction, which says nothing a reader could use beyond the false-positive rate.
+    """
+    if not level.metrics:
+        raise DetectorError("nothing was measured (no sample had a fake probability): nothing to record")
+    context = {
+        "data": description,
+        "unit": "face crops" if level.level == "crop" else "videos",
+        "measured_by": "python -m detector evaluate",
+        "command": command,
+    }
+    one_class = min(level.metrics["count_fake"], level.metrics["count_real"]) == 0
+    left_out = {"precision_fake", "precision_real"} if one_class else set()
+    intervals = {
+        name: [round(interval["low"], 4), round(interval["high"], 4)]
+        for name, interval in level.intervals.items()
+        if interval is not None
+    }
+    return {
+        key: {**{name: value for name, value in level.metrics.items() if value is not None}, **context},
+        f"{key}_intervals": {
+            "method": f"percentile bootstrap, {resamples} resamples by {level.data['resampled_by']}, seed {seed}, "
+            f"{CONFIDENCE:.0%}",
+            "threshold": level.metrics["threshold"],
+            **intervals,
+        },
+        f"{key}_decisions": {
+            **{name: value for name, value in level.decisions.items() if value is not None and name not in left_out},
+            **context,
+        },
+    }
+
+
+def record_in_card(
+    card: model_card.ModelCard, measurements: dict[str, dict[str, Any]], folder: Path | None = None
+) -> Path:
+    """Adds ``measurements`` (``card_metrics``) to the card of the model that was measured and rewrites it.
+
+    ``card`` is the card the model was loaded with: if its weights or card changed on disk since, the numbers
+    would describe another model, so nothing is written. ``calibrate`` later replaces a card's metrics, these
+    included, because they depend on the calibration.
+    """
+    current = model_card.read_card(card.name, folder)
+    if current != card:
+        raise DetectorError(f"the card of {card.name!r} changed while it was measured: nothing recorded")
+    model_card.verified_weights(current, folder)  # the weights too
+    updated = dataclasses.replace(current, metrics={**current.metrics, **measurements})
+    return model_card.write_card(updated, folder)
 
 
 def model_descriptions(scorer: EnsembleScorer) -> list[dict[str, Any]]:

@@ -101,7 +101,9 @@ _DECISION_EXPLANATIONS = {
     "precision_fake": "When it says “Likely manipulated”, it is right {value} of the time",
     "precision_real": "When it says “No sign of manipulation found”, it is right {value} of the time",
 }
-_METRIC_CONTEXT_KEYS = frozenset({"data", "measured_by", "count", "count_fake", "count_real", "threshold"})
+_METRIC_CONTEXT_KEYS = frozenset(
+    {"data", "measured_by", "command", "count", "count_fake", "count_real", "threshold", "unit"}
+)
 _METRIC_HIDDEN_KEYS = frozenset(
     {"uncertain_share_real", "uncertain_share_fake", "count_called_fake", "count_called_real", "method"}
 )
@@ -313,7 +315,7 @@ def _measurement_context(name: str, measurement: Mapping[str, Any]) -> str:
     if "data" in measurement:
         context += f", measured on {measurement['data']}"
     if "count" in measurement:
-        context += f" ({measurement['count']:,} face crops"
+        context += f" ({measurement['count']:,} {measurement.get('unit', 'face crops')}"
         if "count_fake" in measurement and "count_real" in measurement:
             context += f": {measurement['count_fake']:,} fake, {measurement['count_real']:,} real"
         context += ")"
@@ -347,7 +349,7 @@ def _split_line(split: Mapping[str, Any]) -> str | None:
     return (
         "How these numbers were kept honest: the validation videos were split in two halves; one half "
         f"({calibration_count:,} crops) set the calibration and the thresholds, the other ({report_count:,} crops, "
-        "never used to fit anything) gave every number above."
+        "never used to fit anything) gave every DFDC number above."
     )
 
 
@@ -356,7 +358,8 @@ def metric_lines(metrics: Mapping[str, Any]) -> list[str]:
 
     ``metrics`` maps a measurement's name (``"validation"``) to its numbers and context, as ``train.export`` and
     ``calibration.fit_on_validation`` write them: ``<name>_intervals`` (bootstrap ranges) are shown beside the
-    numbers of ``<name>``, ``decisions`` as the rates a reviewer meets, ``validation_split`` as one sentence.
+    numbers of ``<name>``, ``decisions`` and ``<name>_decisions`` (``evaluate --record``) as the rates a reviewer
+    meets, ``validation_split`` as one sentence.
     Other shapes are listed as they are.
     """
     lines: list[str] = []
@@ -371,8 +374,13 @@ def metric_lines(metrics: Mapping[str, Any]) -> list[str]:
             split_line = _split_line(measurement)
             if split_line is not None:
                 continue
-        lines.append(_measurement_context(name, measurement))
-        if name == "decisions":
+        if name.endswith("_decisions"):
+            lines.append(
+                _measurement_context(f"{name.removesuffix('_decisions')}, at the card's thresholds", measurement)
+            )
+        else:
+            lines.append(_measurement_context(name, measurement))
+        if name == "decisions" or name.endswith("_decisions"):
             lines.extend(_decision_lines(measurement))
             continue
         intervals = metrics.get(f"{name}_intervals", {})

@@ -6,15 +6,18 @@ The tiny untrained model makes the plumbing run; the numbers are checked against
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
 from conftest import SHARED, requires_shared
 from video_factory import make_video, pasted_faces
 
-from detector import cli, datasets, evaluation, metrics, model_card
+from detector import cli, datasets, evaluation, metrics, model_card, presentation
 from detector.config import AnalysisConfig
+from detector.errors import DetectorError
 from detector.scoring import load_scorer
 
 FACES = SHARED / "data" / "dfdc-faces" / "faces"
@@ -139,3 +142,65 @@ def test_video_level_counts_abstentions_and_leaves_them_out_of_the_metrics(tiny_
 def test_evaluate_without_data_is_a_usage_error(tiny, capsys):
     assert cli.main(["evaluate", "--crops", "somewhere"]) == 2
     assert "--labels" in capsys.readouterr().err
+
+
+@requires_shared
+def test_evaluate_records_its_measurement_in_the_card_and_the_page_can_read_it(tiny_models_folder, tmp_path, capsys):
+    for suffix in (".keras", ".json"):
+        shutil.copy(tiny_models_folder / f"tiny{suffix}", tmp_path / f"tiny{suffix}")
+    labels_file = tmp_path / "labels.csv"
+    reals = [row for row in few_crops(labels_file) if row["label"] == "REAL"]
+    with labels_file.open("w", newline="") as handle:  # real faces only: ROC AUC is not defined
+        writer = csv.DictWriter(handle, fieldnames=["file", "label"])
+        writer.writeheader()
+        writer.writerows({"file": row["file"], "label": "REAL"} for row in reals)
+    before = model_card.read_card("tiny", tmp_path)
+    argv = ["evaluate", "--crops", str(FACES), "--labels", str(labels_file), "--model", "tiny", "--resamples", "20"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DETECTOR_MODELS", str(tmp_path))
+        assert cli.main([*argv, "--record", "some_reals", "--describe", "eight DFDC real crops"]) == 0
+    assert f"recorded as metrics.some_reals in {tmp_path / 'tiny.json'}" in capsys.readouterr().out
+
+    card = model_card.read_card("tiny", tmp_path)
+    assert card.sha256 == before.sha256 and card.metrics["validation"] == before.metrics["validation"]
+    recorded = card.metrics["some_reals"]
+    assert recorded["count"] == recorded["count_real"] == len(reals) and recorded["unit"] == "face crops"
+    assert "roc_auc" not in recorded and recorded["log_loss"] > 0
+    assert recorded["data"] == "eight DFDC real crops" and recorded["measured_by"] == "python -m detector evaluate"
+    assert recorded["command"].startswith("python -m detector evaluate --crops ")
+    assert card.metrics["some_reals_intervals"]["method"].endswith("by crop (no group column), seed 0, 95%")
+    decisions = card.metrics["some_reals_decisions"]
+    assert decisions["count"] == len(reals) and 0 <= decisions["false_positive_rate"] <= 1
+    # With real faces only, a FAKE call is wrong by construction: no precisions.
+    assert "precision_fake" not in decisions and "precision_real" not in decisions
+    lines = presentation.metric_lines(card.metrics)
+    assert any(line.startswith("Some reals, measured on eight DFDC real crops (8 face crops") for line in lines)
+    assert not any("--record" in line for line in lines)  # the command stays in the card, off the page
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--record", "unseen"], "needs --describe"),
+        (["--describe", "reals"], "--describe goes with --record"),
+        (["--record", "validation", "--describe", "x"], "plain name"),
+        (["--record", "unseen_decisions", "--describe", "x"], "plain name"),
+        (["--record", "unseen", "--describe", "x", "--model", "tiny"], "exactly one --model"),
+        (["--record", "unseen", "--describe", "x", "--videos", "v.csv"], "not both"),
+    ],
+)
+def test_evaluate_refuses_a_record_it_cannot_make_honestly(tiny, extra, message, capsys):
+    argv = ["evaluate", "--crops", "faces", "--labels", "labels.csv", "--model", "tiny", *extra]
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_record_is_refused_when_the_card_changed_during_the_measurement(tiny_models_folder, tmp_path):
+    for suffix in (".keras", ".json"):
+        shutil.copy(tiny_models_folder / f"tiny{suffix}", tmp_path / f"tiny{suffix}")
+    card = model_card.read_card("tiny", tmp_path)
+    changed = dataclasses.replace(card, description="retrained meanwhile")
+    model_card.write_card(changed, tmp_path)
+    with pytest.raises(DetectorError, match="changed while it was measured"):
+        evaluation.record_in_card(card, {"unseen": {"log_loss": 0.3}}, tmp_path)
+    assert model_card.read_card("tiny", tmp_path) == changed

@@ -358,3 +358,22 @@ def test_a_photo_is_described_as_a_photo_and_its_one_frame_as_scores():
     ]
     with pytest.raises(ValueError, match="one frame"):
         presentation.single_frame_scores(make_result({0: [0.5, 0.6]}))
+
+
+def test_metric_lines_show_a_recorded_evaluation_with_its_data_unit_and_rates() -> None:
+    context = {"data": "held-out real photos", "unit": "videos", "measured_by": "python -m detector evaluate"}
+    metrics = {
+        "unseen_reals": {"log_loss": 0.29, "count": 40, "count_fake": 0, "count_real": 40, **context},
+        "unseen_reals_intervals": {"method": "percentile bootstrap", "log_loss": [0.27, 0.31]},
+        "unseen_reals_decisions": {"false_positive_rate": 0.039, "uncertain_share": 0.51, "count": 40, **context},
+    }
+    lines = presentation.metric_lines(metrics)
+    assert lines[0] == (
+        "Unseen reals, measured on held-out real photos (40 videos: 0 fake, 40 real), by python -m detector evaluate:"
+    )
+    assert lines[1].startswith("- Log loss 0.290 (95% range 0.270 to 0.310): ")
+    assert lines[2].startswith("Unseen reals, at the card's thresholds, measured on held-out real photos (40 videos)")
+    assert lines[3:] == [
+        "- Real crops wrongly called “Likely manipulated”: 3.9%.",
+        "- Crops left “Inconclusive”: 51.0%.",
+    ]
