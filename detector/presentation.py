@@ -469,11 +469,16 @@ EXPLANATION_CAPTION = (
 
 
 def _training_data(card: ModelCard) -> str:
-    """The card's training data in words: ``"../data/x (DFDC face crops, 224x224)"`` -> ``"DFDC face crops, ..."``."""
-    data = str(card.training.get("data") or "").strip()
-    if data.endswith(")") and "(" in data and "/" in data.split("(", 1)[0]:
-        return data.split("(", 1)[1][:-1].strip()
-    return data
+    """The card's training data in words: each source written ``"../data/x (DFDC face crops, 224x224)"`` becomes
+    ``"DFDC face crops, 224x224"``; sources are separated by ``"; "``."""
+    sources = []
+    for source in str(card.training.get("data") or "").split(";"):
+        source = source.strip()
+        if source.endswith(")") and "(" in source and "/" in source.split("(", 1)[0]:
+            source = source.split("(", 1)[1][:-1].strip()
+        if source:
+            sources.append(source)
+    return "; ".join(sources)
 
 
 def scope_lines(cards: Sequence[ModelCard]) -> list[str]:

@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 VALIDATION_DATA = "DFDC face crops, group-split validation set, one crop each"
 EXTRA_REALS = (None, "utkface")
+# Each extra source of real faces in words, for the card's training data ("path (words)", as for DFDC).
+EXTRA_REALS_WORDS = {"utkface": "UTKFace real face photos, except the quarter held out for testing"}
 
 
 @dataclass(frozen=True)
@@ -287,7 +289,7 @@ def export(
     logger.info("validation: %s", fitted.metrics["validation"])
     data = "../shared/data/dfdc-faces (DFDC face crops, 224x224)"
     if config.extra_reals:
-        data += f"; real faces from ../shared/data/{config.extra_reals} (those not held out)"
+        data += f"; ../shared/data/{config.extra_reals} ({EXTRA_REALS_WORDS[config.extra_reals]})"
     training = {
         "data": data,
         "split": f"by group (source video): SHA-1 of the group modulo 100 < {config.validation_percent} is validation",

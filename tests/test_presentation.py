@@ -310,6 +310,10 @@ def test_video_format_names_codec_and_container() -> None:
     [
         ("../shared/data/dfdc-faces (DFDC face crops, 224x224)", "(DFDC face crops, 224x224)"),
         ("DFDC face swaps", "(DFDC face swaps)"),
+        (
+            "../a/dfdc (DFDC crops); ../a/utk (UTKFace photos, some held out)",
+            "(DFDC crops; UTKFace photos, some held out)",
+        ),
         (None, "(the data named in its model card)"),
     ],
 )

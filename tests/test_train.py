@@ -169,7 +169,7 @@ def test_combine_saves_one_averaging_model_with_its_own_calibration(tiny_models_
 
 def test_an_average_names_each_training_source_of_its_members_once():
     dfdc = "../shared/data/dfdc-faces (DFDC face crops, 224x224)"
-    utk = "real faces from ../shared/data/utkface (those not held out)"
+    utk = "../shared/data/utkface (UTKFace real face photos, except the quarter held out for testing)"
     data = train.combined_training_data([dfdc, f"{dfdc}; {utk}", f"{utk}; {dfdc}"])
     assert data == f"{dfdc}; {utk}"
     assert train.combined_training_data(["none"]) == "none"
