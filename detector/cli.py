@@ -24,13 +24,14 @@ from detector.faces import FaceDetector
 from detector.scoring import EnsembleScorer
 from detector.types import VideoResult
 
+# architectures.ARCHITECTURES and train.PRECISIONS, spelled out so that the command line starts without Keras.
 ARCHITECTURE_NAMES = ("compact", "compact_wide", "inception_resnet_v2", "vgg16", "resnet50")
+PRECISION_NAMES = ("float32", "mixed_bfloat16")
 
 
 def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train a face-crop classifier and write it with its card")
     parser.add_argument("--name", required=True, help="model name: writes models/NAME.keras and models/NAME.json")
-    # The names of architectures.ARCHITECTURES, spelled out so the CLI starts without importing Keras.
     parser.add_argument("--architecture", default="compact", choices=ARCHITECTURE_NAMES)
     parser.add_argument("--resolution", type=int, default=128, help="side the model works at (pixels)")
     parser.add_argument("--epochs", type=int, default=12)
@@ -57,6 +58,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         choices=["utkface"],
         help="add these real faces to training (../shared/data/utkface; not in validation)",
     )
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        choices=PRECISION_NAMES,
+        help="arithmetic: mixed_bfloat16 computes in bfloat16 with float32 weights, about twice as fast for VGG16 "
+        "and ResNet50 on CPUs with AVX512_BF16 (default: float32)",
+    )
 
 
 def _run_train(arguments: argparse.Namespace) -> int:
@@ -78,6 +86,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         command="python -m detector " + shlex.join(arguments.argv),
         fakes=arguments.fakes,
         extra_reals=arguments.extra_reals,
+        precision=arguments.precision,
     )
     card = train.train(config, resume=arguments.resume, export_only=arguments.export_only)
     print(f"wrote {card}")

@@ -129,7 +129,17 @@ _TRAINING_VALUE_WORDS = {
     "extra_reals": {"utkface": "UTKFace photos (../shared/data/utkface)"},
 }
 _TRAINING_HIDDEN = frozenset(
-    {"command", "seed", "limit", "batch_size", "learning_rate", "resolution", "validation_percent", "self_blend"}
+    {
+        "command",
+        "seed",
+        "limit",
+        "batch_size",
+        "learning_rate",
+        "resolution",
+        "validation_percent",
+        "self_blend",
+        "precision",
+    }
 )
 
 

@@ -43,6 +43,12 @@ def test_the_command_line_offers_every_architecture():
     assert cli.ARCHITECTURE_NAMES == architectures.ARCHITECTURES
 
 
+def test_the_command_line_offers_every_precision():
+    from detector import cli, train
+
+    assert cli.PRECISION_NAMES == train.PRECISIONS
+
+
 def test_unknown_architecture():
     with pytest.raises(ValueError, match="architecture"):
         architectures.build_classifier("alexnet")

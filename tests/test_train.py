@@ -173,3 +173,41 @@ def test_an_average_names_each_training_source_of_its_members_once():
     data = train.combined_training_data([dfdc, f"{dfdc}; {utk}", f"{utk}; {dfdc}"])
     assert data == f"{dfdc}; {utk}"
     assert train.combined_training_data(["none"]) == "none"
+
+
+@requires_shared
+def test_a_bfloat16_run_computes_in_bfloat16_says_so_and_resumes_only_so(tmp_path):
+    import dataclasses
+
+    import keras
+    import pytest
+
+    config = train.TrainingConfig(
+        name="half",
+        resolution=32,
+        epochs=1,
+        batch_size=16,
+        limit=48,
+        run_folder=str(tmp_path / "runs"),
+        models_folder=str(tmp_path / "models"),
+        cache_folder=str(tmp_path / "cache"),
+        precision="mixed_bfloat16",
+    )
+    train.train(config)
+    assert keras.config.dtype_policy().name == "float32"  # the run's policy did not leak
+    card = model_card.read_card("half", tmp_path / "models")
+    assert card.training["precision"] == "mixed_bfloat16"
+    scorer = FaceScorer("half", tmp_path / "models")
+    assert train.model_precision(scorer.model) == "mixed_bfloat16"
+    scores = scorer.score(np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8))
+    assert scores.dtype == np.float64 and np.all((scores >= 0) & (scores <= 1))
+
+    with pytest.raises(ValueError, match="--precision mixed_bfloat16"):
+        train.train(dataclasses.replace(config, precision="float32", epochs=2), resume=True)
+
+
+def test_an_unknown_precision_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="precision must be one of"):
+        train.TrainingConfig(name="x", precision="float16")
