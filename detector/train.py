@@ -209,7 +209,8 @@ def _training_batches(
 
 
 def model_precision(model: keras.Model) -> str:
-    """The dtype policy a model computes with (that of its layers, which the saved file keeps)."""
+    """The dtype policy a classifier from ``architectures.build_classifier`` computes with: its layers', which the
+    saved file keeps (read from the preprocessing layer, since the output layer is float32 under every policy)."""
     return model.get_layer("scale").dtype_policy.name
 
 
