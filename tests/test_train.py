@@ -8,19 +8,23 @@ from detector import architectures, calibration, cli, datasets, model_card, trai
 from detector.scoring import FaceScorer
 
 
-@requires_shared
-def test_a_short_run_writes_a_usable_model_and_card(tmp_path):
-    config = train.TrainingConfig(
-        name="smoke",
+def _short_run(tmp_path, name: str, **settings) -> train.TrainingConfig:
+    """One epoch at 32 px on a few crops, everything written under ``tmp_path``."""
+    return train.TrainingConfig(
+        name=name,
         resolution=32,
         epochs=1,
         batch_size=16,
-        limit=64,
         run_folder=str(tmp_path / "runs"),
         models_folder=str(tmp_path / "models"),
         cache_folder=str(tmp_path / "cache"),
-        command="python -m detector train --name smoke",
+        **settings,
     )
+
+
+@requires_shared
+def test_a_short_run_writes_a_usable_model_and_card(tmp_path):
+    config = _short_run(tmp_path, "smoke", limit=64, command="python -m detector train --name smoke")
     card_file = train.train(config)
     card = model_card.read_card("smoke", tmp_path / "models")
     assert card_file == tmp_path / "models" / "smoke.json"
@@ -182,17 +186,7 @@ def test_a_bfloat16_run_computes_in_bfloat16_says_so_and_resumes_only_so(tmp_pat
     import keras
     import pytest
 
-    config = train.TrainingConfig(
-        name="half",
-        resolution=32,
-        epochs=1,
-        batch_size=16,
-        limit=48,
-        run_folder=str(tmp_path / "runs"),
-        models_folder=str(tmp_path / "models"),
-        cache_folder=str(tmp_path / "cache"),
-        precision="mixed_bfloat16",
-    )
+    config = _short_run(tmp_path, "half", limit=48, precision="mixed_bfloat16")
     train.train(config)
     assert keras.config.dtype_policy().name == "float32"  # the run's policy did not leak
     card = model_card.read_card("half", tmp_path / "models")
