@@ -26,6 +26,8 @@ TRAINING_CROPS = 24_951
 
 
 def main() -> None:
+    from detector.cli import PRECISION_NAMES
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--architecture", action="append", dest="architectures")
@@ -33,7 +35,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--precision",
-        choices=("float32", "mixed_bfloat16"),
+        choices=PRECISION_NAMES,
         default="float32",
         help="Keras dtype policy: mixed_bfloat16 computes in bfloat16 (fast on CPUs with AVX512_BF16 or AMX)",
     )
@@ -43,7 +45,7 @@ def main() -> None:
 
     from detector.architectures import ARCHITECTURES, build_classifier
 
-    keras.mixed_precision.set_global_policy(arguments.precision)
+    keras.config.set_dtype_policy(arguments.precision)
 
     names = arguments.architectures or list(ARCHITECTURES)
     batch = np.random.default_rng(0).integers(0, 256, (arguments.batch_size, 224, 224, 3)).astype(np.float32)

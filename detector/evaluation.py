@@ -14,10 +14,9 @@ Probabilities are those ``FaceScorer.score`` returns: calibrated by each model's
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -256,7 +255,7 @@ def record_in_card(
     if current != card:
         raise DetectorError(f"the card of {card.name!r} changed while it was measured: nothing recorded")
     model_card.verified_weights(current, folder)  # the weights too
-    updated = dataclasses.replace(current, metrics={**current.metrics, **measurements})
+    updated = replace(current, metrics={**current.metrics, **measurements})
     return model_card.write_card(updated, folder)
 
 

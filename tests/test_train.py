@@ -1,7 +1,10 @@
+import dataclasses
 import json
 import shutil
 
+import keras
 import numpy as np
+import pytest
 from conftest import requires_shared
 
 from detector import architectures, calibration, cli, datasets, model_card, train
@@ -181,11 +184,6 @@ def test_an_average_names_each_training_source_of_its_members_once():
 
 @requires_shared
 def test_a_bfloat16_run_computes_in_bfloat16_says_so_and_resumes_only_so(tmp_path):
-    import dataclasses
-
-    import keras
-    import pytest
-
     config = _short_run(tmp_path, "half", limit=48, precision="mixed_bfloat16")
     train.train(config)
     assert keras.config.dtype_policy().name == "float32"  # the run's policy did not leak
@@ -201,7 +199,5 @@ def test_a_bfloat16_run_computes_in_bfloat16_says_so_and_resumes_only_so(tmp_pat
 
 
 def test_an_unknown_precision_is_refused():
-    import pytest
-
     with pytest.raises(ValueError, match="precision must be one of"):
         train.TrainingConfig(name="x", precision="float16")
