@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,20 @@ class ModelCard:
         data["preprocessing"]["value_range"] = list(self.preprocessing.value_range)
         data["limitations"] = list(self.limitations)
         return data
+
+
+def limitations_of(cards: Sequence[ModelCard]) -> tuple[str, ...]:
+    """The limitations of models scored together, each statement once; one that only some of them state names
+    those models, so that "DFDC only" from one and "DFDC and self-blends" from another do not read as one claim.
+    """
+    holders: dict[str, list[str]] = {}
+    for card in cards:
+        for limitation in card.limitations:
+            holders.setdefault(limitation, []).append(card.name)
+    return tuple(
+        text if len(names) == len(cards) else f"{text.rstrip('.')} ({', '.join(names)})."
+        for text, names in holders.items()
+    )
 
 
 def card_path(name: str, folder: Path | None = None) -> Path:

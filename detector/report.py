@@ -21,7 +21,7 @@ import numpy as np
 from detector import disagreement, pipeline, presentation
 from detector.charts import PERSON_COLORS, person_label
 from detector.config import AnalysisConfig
-from detector.model_card import ModelCard
+from detector.model_card import ModelCard, limitations_of
 from detector.types import Verdict, VerdictLabel, VideoResult
 
 TITLE = "Deepfake video check"
@@ -317,7 +317,7 @@ def build_report(
             )
         )
 
-    limitations = tuple(dict.fromkeys(limitation for card in cards for limitation in card.limitations))
+    limitations = limitations_of(cards)
     frames_sampled = len(result.frames)
     return Report(
         title=TITLE,

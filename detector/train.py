@@ -367,16 +367,42 @@ def export(
     )
 
 
+FAKES_SEEN = {
+    "dfdc": "Trained on DFDC face swaps only: other manipulation methods may go unnoticed.",
+    "sbi": "Trained on self-blended real faces, not on real deepfakes: it looks for blending traces, "
+    "which face swaps leave but fully generated or re-enacted faces may not.",
+    "both": "Trained on DFDC face swaps and self-blended real faces: manipulations that leave no blending "
+    "trace (fully generated or re-enacted faces) may go unnoticed.",
+}
+FACES_ONLY = "Judges faces only: not audio, not fully generated video, not edits elsewhere in the frame."
+
+
 def training_limitations(fakes: str) -> tuple[str, ...]:
     """What a model trained on these fakes cannot be trusted with, in a reviewer's words."""
-    seen = {
-        "dfdc": "Trained on DFDC face swaps only: other manipulation methods may go unnoticed.",
-        "sbi": "Trained on self-blended real faces, not on real deepfakes: it looks for blending traces, "
-        "which face swaps leave but fully generated or re-enacted faces may not.",
-        "both": "Trained on DFDC face swaps and self-blended real faces: manipulations that leave no blending "
-        "trace (fully generated or re-enacted faces) may go unnoticed.",
-    }[fakes]
-    return (seen, "Judges faces only: not audio, not fully generated video, not edits elsewhere in the frame.")
+    return (FAKES_SEEN[fakes], FACES_ONLY)
+
+
+def average_limitations(cards: Sequence[model_card.ModelCard]) -> tuple[str, ...]:
+    """The limitations of an average of these models, as one model's: one statement of the fakes they were trained
+    on (not each member's, which would contradict each other: "DFDC only" beside "DFDC and self-blends"), then
+    every other limitation a member states, once.
+    """
+    missing = [card.name for card in cards if card.training.get("fakes") not in FAKES_SEEN]
+    if missing:
+        raise ModelCardError(f"the cards of {', '.join(missing)} do not say which fakes trained them (training.fakes)")
+    kinds = list(dict.fromkeys(card.training["fakes"] for card in cards))
+    if len(kinds) == 1:
+        seen = FAKES_SEEN[kinds[0]]
+    else:
+        swaps = ", ".join(card.name for card in cards if card.training["fakes"] in ("dfdc", "both"))
+        blends = ", ".join(card.name for card in cards if card.training["fakes"] in ("sbi", "both"))
+        seen = (
+            f"Averages models trained on DFDC face swaps ({swaps}) and on self-blended real faces ({blends}): "
+            "other manipulation methods, above all those that leave no blending trace (fully generated or "
+            "re-enacted faces), may go unnoticed."
+        )
+    others = (text for card in cards for text in card.limitations if text not in FAKES_SEEN.values())
+    return (seen, *dict.fromkeys(others))
 
 
 def save_with_card(
@@ -498,7 +524,9 @@ def combine(
         "validation_percent": int(cards[0].training.get("validation_percent", TrainingConfig.validation_percent)),
         "command": command,
     }
-    limitations = tuple(dict.fromkeys(limitation for card in cards for limitation in card.limitations))
+    limitations = average_limitations(cards)
+    if len({card.training["fakes"] for card in cards}) == 1:
+        training["fakes"] = cards[0].training["fakes"]
     save_with_card(
         combined,
         name,

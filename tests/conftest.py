@@ -46,7 +46,7 @@ def tiny_models_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         folder,
         "compact",
         "untrained model for plumbing tests",
-        training={"data": "none: random weights"},
+        training={"data": "none: random weights", "fakes": "dfdc"},
         measured={"validation": {"note": "untrained: not measured"}},
     )
     return folder

@@ -5,9 +5,10 @@ import shutil
 import keras
 import numpy as np
 import pytest
-from conftest import requires_shared
+from conftest import requires_shared, shipped_models
 
 from detector import architectures, calibration, cli, datasets, model_card, train
+from detector.errors import ModelCardError
 from detector.scoring import FaceScorer
 
 
@@ -154,7 +155,16 @@ def test_combine_saves_one_averaging_model_with_its_own_calibration(tiny_models_
     shutil.copy(tiny_models_folder / "tiny.keras", tmp_path / "tiny.keras")
     shutil.copy(tiny_models_folder / "tiny.json", tmp_path / "tiny.json")
     other = architectures.build_classifier("compact", input_size=224, resolution=48)
-    train.save_with_card(other, "other", tmp_path, "compact", "second untrained model", {"data": "none"}, {})
+    train.save_with_card(
+        other,
+        "other",
+        tmp_path,
+        "compact",
+        "second untrained model",
+        {"data": "none", "fakes": "both"},
+        {},
+        limitations=train.training_limitations("both"),
+    )
     validation = _balanced_validation_crops()
     monkeypatch.setattr(datasets, "load_dfdc_faces", lambda: validation)
     argv = ["combine", "--name", "pair", "--member", "tiny", "--member", "other"]
@@ -166,12 +176,56 @@ def test_combine_saves_one_averaging_model_with_its_own_calibration(tiny_models_
     assert card.training["members"] == ["tiny: untrained model for plumbing tests", "other: second untrained model"]
     assert card.calibration is not None and card.metrics["validation"]["count"] > 0
     assert "combine --name pair" in card.training["command"]
+    assert card.limitations == (
+        "Averages models trained on DFDC face swaps (tiny, other) and on self-blended real faces (other): other "
+        "manipulation methods, above all those that leave no blending trace (fully generated or re-enacted faces), "
+        "may go unnoticed.",
+        train.FACES_ONLY,
+    )
+    assert "fakes" not in card.training  # its members saw different fakes
     pair, tiny, second = (FaceScorer(name, tmp_path) for name in ("pair", "tiny", "other"))
     crops = np.random.default_rng(0).integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)
     expected = (tiny.score_uncalibrated(crops) + second.score_uncalibrated(crops)) / 2
     # Each member scores mirrored inside the pair (the pair's card asks for it); the tiny cards do not.
     mirrored = (tiny.score_uncalibrated(crops[:, :, ::-1]) + second.score_uncalibrated(crops[:, :, ::-1])) / 2
     np.testing.assert_allclose(pair.score_uncalibrated(crops), (expected + mirrored) / 2, atol=1e-5)
+
+
+def _card_trained_on(name: str, fakes: str | None) -> model_card.ModelCard:
+    card = model_card.ModelCard.from_dict(json.loads(model_card.card_path("compact_v1").read_text()))
+    training = {"data": "x"} if fakes is None else {"data": "x", "fakes": fakes}
+    limitations = train.training_limitations(fakes or "dfdc")
+    return dataclasses.replace(card, name=name, training=training, limitations=limitations)
+
+
+def test_an_average_states_one_training_limitation_that_fits_all_its_members():
+    same = train.average_limitations([_card_trained_on("a", "both"), _card_trained_on("b", "both")])
+    assert same == train.training_limitations("both")
+    mixed = train.average_limitations([_card_trained_on("a", "dfdc"), _card_trained_on("b", "sbi")])
+    assert mixed[0].startswith("Averages models trained on DFDC face swaps (a) and on self-blended real faces (b)")
+    assert mixed[1:] == (train.FACES_ONLY,)
+    with pytest.raises(ModelCardError, match="the cards of c do not say which fakes"):
+        train.average_limitations([_card_trained_on("a", "dfdc"), _card_trained_on("c", None)])
+
+
+def test_models_scored_together_name_the_limitations_only_some_of_them_state():
+    cards = [_card_trained_on("a", "dfdc"), _card_trained_on("b", "both"), _card_trained_on("c", "both")]
+    assert model_card.limitations_of(cards) == (
+        train.FAKES_SEEN["dfdc"].rstrip(".") + " (a).",
+        train.FACES_ONLY,
+        train.FAKES_SEEN["both"].rstrip(".") + " (b, c).",
+    )
+    assert model_card.limitations_of(cards[:1]) == cards[0].limitations
+
+
+@pytest.mark.parametrize("name", shipped_models())
+def test_each_shipped_card_states_the_limitations_its_training_implies(name):
+    card = model_card.read_card(name)
+    if card.architecture.startswith("average("):
+        members = [model_card.read_card(member.split(":")[0]) for member in card.training["members"]]
+        assert card.limitations == train.average_limitations(members)
+    else:
+        assert card.limitations == train.training_limitations(card.training["fakes"])
 
 
 def test_an_average_names_each_training_source_of_its_members_once():
