@@ -156,6 +156,38 @@ def _load_extra_reals(config: TrainingConfig) -> datasets.CropSet | None:
 POLICY_FILE = "augmentation.json"
 
 
+def load_initial_weights(model: keras.Model, path: Path) -> int:
+    """Loads ``--init`` weights where names and shapes match and returns how many weight arrays it loaded.
+
+    Keras skips mismatched arrays silently; a file of another architecture would leave every array at its random
+    start while the card said "fine-tuned from", so no match at all is an error and a partial match is logged.
+    Every array is filled with NaN first: the ones still NaN afterwards were skipped and get their start back.
+    """
+    fresh = [variable.numpy() for variable in model.weights]
+    for variable in model.weights:
+        variable.assign(np.full(variable.shape, np.nan, variable.numpy().dtype))
+    model.load_weights(path, skip_mismatch=True)
+    skipped = [index for index, variable in enumerate(model.weights) if np.isnan(variable.numpy()).all()]
+    for index in skipped:
+        model.weights[index].assign(fresh[index])
+    loaded = len(fresh) - len(skipped)
+    if loaded == 0:
+        raise ValueError(f"--init {path}: none of the model's {len(fresh)} weight arrays matched it")
+    if skipped:
+        names = ", ".join(model.weights[index].path for index in skipped[:5])
+        logger.warning(
+            "--init %s: %d of %d weight arrays loaded; %s%s keep their random start",
+            path,
+            loaded,
+            len(fresh),
+            names,
+            " ..." if len(skipped) > 5 else "",
+        )
+    else:
+        logger.info("--init %s: all %d weight arrays loaded", path, loaded)
+    return loaded
+
+
 def run_policy(run: Path, fresh: bool) -> AugmentationPolicy:
     """The augmentation a run trains with: today's default for a fresh run, written into the run folder, and on
     resume or export the policy the run started with, so its card describes what the model saw."""
@@ -266,7 +298,7 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         with dtype_policy(config.precision):
             model = architectures.build_classifier(config.architecture, config.input_size, config.resolution)
         if config.init_weights:
-            model.load_weights(config.init_weights, skip_mismatch=True)
+            load_initial_weights(model, Path(config.init_weights))
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),
             loss="binary_crossentropy",

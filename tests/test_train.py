@@ -255,3 +255,27 @@ def test_a_bfloat16_run_computes_in_bfloat16_says_so_and_resumes_only_so(tmp_pat
 def test_an_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="precision must be one of"):
         train.TrainingConfig(name="x", precision="float16")
+
+
+def test_init_weights_load_where_they_fit_and_a_file_that_fits_nothing_is_refused(tmp_path, caplog):
+    source = architectures.build_classifier("compact", input_size=224, resolution=48)
+    for variable in source.weights:
+        variable.assign(variable.numpy() + 0.25)  # unlike any fresh start, so a skipped array shows
+    source.save(tmp_path / "start.keras")
+
+    same = architectures.build_classifier("compact", input_size=224, resolution=48)
+    assert train.load_initial_weights(same, tmp_path / "start.keras") == len(same.weights)
+    for loaded, saved in zip(same.weights, source.weights, strict=True):
+        np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
+
+    wider = architectures.build_classifier("compact_wide", input_size=224, resolution=48)
+    start = [variable.numpy() for variable in wider.weights]
+    with caplog.at_level("WARNING", logger="detector.train"):
+        loaded = train.load_initial_weights(wider, tmp_path / "start.keras")
+    assert 0 < loaded < len(wider.weights)
+    assert f"{loaded} of {len(wider.weights)} weight arrays loaded" in caplog.text
+    kept = [np.array_equal(variable.numpy(), fresh) for variable, fresh in zip(wider.weights, start, strict=True)]
+    assert sum(kept) == len(wider.weights) - loaded  # the skipped ones got their random start back, not NaN
+
+    with pytest.raises(ValueError, match=r"none of the model's .* weight arrays matched"):
+        train.load_initial_weights(architectures.build_classifier("vgg16", 224, 32), tmp_path / "start.keras")
