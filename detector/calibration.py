@@ -1,11 +1,13 @@
 """Calibration and decision thresholds, fitted on validation data and written into the model card.
 
 The group-split validation set is cut in two halves by a second stable hash of the group (the source video):
-the **calibration half** fits the temperature and chooses the thresholds, the **report half** measures the
-result. No number in the card's metrics comes from data the temperature or the thresholds were fitted on.
+the **calibration half** fits the calibration and chooses the thresholds, the **report half** measures the
+result. No number in the card's metrics comes from data the calibration or the thresholds were fitted on.
 
-Temperature scaling: ``calibrated = sigmoid(logit(p) / T)``, T minimising the log loss on the calibration half.
-It rescales confidence without changing the ranking, so ROC AUC and the EER are the same before and after.
+Calibration: ``calibrated = sigmoid(logit(p) / T + b)``. Temperature scaling fits T alone (b = 0); Platt
+scaling (the default) fits both, minimising the log loss on the calibration half. Both keep the ranking, so
+ROC AUC and the EER are the same before and after; only Platt can undo a model's lean towards one class, which
+fine-tuning with a different class mix leaves (docs/DESIGN.md, "Platt scaling").
 
 Threshold rule (``choose_thresholds``), on calibrated probabilities:
 
@@ -37,6 +39,8 @@ from detector import metrics, model_card
 logger = logging.getLogger(__name__)
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
+BIAS_BOUNDS = (-10.0, 10.0)
+DEFAULT_METHOD = "platt"
 TARGET_PRECISION = 0.9
 MIN_CALLS = 10
 # Below this many crops of each class in each half, the fit is not worth trusting: nothing is fitted.
@@ -46,20 +50,38 @@ PROBABILITY_EPSILON = 1e-7
 HALF_SALT = "calibration-half:"
 
 
+def describe(fitted: model_card.Calibration | None) -> str:
+    """The calibration in a few words: "temperature 1.234" or "temperature 1.234, bias -0.210 (Platt)"."""
+    if fitted is None:
+        return "none fitted"
+    if fitted.method == "platt":
+        return f"temperature {fitted.temperature:.3f}, bias {fitted.bias:+.3f} (Platt)"
+    return f"temperature {fitted.temperature:.3f}"
+
+
 def logits(probabilities: np.ndarray) -> np.ndarray:
     """``log(p / (1 - p))``, ``(N,) float64``, with ``p`` clipped to ``[1e-7, 1 - 1e-7]`` (so at most ±16.1)."""
     clipped = np.clip(np.asarray(probabilities, dtype=np.float64), PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON)
     return special.logit(clipped)
 
 
-def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """``sigmoid(logit(p) / temperature)``, ``(N,) float64``; a temperature of 1 returns ``p`` unchanged."""
+def rescale(probabilities: np.ndarray, temperature: float, bias: float = 0.0) -> np.ndarray:
+    """``sigmoid(logit(p) / temperature + bias)``, ``(N,) float64``; temperature 1 and bias 0 return ``p``."""
     if not (np.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature must be a positive number, got {temperature}")
+    if not np.isfinite(bias):
+        raise ValueError(f"bias must be a finite number, got {bias}")
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    if temperature == 1.0:
+    if temperature == 1.0 and bias == 0.0:
         return probabilities.copy()
-    return special.expit(logits(probabilities) / temperature)
+    return special.expit(logits(probabilities) / temperature + bias)
+
+
+def apply(probabilities: np.ndarray, fitted: model_card.Calibration | None) -> np.ndarray:
+    """The card's calibration applied to raw probabilities; ``None`` (nothing fitted) leaves them as they are."""
+    if fitted is None:
+        return np.asarray(probabilities, dtype=np.float64).copy()
+    return rescale(probabilities, fitted.temperature, fitted.bias)
 
 
 def _log_loss(labels: np.ndarray, scaled_logits: np.ndarray) -> float:
@@ -71,7 +93,7 @@ def _log_loss(labels: np.ndarray, scaled_logits: np.ndarray) -> float:
 def fit_temperature(
     labels: np.ndarray, probabilities: np.ndarray, bounds: tuple[float, float] = TEMPERATURE_BOUNDS
 ) -> float:
-    """The temperature in ``bounds`` that minimises the log loss of ``apply_temperature(probabilities, T)``.
+    """The temperature in ``bounds`` that minimises the log loss of ``rescale(probabilities, T)``.
 
     Searched over log T with bounded Brent (``scipy.optimize.minimize_scalar``): the loss is convex in 1 / T, so
     it has one minimum in log T. Needs both classes (with one, the loss falls forever towards a bound).
@@ -92,6 +114,24 @@ def fit_temperature(
         options={"xatol": 1e-6},
     )
     return float(np.exp(result.x))
+
+
+def fit_platt(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
+    """The temperature and bias that minimise the log loss of ``rescale(probabilities, T, b)`` (Platt scaling).
+
+    A two-parameter logistic regression on the logit, solved with L-BFGS from the best temperature and no bias;
+    the temperature is kept within ``TEMPERATURE_BOUNDS`` and the bias within ``BIAS_BOUNDS``.
+    """
+    labels = np.asarray(labels, dtype=np.int32).ravel()
+    raw_logits = logits(probabilities).ravel()
+    start = fit_temperature(labels, probabilities)  # checks lengths and both classes
+    result = optimize.minimize(
+        lambda parameters: _log_loss(labels, raw_logits / np.exp(parameters[0]) + parameters[1]),
+        x0=np.array([np.log(start), 0.0]),
+        method="L-BFGS-B",
+        bounds=[tuple(np.log(TEMPERATURE_BOUNDS)), BIAS_BOUNDS],
+    )
+    return float(np.exp(result.x[0])), float(result.x[1])
 
 
 @dataclass(frozen=True)
@@ -188,14 +228,18 @@ def fit_on_validation(
     target_precision: float = TARGET_PRECISION,
     resamples: int = 1000,
     seed: int = 0,
+    method: str = DEFAULT_METHOD,
 ) -> CalibrationFit:
-    """Fits the temperature and thresholds on the calibration half and measures them on the report half.
+    """Fits the calibration (``method``: "temperature" or "platt") and thresholds on the calibration half and
+    measures them on the report half.
 
     ``labels`` ``(N,)`` (1 = fake), ``raw_probabilities`` ``(N,)`` the model's uncalibrated outputs, ``groups``
     the source video of each crop, ``data`` a description of the validation set. When a half holds fewer than
     ``MIN_PER_CLASS`` crops of either class, nothing is fitted (identity calibration, default thresholds) and the
     whole validation set, untouched by any fit, is measured; the card says so.
     """
+    if method not in model_card.CALIBRATION_METHODS:
+        raise ValueError(f"calibration method must be one of {model_card.CALIBRATION_METHODS}, got {method!r}")
     labels = np.asarray(labels, dtype=np.int32).ravel()
     raw = np.asarray(raw_probabilities, dtype=np.float64).ravel()
     groups = list(groups)
@@ -203,7 +247,7 @@ def fit_on_validation(
         raise ValueError("labels, probabilities and groups must have the same length")
     calibration_mask = np.array([in_calibration_half(group) for group in groups], dtype=bool)
     split = {
-        "rule": "validation groups whose SHA-1 of 'calibration-half:' + group is even fit the temperature and the "
+        "rule": "validation groups whose SHA-1 of 'calibration-half:' + group is even fit the calibration and the "
         "thresholds; the other groups (the report half) measure them",
         "calibration_count": int(calibration_mask.sum()),
         "calibration_count_fake": int(labels[calibration_mask].sum()),
@@ -224,13 +268,17 @@ def fit_on_validation(
     else:
         report_mask = ~calibration_mask
         fit_labels, fit_raw = labels[calibration_mask], raw[calibration_mask]
-        temperature = fit_temperature(fit_labels, fit_raw)
-        choice = choose_thresholds(fit_labels, apply_temperature(fit_raw, temperature), target_precision)
-        report_probabilities = apply_temperature(raw[report_mask], temperature)
+        temperature, bias = (
+            fit_platt(fit_labels, fit_raw) if method == "platt" else (fit_temperature(fit_labels, fit_raw), 0.0)
+        )
+        choice = choose_thresholds(fit_labels, rescale(fit_raw, temperature, bias), target_precision)
+        report_probabilities = rescale(raw[report_mask], temperature, bias)
         report_labels = labels[report_mask]
         measured_on = f"{data}, report half (groups not used for any fit)"
         calibration = model_card.Calibration(
             temperature=temperature,
+            bias=bias,
+            method=method,
             fitted_on=f"{data}, calibration half",
             fitted_count=split["calibration_count"],
             measured_on=measured_on,
@@ -244,7 +292,7 @@ def fit_on_validation(
             uncertain_low=choice.uncertain_low,
             chosen_on=_choice_text(choice, target_precision, split["calibration_count"], float(fit_labels.mean())),
         )
-        probabilities_note = f"calibrated (temperature {temperature:.3f})"
+        probabilities_note = f"calibrated ({describe(calibration)})"
         logger.info("calibration: %s; thresholds: %s", calibration, thresholds)
 
     report_labels = labels[report_mask]

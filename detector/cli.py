@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from detector import calibration, model_card
 from detector.aggregation import STRATEGIES
 from detector.config import AnalysisConfig
 from detector.errors import DetectorError
@@ -68,7 +69,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_train(arguments: argparse.Namespace) -> int:
-    from detector import model_card, train
+    from detector import train
 
     config = train.TrainingConfig(
         name=arguments.name,
@@ -171,7 +172,7 @@ REPORT_EXPLAINED_PER_PERSON = 3
 def _write_report(
     result: VideoResult, path: str, scorer: EnsembleScorer, config: AnalysisConfig, report_path: Path
 ) -> None:
-    from detector import explain, model_card, report
+    from detector import explain, report
 
     content = report.build_report(
         result,
@@ -402,6 +403,12 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--models-folder", help="where the model and card are (default: models/)")
     parser.add_argument("--cache-folder", default=".cache", help="folder of decoded crops (.npy)")
     parser.add_argument("--target-precision", type=float, default=0.9, help="precision each side must reach")
+    parser.add_argument(
+        "--method",
+        choices=model_card.CALIBRATION_METHODS,
+        default=calibration.DEFAULT_METHOD,
+        help="temperature: divide the logit; platt: divide it and add a bias (default: %(default)s)",
+    )
 
 
 def _run_calibrate(arguments: argparse.Namespace) -> int:
@@ -412,11 +419,12 @@ def _run_calibrate(arguments: argparse.Namespace) -> int:
         Path(arguments.models_folder) if arguments.models_folder else None,
         Path(arguments.cache_folder),
         arguments.target_precision,
+        arguments.method,
     )
-    temperature = "none fitted" if card.calibration is None else f"{card.calibration.temperature:.3f}"
     print(
-        f"{card.name}: temperature {temperature}; fake at {card.thresholds.fake:.3f}, inconclusive from "
-        f"{card.thresholds.uncertain_low:.3f} ({card.thresholds.chosen_on}); card rewritten, weights unchanged"
+        f"{card.name}: calibration {calibration.describe(card.calibration)}; fake at {card.thresholds.fake:.3f}, "
+        f"inconclusive from {card.thresholds.uncertain_low:.3f} ({card.thresholds.chosen_on}); card rewritten, "
+        "weights unchanged"
     )
     return 0
 

@@ -290,7 +290,7 @@ def report(
         "models": model_descriptions(scorer),
         "ensemble": "mean of the members' probabilities" if len(scorer.scorers) > 1 else None,
         "probabilities": (
-            "calibrated by each model card's temperature"
+            "calibrated as each model card says (temperature or Platt scaling)"
             if all(calibrated)
             else "raw model outputs for the models without calibration in their card: "
             + ", ".join(name for name, done in zip(scorer.names, calibrated, strict=True) if not done)

@@ -65,14 +65,19 @@ class Thresholds:
             raise ModelCardError(f"thresholds must satisfy 0 <= uncertain_low <= fake <= 1, got {self}")
 
 
+CALIBRATION_METHODS = ("temperature", "platt")
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """How the model's raw probabilities are turned into calibrated ones: ``sigmoid(logit(p) / temperature)``.
+    """How the model's raw probabilities are turned into calibrated ones: ``sigmoid(logit(p) / temperature + bias)``.
 
-    Temperature scaling (Guo et al., 2017) keeps the ranking (ROC AUC is unchanged) and fixes over- or
-    under-confidence: a temperature above 1 pulls probabilities towards 0.5. ``fitted_on`` says which data the
-    temperature was fitted on; the ``*_before`` / ``*_after`` numbers are measured on ``measured_on``, data that
-    played no part in the fit.
+    ``method`` "temperature" (Guo et al., 2017; ``bias`` 0) keeps the ranking (ROC AUC is unchanged) and fixes
+    over- or under-confidence: a temperature above 1 pulls probabilities towards 0.5. "platt" (Platt, 1999: a
+    logistic regression on the logit, written here as a temperature and a bias) also moves every probability up
+    or down, which a model that calls too many crops fake (or real) needs; the ranking is kept too. ``fitted_on``
+    says which data they were fitted on; the ``*_before`` / ``*_after`` numbers are measured on ``measured_on``,
+    data that played no part in the fit.
     """
 
     temperature: float
@@ -84,10 +89,15 @@ class Calibration:
     ece_before: float
     ece_after: float
     method: str = "temperature"
+    bias: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.method != "temperature":
-            raise ModelCardError(f"only temperature calibration is supported, the card says {self.method!r}")
+        if self.method not in CALIBRATION_METHODS:
+            raise ModelCardError(
+                f"calibration method must be one of {CALIBRATION_METHODS}, the card says {self.method!r}"
+            )
+        if not math.isfinite(self.bias) or (self.method == "temperature" and self.bias != 0.0):
+            raise ModelCardError(f"a {self.method} calibration cannot have a bias of {self.bias}")
         if not (math.isfinite(self.temperature) and self.temperature > 0):
             raise ModelCardError(f"the calibration temperature must be a positive number, got {self.temperature}")
 

@@ -49,15 +49,12 @@ class FaceScorer:
     def score(self, crops: np.ndarray) -> np.ndarray:
         """Calibrated fake probabilities ``(N,) float64`` for ``(N, S, S, 3) uint8 RGB`` crops, S = ``input_size``.
 
-        The card's calibration (temperature scaling, fitted on validation data) is applied here, so every
+        The card's calibration (temperature or Platt scaling, fitted on validation data) is applied here, so every
         probability the page, the command line and the reports show is calibrated, and the card's thresholds
         (chosen on calibrated probabilities) apply to it. A card without calibration leaves the outputs as they
         are. ``score_uncalibrated`` gives the model's own outputs.
         """
-        probabilities = self.score_uncalibrated(crops)
-        if self.card.calibration is None:
-            return probabilities
-        return calibration.apply_temperature(probabilities, self.card.calibration.temperature)
+        return calibration.apply(self.score_uncalibrated(crops), self.card.calibration)
 
     def score_uncalibrated(self, crops: np.ndarray) -> np.ndarray:
         """The model's raw fake probabilities ``(N,) float64`` for ``(N, S, S, 3) uint8 RGB`` crops (the mean

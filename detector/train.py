@@ -2,7 +2,7 @@
 
 A run lives in a run folder (``runs/<name>/``, ignored by git): ``log.csv`` per epoch, ``last.keras`` after each
 epoch (to resume, also from a later session, with ``--resume``), ``best.keras`` at the lowest validation loss.
-When the run ends (epochs done or early stopping) the best model's temperature and decision thresholds are fitted
+When the run ends (epochs done or early stopping) the best model's calibration and decision thresholds are fitted
 on one half of the validation split and measured on the other (``detector.calibration``), and it is written to
 ``models/<name>.keras`` with its card ``models/<name>.json``. ``recalibrate`` redoes that fit for a shipped model.
 """
@@ -488,8 +488,10 @@ def recalibrate(
     models_folder: Path | None = None,
     cache_folder: Path | None = Path(".cache"),
     target_precision: float = calibration.TARGET_PRECISION,
+    method: str = calibration.DEFAULT_METHOD,
 ) -> model_card.ModelCard:
-    """Fits calibration and thresholds for a shipped model without retraining, and rewrites its card.
+    """Fits calibration (``method``: "temperature" or "platt") and thresholds for a shipped model without
+    retraining, and rewrites its card.
 
     Scores the DFDC validation split (the card's ``validation_percent``, else 15) with the model's raw outputs
     and replaces the card's calibration, thresholds and metrics; the weights are not touched, so their sha256
@@ -507,6 +509,7 @@ def recalibrate(
         validation_set.groups,
         VALIDATION_DATA,
         target_precision,
+        method=method,
     )
     updated = dataclasses.replace(
         card,
@@ -629,8 +632,10 @@ def quantize(
         "measured_by": "detector.train.quantize",
     }
     logger.info("8-bit storage of %s: %s", name, storage)
+    # The weights changed a little, so the calibration is refitted, by the method the card had.
+    method = card.calibration.method if card.calibration else calibration.DEFAULT_METHOD
     fitted = calibration.fit_on_validation(
-        labels, small_scores, validation_set.groups, VALIDATION_DATA, target_precision
+        labels, small_scores, validation_set.groups, VALIDATION_DATA, target_precision, method=method
     )
     updated = dataclasses.replace(
         card,

@@ -1,4 +1,4 @@
-"""Temperature scaling, the threshold rule and the calibration/report halves, on synthetic probabilities."""
+"""Temperature and Platt scaling, the threshold rule and the calibration/report halves, on synthetic probabilities."""
 
 from __future__ import annotations
 
@@ -9,27 +9,49 @@ from scipy import special
 from detector import calibration, metrics
 
 
-def synthetic(count: int, temperature: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Labels drawn from calibrated logits, and probabilities whose logits are ``temperature`` times those."""
+def synthetic(count: int, temperature: float, seed: int = 0, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Labels drawn from calibrated logits, and probabilities whose logits are ``temperature`` times those plus
+    ``shift`` (a model that leans towards "fake" when the shift is positive)."""
     rng = np.random.default_rng(seed)
     true_logits = rng.normal(0.0, 2.0, count)
     labels = (rng.random(count) < special.expit(true_logits)).astype(np.int32)
-    return labels, special.expit(true_logits * temperature)
+    return labels, special.expit(true_logits * temperature + shift)
 
 
 def test_temperature_divides_the_logits():
     probabilities = special.expit(np.array([-6.0, -1.0, 0.0, 2.0, 4.0]))
-    np.testing.assert_allclose(
-        calibration.apply_temperature(probabilities, 2.0), special.expit([-3.0, -0.5, 0.0, 1.0, 2.0])
-    )
-    np.testing.assert_array_equal(calibration.apply_temperature(probabilities, 1.0), probabilities)
+    np.testing.assert_allclose(calibration.rescale(probabilities, 2.0), special.expit([-3.0, -0.5, 0.0, 1.0, 2.0]))
+    np.testing.assert_array_equal(calibration.rescale(probabilities, 1.0), probabilities)
     # Saturated outputs stay finite: probabilities are clipped to [1e-7, 1 - 1e-7], logits to about +-16.12.
     edge = special.logit(1e-7)
-    np.testing.assert_allclose(
-        calibration.apply_temperature(np.array([0.0, 1.0]), 2.0), special.expit([edge / 2, -edge / 2])
-    )
+    np.testing.assert_allclose(calibration.rescale(np.array([0.0, 1.0]), 2.0), special.expit([edge / 2, -edge / 2]))
     with pytest.raises(ValueError):
-        calibration.apply_temperature(probabilities, 0.0)
+        calibration.rescale(probabilities, 0.0)
+    np.testing.assert_allclose(
+        calibration.rescale(probabilities, 2.0, bias=-0.5), special.expit([-3.5, -1.0, -0.5, 0.5, 1.5])
+    )
+    with pytest.raises(ValueError, match="bias"):
+        calibration.rescale(probabilities, 1.0, bias=np.nan)
+
+
+@pytest.mark.parametrize(("temperature", "shift"), [(0.5, 1.0), (2.0, -1.5), (1.0, 0.0)])
+def test_platt_fitting_recovers_a_known_temperature_and_bias(temperature, shift):
+    labels, probabilities = synthetic(50_000, temperature, seed=5, shift=shift)
+    # logit(p) = true * T + shift, so logit(p) / T - shift / T gives back the true logits.
+    fitted_temperature, bias = calibration.fit_platt(labels, probabilities)
+    assert fitted_temperature == pytest.approx(temperature, rel=0.05)
+    assert bias == pytest.approx(-shift / temperature, abs=0.05)
+
+
+def test_platt_removes_a_lean_that_temperature_scaling_cannot():
+    labels, probabilities = synthetic(20_000, 1.0, seed=6, shift=1.0)
+    by_temperature = calibration.rescale(probabilities, calibration.fit_temperature(labels, probabilities))
+    by_platt = calibration.rescale(probabilities, *calibration.fit_platt(labels, probabilities))
+    ece = [metrics.expected_calibration_error(labels, scaled) for scaled in (by_temperature, by_platt)]
+    assert ece[1] < 0.02 < 0.05 < ece[0]
+    assert metrics.classification_metrics(labels, by_platt)["roc_auc"] == pytest.approx(
+        metrics.classification_metrics(labels, probabilities)["roc_auc"]
+    )
 
 
 @pytest.mark.parametrize("temperature", [0.5, 1.0, 2.5])
@@ -40,7 +62,7 @@ def test_fitting_recovers_a_known_temperature(temperature):
 
 def test_fitting_lowers_log_loss_and_ece_of_overconfident_probabilities():
     labels, probabilities = synthetic(20_000, 3.0, seed=1)
-    fitted = calibration.apply_temperature(probabilities, calibration.fit_temperature(labels, probabilities))
+    fitted = calibration.rescale(probabilities, calibration.fit_temperature(labels, probabilities))
     before, after = (
         metrics.classification_metrics(labels, probabilities),
         metrics.classification_metrics(labels, fitted),
@@ -100,17 +122,24 @@ def test_halves_are_stable_and_about_even():
     assert 0.45 < np.mean(first) < 0.55
 
 
-def test_fit_on_validation_fits_on_one_half_and_reports_on_the_other():
-    labels, raw = synthetic(4_000, 2.0, seed=4)
+@pytest.mark.parametrize("method", ["temperature", "platt"])
+def test_fit_on_validation_fits_on_one_half_and_reports_on_the_other(method):
+    labels, raw = synthetic(4_000, 2.0, seed=4, shift=0.5)
     groups = [f"g{i // 2}" for i in range(labels.size)]  # pairs share a group, as a fake and its source do
-    fitted = calibration.fit_on_validation(labels, raw, groups, "synthetic crops", resamples=50)
+    fitted = calibration.fit_on_validation(labels, raw, groups, "synthetic crops", resamples=50, method=method)
     in_half = np.array([calibration.in_calibration_half(group) for group in groups])
     split = fitted.metrics["validation_split"]
     assert (split["calibration_count"], split["report_count"]) == (int(in_half.sum()), int((~in_half).sum()))
-    # The temperature is the one fitted on the calibration half alone, the metrics those of the report half.
-    assert fitted.calibration.temperature == pytest.approx(calibration.fit_temperature(labels[in_half], raw[in_half]))
+    # The calibration is the one fitted on the calibration half alone, the metrics those of the report half.
+    expected_fit = {
+        "temperature": lambda: (calibration.fit_temperature(labels[in_half], raw[in_half]), 0.0),
+        "platt": lambda: calibration.fit_platt(labels[in_half], raw[in_half]),
+    }[method]()
+    assert fitted.calibration.method == method
+    assert (fitted.calibration.temperature, fitted.calibration.bias) == pytest.approx(expected_fit)
     assert fitted.calibration.fitted_count == split["calibration_count"]
-    report = calibration.apply_temperature(raw[~in_half], fitted.calibration.temperature)
+    assert calibration.describe(fitted.calibration) in fitted.metrics["validation"]["probabilities"]
+    report = calibration.apply(raw[~in_half], fitted.calibration)
     expected = metrics.classification_metrics(labels[~in_half], report, fitted.thresholds.fake)
     validation = fitted.metrics["validation"]
     assert validation["count"] == split["report_count"]

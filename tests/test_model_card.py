@@ -68,10 +68,20 @@ def test_a_calibration_round_trips_and_a_bad_one_is_refused(tiny_models_folder):
         "ece_before": 0.12,
         "ece_after": 0.02,
     }
-    card = model_card.ModelCard.from_dict(json.loads(json.dumps(data)))
+    card = model_card.ModelCard.from_dict(json.loads(json.dumps(data)))  # a card written before Platt scaling
     assert card.calibration.temperature == 1.7 and card.calibration.fitted_count == 2200
-    assert card.to_dict()["calibration"] == data["calibration"]
-    for bad in ({"temperature": 0.0}, {"temperature": float("nan")}, {"method": "isotonic"}):
+    assert card.calibration.bias == 0.0
+    assert card.to_dict()["calibration"] == {**data["calibration"], "bias": 0.0}
+    platt = {**data, "calibration": {**data["calibration"], "method": "platt", "bias": -0.4}}
+    assert model_card.ModelCard.from_dict(platt).calibration.bias == -0.4
+    bad_ones = (
+        {"temperature": 0.0},
+        {"temperature": float("nan")},
+        {"method": "isotonic"},
+        {"bias": 0.3},  # temperature scaling has no bias
+        {"method": "platt", "bias": float("inf")},
+    )
+    for bad in bad_ones:
         with pytest.raises(ModelCardError):
             model_card.ModelCard.from_dict({**data, "calibration": {**data["calibration"], **bad}})
     with pytest.raises(ModelCardError, match="missing or has a bad field"):

@@ -93,7 +93,7 @@ def test_export_fits_calibration_and_thresholds_on_one_half_and_reports_the_othe
     assert card.preprocessing.test_time_flip
     raw = train.predict(model, images, mirror=True)
     scored = FaceScorer("exported", tmp_path).score(images)
-    expected = calibration.apply_temperature(raw, card.calibration.temperature)
+    expected = calibration.apply(raw, card.calibration)
     np.testing.assert_allclose(scored, expected, atol=1e-4)
 
 
