@@ -93,6 +93,10 @@ _METRIC_EXPLANATIONS = {
         "about 5 points",
     ),
 }
+CALIBRATED_MEANING = (
+    "adjusted, on validation crops these numbers were not measured on, to mean what they say: of the crops "
+    "given 70%, about 70 in 100 are fake"
+)
 # The decision rates of a card's "decisions" measurement: (sentence with {value} as a percentage).
 _DECISION_EXPLANATIONS = {
     "false_positive_rate": "Real crops wrongly called “Likely manipulated”: {value}",
@@ -400,7 +404,9 @@ def metric_lines(metrics: Mapping[str, Any]) -> list[str]:
         for key, value in measurement.items():
             if key in _METRIC_CONTEXT_KEYS:
                 continue
-            if key in _METRIC_EXPLANATIONS:
+            if key == "probabilities" and isinstance(value, str) and value.startswith("calibrated"):
+                lines.append(f"- Probabilities {value}: {CALIBRATED_MEANING}.")
+            elif key in _METRIC_EXPLANATIONS:
                 title, meaning = _METRIC_EXPLANATIONS[key]
                 shown = "not defined (one class only)" if value is None else _format_value(value)
                 shown += _interval_text(intervals, key)

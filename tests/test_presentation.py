@@ -211,6 +211,14 @@ def test_metric_lines_put_ranges_beside_numbers_and_state_decisions_as_rates() -
     assert lines[-1].startswith("How these numbers were kept honest") and "2,135 crops" in lines[-1]
 
 
+def test_metric_lines_say_what_calibrated_probabilities_mean_and_not_of_raw_ones() -> None:
+    calibrated = "calibrated (temperature 0.866, bias +0.258 (Platt))"
+    lines = presentation.metric_lines({"validation": {"roc_auc": 0.87, "probabilities": calibrated}})
+    assert f"- Probabilities {calibrated}: {presentation.CALIBRATED_MEANING}." in lines
+    raw = presentation.metric_lines({"validation": {"probabilities": "raw model outputs (no calibration fitted)"}})
+    assert raw[-1] == "- Probabilities: raw model outputs (no calibration fitted)"
+
+
 def test_metric_lines_list_unknown_shapes_as_they_are() -> None:
     assert presentation.metric_lines({"validation": {"note": "untrained: not measured"}}) == [
         "Validation:",
