@@ -131,7 +131,14 @@ def fit_platt(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, flo
         method="L-BFGS-B",
         bounds=[tuple(np.log(TEMPERATURE_BOUNDS)), BIAS_BOUNDS],
     )
-    return float(np.exp(result.x[0])), float(result.x[1])
+    temperature, bias = float(np.exp(result.x[0])), float(result.x[1])
+    if not result.success:
+        raise ValueError(f"Platt scaling did not converge: {result.message}")
+    if np.isclose(temperature, TEMPERATURE_BOUNDS).any() or np.isclose(bias, BIAS_BOUNDS).any():
+        logger.warning(
+            "Platt scaling stopped at a bound (temperature %.3f, bias %.3f): check the model", temperature, bias
+        )
+    return temperature, bias
 
 
 @dataclass(frozen=True)

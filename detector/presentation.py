@@ -94,8 +94,9 @@ _METRIC_EXPLANATIONS = {
     ),
 }
 CALIBRATED_MEANING = (
-    "adjusted, on validation crops these numbers were not measured on, to mean what they say: of the crops "
-    "given 70%, about 70 in 100 are fake"
+    "adjusted on DFDC validation crops (about half of them fake, none of them among those measured here) so "
+    "that there they mean what they say: of the crops given 70%, about 70 in 100 were fake. On other footage "
+    "they can be less exact (see the other measurements)"
 )
 # The decision rates of a card's "decisions" measurement: (sentence with {value} as a percentage).
 _DECISION_EXPLANATIONS = {
@@ -143,6 +144,7 @@ _TRAINING_HIDDEN = frozenset(
         "validation_percent",
         "self_blend",
         "precision",
+        "fakes_by_model",  # the limitations say it in words
     }
 )
 

@@ -157,29 +157,33 @@ POLICY_FILE = "augmentation.json"
 
 
 def load_initial_weights(model: keras.Model, path: Path) -> int:
-    """Loads ``--init`` weights where names and shapes match and returns how many weight arrays it loaded.
+    """Loads ``--init`` weights where they fit and returns how many float weight arrays it loaded.
 
-    Keras skips mismatched arrays silently; a file of another architecture would leave every array at its random
-    start while the card said "fine-tuned from", so no match at all is an error and a partial match is logged.
-    Every array is filled with NaN first: the ones still NaN afterwards were skipped and get their start back.
+    Keras pairs the file's layers with the model's by their order and class (not their names) and, with
+    ``skip_mismatch``, only warns where the shapes differ; a file of another architecture would leave every array
+    at its random start while the card said "fine-tuned from", so no match at all is an error and a partial match
+    is logged by name. Every float array is filled with NaN first: the ones still NaN afterwards were skipped and
+    get their start back. Other arrays (none in this project's architectures) are loaded but not counted.
     """
-    fresh = [variable.numpy() for variable in model.weights]
-    for variable in model.weights:
-        variable.assign(np.full(variable.shape, np.nan, variable.numpy().dtype))
+    weights = model.weights
+    fresh = [variable.numpy() for variable in weights]
+    checked = [index for index, variable in enumerate(weights) if keras.backend.is_float_dtype(variable.dtype)]
+    for index in checked:
+        weights[index].assign(np.full(weights[index].shape, np.nan, fresh[index].dtype))
     model.load_weights(path, skip_mismatch=True)
-    skipped = [index for index, variable in enumerate(model.weights) if np.isnan(variable.numpy()).all()]
+    skipped = [index for index in checked if np.isnan(weights[index].numpy()).all()]
     for index in skipped:
-        model.weights[index].assign(fresh[index])
-    loaded = len(fresh) - len(skipped)
+        weights[index].assign(fresh[index])
+    loaded = len(checked) - len(skipped)
     if loaded == 0:
-        raise ValueError(f"--init {path}: none of the model's {len(fresh)} weight arrays matched it")
+        raise ValueError(f"--init {path}: none of the model's {len(checked)} weight arrays matched it")
     if skipped:
-        names = ", ".join(model.weights[index].path for index in skipped[:5])
+        names = ", ".join(weights[index].path for index in skipped[:5])
         logger.warning(
             "--init %s: %d of %d weight arrays loaded; %s%s keep their random start",
             path,
             loaded,
-            len(fresh),
+            len(checked),
             names,
             " ..." if len(skipped) > 5 else "",
         )
@@ -406,6 +410,7 @@ FAKES_SEEN = {
     "both": "Trained on DFDC face swaps and self-blended real faces: manipulations that leave no blending "
     "trace (fully generated or re-enacted faces) may go unnoticed.",
 }
+MIXED_FAKES_START = "Averages models trained on"
 FACES_ONLY = "Judges faces only: not audio, not fully generated video, not edits elsewhere in the frame."
 
 
@@ -414,26 +419,47 @@ def training_limitations(fakes: str) -> tuple[str, ...]:
     return (FAKES_SEEN[fakes], FACES_ONLY)
 
 
-def average_limitations(cards: Sequence[model_card.ModelCard]) -> tuple[str, ...]:
-    """The limitations of an average of these models, as one model's: one statement of the fakes they were trained
-    on (not each member's, which would contradict each other: "DFDC only" beside "DFDC and self-blends"), then
-    every other limitation a member states, once.
-    """
-    missing = [card.name for card in cards if card.training.get("fakes") not in FAKES_SEEN]
+def fakes_by_model(cards: Sequence[model_card.ModelCard]) -> dict[str, str]:
+    """Which fakes trained each single network inside these models: a single model's card says it in
+    ``training.fakes``, an average's in ``training.fakes_by_model`` (so averages of averages still know)."""
+    by_model: dict[str, str] = {}
+    missing = []
+    for card in cards:
+        if "fakes_by_model" in card.training:
+            by_model.update(card.training["fakes_by_model"])
+        elif card.training.get("fakes") in FAKES_SEEN:
+            by_model[card.name] = card.training["fakes"]
+        else:
+            missing.append(card.name)
     if missing:
         raise ModelCardError(f"the cards of {', '.join(missing)} do not say which fakes trained them (training.fakes)")
-    kinds = list(dict.fromkeys(card.training["fakes"] for card in cards))
+    return by_model
+
+
+def average_limitations(cards: Sequence[model_card.ModelCard]) -> tuple[str, ...]:
+    """The limitations of an average of these models, as one model's: one statement of the fakes its networks
+    were trained on (not each member's, which would contradict each other: "DFDC only" beside "DFDC and
+    self-blends"), then every other limitation a member states, once.
+    """
+    by_model = fakes_by_model(cards)
+    kinds = set(by_model.values())
     if len(kinds) == 1:
-        seen = FAKES_SEEN[kinds[0]]
+        seen = FAKES_SEEN[kinds.pop()]
     else:
-        swaps = ", ".join(card.name for card in cards if card.training["fakes"] in ("dfdc", "both"))
-        blends = ", ".join(card.name for card in cards if card.training["fakes"] in ("sbi", "both"))
+        swaps = ", ".join(name for name, fakes in by_model.items() if fakes in ("dfdc", "both"))
+        blends = ", ".join(name for name, fakes in by_model.items() if fakes in ("sbi", "both"))
         seen = (
-            f"Averages models trained on DFDC face swaps ({swaps}) and on self-blended real faces ({blends}): "
+            f"{MIXED_FAKES_START} DFDC face swaps ({swaps}) and on self-blended real faces ({blends}): "
             "other manipulation methods, above all those that leave no blending trace (fully generated or "
             "re-enacted faces), may go unnoticed."
         )
-    others = (text for card in cards for text in card.limitations if text not in FAKES_SEEN.values())
+    training_statements = set(FAKES_SEEN.values())
+    others = (
+        text
+        for card in cards
+        for text in card.limitations
+        if text not in training_statements and not text.startswith(MIXED_FAKES_START)
+    )
     return (seen, *dict.fromkeys(others))
 
 
@@ -560,8 +586,9 @@ def combine(
         "command": command,
     }
     limitations = average_limitations(cards)
-    if len({card.training["fakes"] for card in cards}) == 1:
-        training["fakes"] = cards[0].training["fakes"]
+    training["fakes_by_model"] = fakes_by_model(cards)
+    if len(set(training["fakes_by_model"].values())) == 1:
+        training["fakes"] = next(iter(training["fakes_by_model"].values()))
     save_with_card(
         combined,
         name,

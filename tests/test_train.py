@@ -115,7 +115,13 @@ def test_calibrate_rewrites_the_card_of_a_shipped_model_and_leaves_its_weights(
     assert after.metrics["validation"]["count"] == after.metrics["validation_split"]["report_count"] < len(validation)
     assert after.thresholds.chosen_on.startswith("calibration half")
     assert after.training == {**before.training, "validation_percent": 15}
+    assert after.calibration.method == "platt"  # the default
     FaceScorer("tiny", tmp_path)  # the sha256 check passes
+
+    assert cli.main([*argv, "--method", "temperature"]) == 0
+    assert "calibration temperature " in capsys.readouterr().out
+    by_temperature = model_card.read_card("tiny", tmp_path).calibration
+    assert by_temperature.method == "temperature" and by_temperature.bias == 0.0
 
     with open(tmp_path / "tiny.keras", "ab") as handle:
         handle.write(b"tampered")
@@ -132,7 +138,9 @@ def test_quantize_stores_8_bit_weights_and_measures_that_quality_did_not_move(
     validation = _balanced_validation_crops()
     monkeypatch.setattr(datasets, "load_dfdc_faces", lambda: validation)
     argv = ["quantize", "--name", "tiny", "--models-folder", str(tmp_path), "--cache-folder", str(tmp_path / "c")]
+    assert cli.main(["calibrate", *argv[1:], "--method", "temperature"]) == 0
     assert cli.main(argv) == 0
+    assert model_card.read_card("tiny", tmp_path).calibration.method == "temperature"  # refitted the same way
     assert "(8-bit)" in capsys.readouterr().out
     assert not (tmp_path / "tiny.keras").exists()
     card = model_card.read_card("tiny", tmp_path)
@@ -182,6 +190,7 @@ def test_combine_saves_one_averaging_model_with_its_own_calibration(tiny_models_
         "may go unnoticed.",
         train.FACES_ONLY,
     )
+    assert card.training["fakes_by_model"] == {"tiny": "dfdc", "other": "both"}
     assert "fakes" not in card.training  # its members saw different fakes
     pair, tiny, second = (FaceScorer(name, tmp_path) for name in ("pair", "tiny", "other"))
     crops = np.random.default_rng(0).integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)
@@ -206,6 +215,20 @@ def test_an_average_states_one_training_limitation_that_fits_all_its_members():
     assert mixed[1:] == (train.FACES_ONLY,)
     with pytest.raises(ModelCardError, match="the cards of c do not say which fakes"):
         train.average_limitations([_card_trained_on("a", "dfdc"), _card_trained_on("c", None)])
+
+
+def test_an_average_of_an_average_names_every_network_once_in_one_statement():
+    inner_members = [_card_trained_on("a", "dfdc"), _card_trained_on("b", "both")]
+    inner = dataclasses.replace(
+        _card_trained_on("ab", None),
+        training={"data": "x", "fakes_by_model": train.fakes_by_model(inner_members)},
+        limitations=train.average_limitations(inner_members),
+    )
+    outer = train.average_limitations([inner, _card_trained_on("c", "sbi")])
+    assert outer[0].startswith(
+        "Averages models trained on DFDC face swaps (a, b) and on self-blended real faces (b, c)"
+    )
+    assert outer[1:] == (train.FACES_ONLY,)
 
 
 def test_models_scored_together_name_the_limitations_only_some_of_them_state():
