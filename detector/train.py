@@ -120,10 +120,61 @@ class CropBatches(keras.utils.PyDataset):
 
 
 def _completed_epochs(log_path: Path) -> int:
+    return len(_validation_losses(log_path))
+
+
+def _validation_losses(log_path: Path) -> list[float]:
     if not log_path.is_file():
-        return 0
+        return []
     with log_path.open(newline="") as handle:
-        return sum(1 for _ in csv.DictReader(handle))
+        return [float(row["val_loss"]) for row in csv.DictReader(handle)]
+
+
+def plateau_schedule(
+    losses: Sequence[float], initial_rate: float, patience: int, factor: float = 0.5, least_rate: float = 1e-5
+) -> tuple[float, bool]:
+    """The learning rate for the next epoch, and whether to stop, from the validation losses of the epochs so far.
+
+    Each epoch that does not lower the best loss halves the rate (down to ``least_rate``); ``patience`` of them in a
+    row stop the run. A function of the run's log, not of a callback's memory: a run resumed in a later session
+    slows down and stops exactly as one left running would (Keras's callbacks forget both on every ``fit``)."""
+    rate, best, stalled = initial_rate, float("inf"), 0
+    for loss in losses:
+        if loss < best:
+            best, stalled = loss, 0
+        else:
+            stalled += 1
+            rate = max(rate * factor, least_rate)
+    return rate, stalled >= patience
+
+
+class PlateauSchedule(keras.callbacks.Callback):
+    """Applies ``plateau_schedule`` to the run's history and each new epoch's validation loss."""
+
+    def __init__(self, losses: Sequence[float], initial_rate: float, patience: int) -> None:
+        super().__init__()
+        self.losses = list(losses)
+        self.initial_rate = initial_rate
+        self.patience = patience
+
+    def _apply(self) -> None:
+        rate, stop = plateau_schedule(self.losses, self.initial_rate, self.patience)
+        self.model.optimizer.learning_rate = rate
+        self.model.stop_training = stop
+        logger.info(
+            "after %d epochs (best validation loss %.4f): learning rate %.3g%s",
+            len(self.losses),
+            min(self.losses, default=float("nan")),
+            rate,
+            ", stopping" if stop else "",
+        )
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._apply()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.losses.append(float(logs["val_loss"]))
+        self._apply()
 
 
 def _load_split(config: TrainingConfig) -> tuple[datasets.CropSet, datasets.CropSet]:
@@ -309,7 +360,9 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
             metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
         )
 
-    if initial_epoch < config.epochs and not export_only:
+    losses = _validation_losses(log_path)
+    _, stopped = plateau_schedule(losses, config.learning_rate, config.patience)
+    if initial_epoch < config.epochs and not (export_only or stopped):
         training_batches = _training_batches(config, train_images, train_set.labels, initial_epoch, policy)
         # The batches hold what they need (for SBI, copies of the reals): let the full array go.
         del train_images
@@ -318,10 +371,16 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         )
         callbacks = [
             keras.callbacks.CSVLogger(str(log_path), append=True),
+            # Before the checkpoints, so that last.keras holds the rate the next epoch will use.
+            PlateauSchedule(losses, config.learning_rate, config.patience),
             keras.callbacks.ModelCheckpoint(str(last_path)),
-            keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_loss", save_best_only=True),
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
-            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=1e-5),
+            keras.callbacks.ModelCheckpoint(
+                str(best_path),
+                monitor="val_loss",
+                save_best_only=True,
+                # A resumed run must not replace the best checkpoint with a worse first epoch.
+                initial_value_threshold=min(losses, default=None),
+            ),
         ]
         model.fit(
             training_batches,
