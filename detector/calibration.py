@@ -182,7 +182,9 @@ def choose_thresholds(
     fake_ok = (values >= equal_error_threshold) & (precision_fake >= target_precision) & (calls_from >= min_calls)
     real_ok = (values <= equal_error_threshold) & (precision_real >= target_precision) & (calls_before >= min_calls)
     fake = float(values[np.argmax(fake_ok)]) if fake_ok.any() else equal_error_threshold
-    uncertain_low = float(values[len(values) - 1 - np.argmax(real_ok[::-1])]) if real_ok.any() else fake
+    uncertain_low = (
+        float(values[len(values) - 1 - np.argmax(real_ok[::-1])]) if real_ok.any() else equal_error_threshold
+    )
     return ThresholdChoice(
         fake=fake,
         uncertain_low=min(uncertain_low, fake),

@@ -106,6 +106,20 @@ def test_thresholds_stay_at_the_eer_point_when_no_side_reaches_the_target():
     assert choice.fake == choice.uncertain_low == choice.equal_error_threshold
 
 
+def test_a_side_that_misses_the_target_stays_at_the_eer_point_while_the_other_moves():
+    # Above 0.7 every crop is fake; below it half are: FAKE calls can be 90 % right, REAL calls never.
+    rng = np.random.default_rng(4)
+    probabilities = rng.random(4000)
+    labels = np.where(probabilities > 0.7, 1, rng.integers(0, 2, 4000))
+    choice = calibration.choose_thresholds(labels, probabilities, 0.9)
+    assert choice.fake_target_met and not choice.real_target_met
+    assert choice.uncertain_low == choice.equal_error_threshold < choice.fake
+    # The same data upside down: now only the REAL side moves.
+    mirrored = calibration.choose_thresholds(1 - labels, 1 - probabilities, 0.9)
+    assert mirrored.real_target_met and not mirrored.fake_target_met
+    assert mirrored.uncertain_low < mirrored.equal_error_threshold == mirrored.fake
+
+
 def test_thresholds_need_enough_calls_on_each_side():
     # Only the single highest crop is a sure fake: 1 call is fewer than MIN_CALLS, so it cannot set the threshold.
     labels = np.array([0, 1] * 20 + [1])
