@@ -207,6 +207,14 @@ def _load_extra_reals(config: TrainingConfig) -> datasets.CropSet | None:
 POLICY_FILE = "augmentation.json"
 
 
+def _initial_weights_target(model: keras.Model, path: Path) -> tuple[keras.Model, dict]:
+    legacy = path.suffix in (".h5", ".hdf5") and not path.name.endswith(".weights.h5")
+    backbones = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if legacy and backbones:
+        return backbones[0], {"by_name": True}
+    return model, {}
+
+
 def load_initial_weights(model: keras.Model, path: Path) -> int:
     """Loads ``--init`` weights where they fit and returns how many float weight arrays it loaded.
 
@@ -215,13 +223,18 @@ def load_initial_weights(model: keras.Model, path: Path) -> int:
     at its random start while the card said "fine-tuned from", so no match at all is an error and a partial match
     is logged by name. Every float array is filled with NaN first: the ones still NaN afterwards were skipped and
     get their start back. Other arrays (none in this project's architectures) are loaded but not counted.
+
+    A legacy HDF5 file (``.h5``, as Keras applications ship their ImageNet weights, e.g.
+    ``resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5``) holds a backbone's layers by name, not this
+    project's classifier: it is loaded by name into the nested backbone, and the head keeps its random start.
     """
     weights = model.weights
     fresh = [variable.numpy() for variable in weights]
     checked = [index for index, variable in enumerate(weights) if keras.backend.is_float_dtype(variable.dtype)]
     for index in checked:
         weights[index].assign(np.full(weights[index].shape, np.nan, fresh[index].dtype))
-    model.load_weights(path, skip_mismatch=True)
+    target, options = _initial_weights_target(model, path)
+    target.load_weights(path, skip_mismatch=True, **options)
     skipped = [index for index in checked if np.isnan(weights[index].numpy()).all()]
     for index in skipped:
         weights[index].assign(fresh[index])

@@ -338,3 +338,28 @@ def test_init_weights_load_where_they_fit_and_a_file_that_fits_nothing_is_refuse
 
     with pytest.raises(ValueError, match=r"none of the model's .* weight arrays matched"):
         train.load_initial_weights(architectures.build_classifier("vgg16", 224, 32), tmp_path / "start.keras")
+
+
+def test_init_loads_a_keras_applications_style_backbone_file_by_name_into_the_backbone(tmp_path, caplog):
+    # Keras applications ship ImageNet weights as legacy HDF5 files of the backbone alone (include_top=False),
+    # its layers named as in keras.applications; made here from an untrained backbone, nothing downloaded.
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    backbone = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
+    for variable in backbone.weights:
+        variable.assign(variable.numpy() + 0.25)
+    with h5py.File(tmp_path / "resnet50_notop.h5", "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, backbone)
+
+    model = architectures.build_classifier("resnet50", input_size=64, resolution=32)
+    head = [variable.numpy() for variable in model.get_layer("fake_probability").weights]
+    with caplog.at_level("WARNING", logger="detector.train"):
+        loaded = train.load_initial_weights(model, tmp_path / "resnet50_notop.h5")
+    assert loaded == len(backbone.weights) == len(model.weights) - 2
+    assert "fake_probability" in caplog.text  # the head is named as keeping its random start
+    nested = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    for loaded_variable, saved in zip(nested.weights, backbone.weights, strict=True):
+        np.testing.assert_array_equal(loaded_variable.numpy(), saved.numpy())
+    for variable, fresh in zip(model.get_layer("fake_probability").weights, head, strict=True):
+        np.testing.assert_array_equal(variable.numpy(), fresh)
