@@ -105,7 +105,11 @@ def _add_scan(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--frames", type=int, default=AnalysisConfig.frame_count, help="frames to sample")
     parser.add_argument("--aggregation", default=AnalysisConfig.aggregation, choices=sorted(STRATEGIES))
-    parser.add_argument("--threshold", type=float, help="fake threshold (default: the model card's)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        help="one fake threshold for every verdict, with no inconclusive band (default: the model card's thresholds)",
+    )
     parser.add_argument("--json", dest="json_path", help="write the full result(s) to this JSON file")
     parser.add_argument(
         "--report",

@@ -204,3 +204,26 @@ def test_a_record_is_refused_when_the_card_changed_during_the_measurement(tiny_m
     with pytest.raises(DetectorError, match="changed while it was measured"):
         evaluation.record_in_card(card, {"unseen": {"log_loss": 0.3}}, tmp_path)
     assert model_card.read_card("tiny", tmp_path) == changed
+
+
+@requires_shared
+@pytest.mark.slow
+def test_evaluate_on_the_report_half_reproduces_a_shipped_cards_validation_numbers(tmp_path, capsys):
+    from scripts import validation_labels
+
+    card = model_card.read_card("compact_v1", model_card.MODELS_FOLDER)
+    labels_file, report_file = tmp_path / "report_half.csv", tmp_path / "report.json"
+    percent = str(card.training.get("validation_percent", 15))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.argv", ["validation_labels", str(labels_file), "--half", "report", "--percent", percent])
+        validation_labels.main()
+    argv = ["evaluate", "--crops", str(FACES), "--labels", str(labels_file), "--model", "compact_v1"]
+    assert cli.main([*argv, "--report", str(report_file), "--resamples", "200"]) == 0
+    crop = json.loads(report_file.read_text())["crop"]
+    validation, decisions = card.metrics["validation"], card.metrics["decisions"]
+    assert crop["data"]["count"] == validation["count"] == card.metrics["validation_split"]["report_count"]
+    names = ("roc_auc", "log_loss", "expected_calibration_error", "balanced_accuracy", "equal_error_rate", "accuracy")
+    for name in (*names, "average_precision"):
+        assert crop["metrics"][name] == pytest.approx(validation[name], abs=2e-3), name
+    for name in ("false_positive_rate", "false_negative_rate", "uncertain_share", "precision_fake", "precision_real"):
+        assert crop["decisions"][name] == pytest.approx(decisions[name], abs=2e-3), name
