@@ -209,8 +209,9 @@ def card_metrics(
     each saying what it was measured on (``description``); the exact ``command`` is kept for whoever repeats it.
 
     Numbers the data cannot define (ROC AUC on real faces only) are left out rather than stored as null, and so
-    are the decisions' precisions when the data holds one class: with no fakes, every FAKE call is wrong by
-    construction, which says nothing a reader could use beyond the false-positive rate.
+    are the accuracy and the decisions' precisions when the data holds one class: with no fakes, accuracy is one
+    minus the false-positive rate, and would count every "Inconclusive" as right; every FAKE call is wrong by
+    construction. Neither says anything a reader could use beyond the false-positive rate.
     """
     if not level.metrics:
         raise DetectorError("nothing was measured (no sample had a fake probability): nothing to record")
@@ -221,14 +222,17 @@ def card_metrics(
         "command": command,
     }
     one_class = min(level.metrics["count_fake"], level.metrics["count_real"]) == 0
-    left_out = {"precision_fake", "precision_real"} if one_class else set()
+    left_out = {"accuracy", "precision_fake", "precision_real"} if one_class else set()
     intervals = {
         name: [round(interval["low"], 4), round(interval["high"], 4)]
         for name, interval in level.intervals.items()
         if interval is not None
     }
     return {
-        key: {**{name: value for name, value in level.metrics.items() if value is not None}, **context},
+        key: {
+            **{name: value for name, value in level.metrics.items() if value is not None and name not in left_out},
+            **context,
+        },
         f"{key}_intervals": {
             "method": f"percentile bootstrap, {resamples} resamples by {level.data['resampled_by']}, seed {seed}, "
             f"{CONFIDENCE:.0%}",

@@ -165,12 +165,14 @@ def test_evaluate_records_its_measurement_in_the_card_and_the_page_can_read_it(t
     assert card.sha256 == before.sha256 and card.metrics["validation"] == before.metrics["validation"]
     recorded = card.metrics["some_reals"]
     assert recorded["count"] == recorded["count_real"] == len(reals) and recorded["unit"] == "face crops"
-    assert "roc_auc" not in recorded and recorded["log_loss"] > 0
+    # Real faces only: no ROC AUC, and no accuracy (it would be one minus the false-positive rate).
+    assert "roc_auc" not in recorded and "accuracy" not in recorded and recorded["log_loss"] > 0
     assert recorded["data"] == "eight DFDC real crops" and recorded["measured_by"] == "python -m detector evaluate"
     assert recorded["command"].startswith("python -m detector evaluate --crops ")
     assert card.metrics["some_reals_intervals"]["method"].endswith("by crop (no group column), seed 0, 95%")
     decisions = card.metrics["some_reals_decisions"]
-    assert decisions["count"] == len(reals) and 0 <= decisions["false_positive_rate"] <= 1
+    assert decisions["count"] == len(reals)
+    assert decisions["false_positive_rate"] == pytest.approx(decisions["count_called_fake"] / len(reals))
     # With real faces only, a FAKE call is wrong by construction: no precisions.
     assert "precision_fake" not in decisions and "precision_real" not in decisions
     lines = presentation.metric_lines(card.metrics)
