@@ -99,20 +99,6 @@ def build_classifier(
     return keras.Model(inputs, outputs, name=architecture)
 
 
-def with_input_size(model: keras.Model, input_size: int) -> keras.Model:
-    """The same trained layers behind a new input size (for example 224 crops into a model trained at 128).
-
-    The weights are shared, not copied; the resizing layer is added only where the sizes differ.
-    """
-    inputs = keras.Input((input_size, input_size, 3), name="face")
-    trained_size = model.input_shape[1]
-    x = inputs
-    if trained_size != input_size:
-        x = layers.Resizing(trained_size, trained_size, interpolation="area", name="resize_input")(x)
-    outputs = model(x)
-    return keras.Model(inputs, outputs, name=model.name)
-
-
 AVERAGE_LAYER = "average_of_members"
 
 

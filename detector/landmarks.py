@@ -5,7 +5,7 @@ importing the package (its Python code fails under NumPy 2; see ``detector.faces
 ``(1, 192, 192, 3) float32`` RGB image in [0, 1] and returns 468 ``(x, y, z)`` points in input pixels plus a
 face-presence logit.
 
-Two input choices were measured on 150 DFDC real crops (docs/DESIGN_self_blend.md, "Landmarks"): [0, 1] input
+Two input choices were measured on 150 DFDC real crops (docs/DESIGN.md, "Landmarks"): [0, 1] input
 beats [-1, 1] on every framing (points of the face's mid-line move less when the crop is mirrored, and fewer crops
 get a presence below 0.5), and the crop is put in the middle of a canvas ``PAD_FACTOR`` times its side, filled by
 edge replication: MediaPipe feeds the mesh a region 1.5 times the detector box, and the DFDC crops are as tight as
@@ -39,22 +39,6 @@ PAD_FACTOR = 1.5
 MIN_PRESENCE = 0.5
 # Bump when anything that changes the points changes (input scaling, padding): it is part of the cache key.
 LANDMARK_VERSION = 1
-
-# MediaPipe's FACEMESH_FACE_OVAL contour, in order around the face (clockwise on the image, starting at the top
-# of the forehead, point 10). On 400 DFDC real crops the polygon's area is 99.4% of the convex hull of all 468
-# points (median) and each of the 36 points is a hull vertex on many crops; on turned faces a few cheek points
-# (137, 177, 227, 366, 401, 447) stick out past it, as a 3D contour projected on the image does.
-FACE_OVAL: tuple[int, ...] = (
-    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
-    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
-)  # fmt: skip
-# A few named points (MediaPipe mesh topology); "right" is the subject's right, on the image's left.
-RIGHT_EYE_OUTER = 33
-LEFT_EYE_OUTER = 263
-UPPER_LIP = 13
-LOWER_LIP = 14
-NOSE_TIP = 1
-CHIN = 152
 
 
 def model_path() -> Path:
@@ -125,11 +109,6 @@ class FaceLandmarker(TfliteModel):
     def landmarks(self, crop: np.ndarray) -> np.ndarray:
         """The mesh of one ``(S, S, 3) uint8 RGB`` crop: ``(468, 2) float32`` (x, y) crop pixels."""
         return self.landmarks_and_presence(crop)[0]
-
-
-def oval_polygon(landmarks: np.ndarray) -> np.ndarray:
-    """The face-oval contour ``(36, 2)`` of a mesh ``(468, 2)``, in order around the face."""
-    return np.asarray(landmarks)[list(FACE_OVAL)]
 
 
 def hull_mask(landmarks: np.ndarray, size: int) -> np.ndarray:

@@ -14,9 +14,10 @@ Per scored face (``measure_face``):
 Per video: its duration and the share of sampled frames that held a face the model could judge.
 
 The thresholds are measured low percentiles of the training faces and of the sample clips
-(``scripts/measure_quality.py``, numbers in ``docs/DESIGN_quality.md``). ``assess`` turns the measurements into
-``QualityIssue``s; ``review_verdict`` downgrades a person's REAL or FAKE verdict to UNCERTAIN when most of their
-faces are too small, too blurry or too compressed to judge (the rule is in its docstring).
+(``scripts/measure_quality.py``, numbers in ``docs/DESIGN.md``, "Input quality and explanations"). ``assess``
+turns the measurements into ``QualityIssue``s; ``review_verdict`` downgrades a person's REAL or FAKE verdict to
+UNCERTAIN when most of their faces are too small, too blurry or too compressed to judge (the rule is in its
+docstring).
 """
 
 from __future__ import annotations
@@ -40,13 +41,12 @@ BLURRY = "blurry"
 HEAVY_COMPRESSION = "heavy_compression"
 FEW_FACE_FRAMES = "few_face_frames"
 VERY_SHORT = "very_short"
-# The issues measured face by face; a person's verdict is downgraded when most of their faces have one.
-FACE_ISSUES = (FACES_SMALL, BLURRY, HEAVY_COMPRESSION)
 
 
 @dataclass(frozen=True)
 class QualityThresholds:
-    """Where a measurement starts to be an issue. The defaults are measured: see docs/DESIGN_quality.md.
+    """Where a measurement starts to be an issue. The defaults are measured: see docs/DESIGN.md, "Calibrating the
+    quality limits".
 
     A face is *small* under ``min_face_pixels`` (2nd percentile of the training faces' size), *blurry* under
     ``min_sharpness`` (2nd percentile of the training crops' sharpness) and *heavily compressed* above

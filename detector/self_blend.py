@@ -13,7 +13,7 @@ a blending boundary. SBI makes exactly those traces and nothing else, from a rea
 
 Every function takes and returns NumPy arrays and draws its randomness from the ``numpy.random.Generator`` it is
 given, so a seeded call is repeatable. Sizes are fractions of the crop side, so they hold at any crop size.
-See docs/DESIGN_self_blend.md.
+See docs/DESIGN.md, "Self-blended training fakes (SBI)".
 """
 
 from __future__ import annotations

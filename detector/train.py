@@ -68,7 +68,7 @@ class TrainingConfig:
     cache_folder: str = ".cache"
     command: str = ""
     # Training fakes: DFDC fake crops ("dfdc"), self-blends of the training reals ("sbi") or half each ("both");
-    # extra real crops, all for training ("utkface"). See docs/DESIGN_self_blend.md.
+    # extra real crops, all for training ("utkface"). See docs/DESIGN.md, "Self-blended training fakes (SBI)".
     fakes: str = "dfdc"
     extra_reals: str | None = None
     precision: str = "float32"

@@ -39,7 +39,7 @@ STRATEGIES = ("auto", "forward", "seek")
 # "auto" seeks only when the seek skips decoding more than this many frames. One seek (demuxer jump, decoder
 # flush and refill) cost as much as decoding 1.5 to 4 frames (up to 6 under heavy load) in bench/bench_decode.py;
 # 16 is several times that. Measured: as fast as seeking every time on a 60 s 720p clip with a keyframe every
-# second, as fast as decoding forward with one every 8 s (docs/DESIGN_video.md).
+# second, as fast as decoding forward with one every 8 s (docs/DESIGN.md, "Frame access").
 SEEK_MIN_SKIPPED_FRAMES = 16
 
 # probe() gives up on the first picture after this many packets: decoders need a few (frame threads, B-frame
@@ -146,7 +146,7 @@ def iter_frames(
     keyframe before the next wanted frame lies more than ``SEEK_MIN_SKIPPED_FRAMES`` frames past the last
     frame decoded (keyframes from the container's index). Decoding from that keyframe to
     the wanted frame is needed either way, so a seek saves exactly the frames it skips. Dense samples (short
-    clips, long keyframe intervals) thus decode forward; sparse ones seek. Measurements: docs/DESIGN_video.md.
+    clips, long keyframe intervals) thus decode forward; sparse ones seek. Measurements: docs/DESIGN.md, "Frame access".
 
     Files without an index (MPEG-TS, raw ``.h264``) are decoded forward whatever the strategy (see
     ``_should_seek``); so is one where a seek fails.

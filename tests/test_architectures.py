@@ -23,14 +23,6 @@ def test_preprocessing_is_inside_the_model():
     assert model.input_shape == (None, 224, 224, 3)
 
 
-def test_with_input_size_shares_weights():
-    model = architectures.build_classifier("compact", input_size=64, resolution=64)
-    wrapped = architectures.with_input_size(model, 128)
-    image = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3)).astype(np.float32)
-    enlarged = np.repeat(np.repeat(image, 2, axis=1), 2, axis=2)
-    np.testing.assert_allclose(model.predict_on_batch(image), wrapped.predict_on_batch(enlarged), rtol=1e-4, atol=1e-5)
-
-
 def test_the_wide_compact_model_has_more_parameters_than_the_default():
     default = architectures.build_classifier("compact", input_size=64, resolution=64)
     wide = architectures.build_classifier("compact_wide", input_size=64, resolution=64)
