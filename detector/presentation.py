@@ -145,6 +145,7 @@ _TRAINING_HIDDEN = frozenset(
         "self_blend",
         "precision",
         "fakes_by_model",  # the limitations say it in words
+        "sessions",  # which code trained it, when: for whoever reproduces it
     }
 )
 

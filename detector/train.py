@@ -16,9 +16,11 @@ import datetime
 import json
 import logging
 import os
+import subprocess
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -325,6 +327,46 @@ def dtype_policy(name: str) -> Iterator[None]:
         keras.config.set_dtype_policy(previous)
 
 
+SESSIONS_FILE = "sessions.jsonl"
+
+
+def code_version() -> dict[str, Any]:
+    """The project's git commit, and whether the working tree differed from it; ``commit`` is None outside git."""
+    project = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        changes = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "uncommitted_changes": None}
+    return {"commit": commit, "uncommitted_changes": bool(changes)}
+
+
+def record_session(run: Path, config: TrainingConfig, initial_epoch: int, action: str) -> list[dict[str, Any]]:
+    """Appends this invocation (when, which code, from which epoch, what it did) to the run's sessions file and
+    returns all of them: a run resumed across sessions may have been trained by more than one version of the code,
+    and its card says which."""
+    entry = {
+        "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **code_version(),
+        "after_epoch": initial_epoch,
+        "action": action,
+        "command": config.command,
+    }
+    path = run / SESSIONS_FILE
+    with path.open("a") as handle:
+        handle.write(json.dumps(entry) + "\n")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def train(config: TrainingConfig, resume: bool = False, export_only: bool = False) -> Path:
     """Trains (or resumes) a run and exports the best model with its card; returns the card's path."""
     keras.utils.set_random_seed(config.seed)
@@ -375,6 +417,11 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
 
     losses = _validation_losses(log_path)
     _, stopped = plateau_schedule(losses, config.learning_rate, config.patience)
+    if export_only or stopped or initial_epoch >= config.epochs:
+        action = "export"
+    else:
+        action = "resume" if initial_epoch else "start"
+    sessions = record_session(run, config, initial_epoch, action)
     if initial_epoch < config.epochs and not (export_only or stopped):
         training_batches = _training_batches(config, train_images, train_set.labels, initial_epoch, policy)
         # The batches hold what they need (for SBI, copies of the reals): let the full array go.
@@ -408,7 +455,7 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
     extra_set = _load_extra_reals(config)
     train_count = len(train_set) + (len(extra_set) if extra_set is not None else 0)
     epochs_run = _completed_epochs(log_path)
-    return export(best, config, validation_set, validation_images, epochs_run, train_count, policy)
+    return export(best, config, validation_set, validation_images, epochs_run, train_count, policy, sessions)
 
 
 def export(
@@ -419,9 +466,11 @@ def export(
     epochs_run: int,
     train_count: int,
     policy: AugmentationPolicy,
+    sessions: Sequence[dict[str, Any]] = (),
 ) -> Path:
     """Fits calibration and thresholds on half the validation split, measures on the other half
-    (``calibration.fit_on_validation``), and writes ``models/<name>.keras`` and its card."""
+    (``calibration.fit_on_validation``), and writes ``models/<name>.keras`` and its card (with ``sessions``, the
+    invocations that trained the run: ``record_session``)."""
     probabilities = predict(model, validation_images, mirror=True)
     fitted = calibration.fit_on_validation(validation_set.labels, probabilities, validation_set.groups, VALIDATION_DATA)
     logger.info("validation: %s", fitted.metrics["validation"])
@@ -445,6 +494,7 @@ def export(
         "fakes": config.fakes,
         "extra_reals": config.extra_reals,
         "precision": model_precision(model),
+        "sessions": list(sessions),
     }
     if config.fakes != "dfdc":
         training["self_blend"] = {

@@ -1,13 +1,14 @@
 import dataclasses
 import json
 import shutil
+import subprocess
 
 import keras
 import numpy as np
 import pytest
 from conftest import requires_shared, shipped_models
 
-from detector import architectures, calibration, cli, datasets, model_card, train
+from detector import architectures, calibration, cli, datasets, model_card, presentation, train
 from detector.errors import ModelCardError
 from detector.scoring import FaceScorer
 
@@ -46,6 +47,7 @@ def test_a_short_run_writes_a_usable_model_and_card(tmp_path):
     train.train(config, resume=True)
     resumed = json.loads(card_file.read_text())["training"]
     assert resumed["epochs_run"] == 1 and "H.264" not in resumed["augmentation"]
+    assert [session["action"] for session in resumed["sessions"]] == ["start", "export"]
 
 
 def test_the_plateau_schedule_halves_after_each_stalled_epoch_and_stops_after_patience_in_a_row():
@@ -363,3 +365,19 @@ def test_init_loads_a_keras_applications_style_backbone_file_by_name_into_the_ba
         np.testing.assert_array_equal(loaded_variable.numpy(), saved.numpy())
     for variable, fresh in zip(model.get_layer("fake_probability").weights, head, strict=True):
         np.testing.assert_array_equal(variable.numpy(), fresh)
+
+
+def test_each_invocation_of_a_run_is_recorded_with_the_code_that_ran_it(tmp_path):
+    config = dataclasses.replace(_short_run(tmp_path, "sessions"), command="python -m detector train --name x")
+    run = tmp_path / "runs" / "sessions"
+    run.mkdir(parents=True)
+    first = train.record_session(run, config, 0, "start")
+    second = train.record_session(run, config, 3, "resume")
+    assert [entry["action"] for entry in second] == ["start", "resume"] and second[0] == first[0]
+    assert second[1]["after_epoch"] == 3 and second[1]["command"] == "python -m detector train --name x"
+    version = train.code_version()
+    # This test runs inside the project's git checkout (CI clones it); the commit is the checkout's HEAD.
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+    assert version["commit"] == (head or None)
+    assert second[1]["commit"] == version["commit"]
+    assert presentation.training_lines({"sessions": second}) == []  # for whoever reproduces it, not the page
