@@ -336,12 +336,24 @@ def render_scope(folder: Path, names: list[str]) -> None:
         st.markdown("\n".join(f"- {line}" for line in presentation.scope_lines(cards)))
 
 
+def render_selection(scorer: EnsembleScorer) -> None:
+    """What the selected models measure together: their thresholds were chosen for the average, not borrowed."""
+    st.markdown(f"**The {len(scorer.scorers)} models together** (the mean of their calibrated probabilities)")
+    if scorer.selection is None:
+        st.caption(
+            f"Thresholds were not fitted for this selection, so those of {scorer.card.name} alone are used: "
+            "the rates below are each model's own, not the average's."
+        )
+        return
+    measured = {"validation": scorer.selection["validation"], "decisions": scorer.selection["decisions"]}
+    st.markdown(presentation.markdown_blocks(presentation.metric_lines(measured)))
+    st.caption(f"How the thresholds were chosen: {scorer.thresholds.chosen_on}.")
+
+
 def render_model_card(scorer: EnsembleScorer) -> None:
     st.subheader("About the model")
     if len(scorer.scorers) > 1:
-        st.caption(
-            f"{len(scorer.scorers)} models were averaged. The thresholds are those of the first, {scorer.card.name}."
-        )
+        render_selection(scorer)
     for member in scorer.scorers:
         card = member.card
         st.markdown(f"**{card.name}**, version {card.version}: {card.description}")
@@ -378,7 +390,14 @@ def render_downloads(
             with lock:
                 overlays = explain.explain_top_faces(result, scorer, EXPLAINED_PER_PERSON)
         return report.build_report(
-            result, cards, config, file_name, len(data), uploads.upload_digest(data), overlays=overlays
+            result,
+            cards,
+            config,
+            file_name,
+            len(data),
+            uploads.upload_digest(data),
+            overlays=overlays,
+            thresholds=scorer.thresholds,
         )
 
     downloads = [
@@ -406,7 +425,7 @@ def render_downloads(
 def render_result(
     result: VideoResult, data: bytes, file_name: str, scorer: EnsembleScorer, config: AnalysisConfig, key: object
 ) -> None:
-    thresholds = pipeline.decision_thresholds(config, scorer.card.thresholds)
+    thresholds = pipeline.decision_thresholds(config, scorer.thresholds)
     render_verdict(result, thresholds)
     render_chart(result, thresholds)
     render_faces(result, scorer, key)

@@ -213,10 +213,17 @@ def _both_classes_enough(labels: np.ndarray) -> bool:
     return int(labels.sum()) >= MIN_PER_CLASS and int(labels.size - labels.sum()) >= MIN_PER_CLASS
 
 
-def _choice_text(choice: ThresholdChoice, target_precision: float, count: int, fake_share: float) -> str:
+def choice_text(
+    choice: ThresholdChoice,
+    target_precision: float,
+    count: int,
+    fake_share: float,
+    probabilities: str = "calibrated probabilities",
+) -> str:
+    """How ``choice`` was made, in words for the card's ``thresholds.chosen_on``."""
     text = (
-        f"calibration half of the group-split validation set ({count} crops, {fake_share:.0%} fake), calibrated "
-        f"probabilities: equal-error-rate point {choice.equal_error_threshold:.3f}; "
+        f"calibration half of the group-split validation set ({count} crops, {fake_share:.0%} fake), "
+        f"{probabilities}: equal-error-rate point {choice.equal_error_threshold:.3f}; "
     )
     if choice.fake_target_met:
         text += f"fake raised to the lowest threshold where >= {target_precision:.0%} of FAKE calls are right; "
@@ -299,7 +306,7 @@ def fit_on_validation(
         thresholds = model_card.Thresholds(
             fake=choice.fake,
             uncertain_low=choice.uncertain_low,
-            chosen_on=_choice_text(choice, target_precision, split["calibration_count"], float(fit_labels.mean())),
+            chosen_on=choice_text(choice, target_precision, split["calibration_count"], float(fit_labels.mean())),
         )
         probabilities_note = f"calibrated ({describe(calibration)})"
         logger.info("calibration: %s; thresholds: %s", calibration, thresholds)

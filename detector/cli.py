@@ -186,6 +186,7 @@ def _write_report(
         size_bytes=Path(path).stat().st_size,
         sha256=model_card.file_sha256(Path(path)),
         overlays=explain.explain_top_faces(result, scorer, REPORT_EXPLAINED_PER_PERSON),
+        thresholds=scorer.thresholds,
     )
     report_path.write_bytes(report.render(content, report_path.suffix))
     print(f"{path}: wrote the report {report_path}", file=sys.stderr)
@@ -215,7 +216,7 @@ def _scan_one(
     if report_path is not None:
         _write_report(result, path, scorer, config, report_path)
     if annotate_path is not None:
-        thresholds = pipeline.decision_thresholds(config, scorer.card.thresholds)
+        thresholds = pipeline.decision_thresholds(config, scorer.thresholds)
         _write_annotated(result, path, config, thresholds, annotate_path)
     verdict = result.verdict
     if verdict.fake_probability is None:
@@ -358,7 +359,7 @@ def _run_evaluate(arguments: argparse.Namespace) -> int:
         return 2
     config = AnalysisConfig(frame_count=arguments.frames, aggregation=arguments.aggregation)
     scorer = load_scorer(arguments.models)
-    thresholds = pipeline.decision_thresholds(config, scorer.card.thresholds)
+    thresholds = pipeline.decision_thresholds(config, scorer.thresholds)
     levels = []
     if arguments.crops:
         crops = datasets.read_labels(Path(arguments.labels), Path(arguments.crops))
@@ -493,6 +494,34 @@ def _run_combine(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _add_ensembles(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ensembles",
+        help="fit thresholds for every selection of several shipped models on validation data "
+        "(writes models/ensembles.json; rerun after shipping, recalibrating or retraining a model)",
+    )
+    parser.add_argument("--models-folder", help="the models to combine, and where the table goes (default: models/)")
+    parser.add_argument("--cache-folder", default=".cache", help="folder of decoded crops (.npy)")
+
+
+def _run_ensembles(arguments: argparse.Namespace) -> int:
+    from detector import ensemble_thresholds
+
+    folder = Path(arguments.models_folder) if arguments.models_folder else None
+    table = ensemble_thresholds.build_table(folder, Path(arguments.cache_folder))
+    path = ensemble_thresholds.write_table(table, folder)
+    for key, entry in table["selections"].items():
+        decisions = entry["decisions"]
+        print(
+            f"{key}: fake at {entry['thresholds']['fake']:.3f}, inconclusive from "
+            f"{entry['thresholds']['uncertain_low']:.3f}; ROC AUC {entry['validation']['roc_auc']:.4f}; reals called "
+            f"fake {decisions['false_positive_rate']:.1%}, fakes called real {decisions['false_negative_rate']:.1%}, "
+            f"inconclusive {decisions['uncertain_share']:.0%}"
+        )
+    print(f"{len(table['selections'])} selections -> {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m detector", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -504,6 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_calibrate(subparsers)
     _add_quantize(subparsers)
     _add_combine(subparsers)
+    _add_ensembles(subparsers)
     return parser
 
 
@@ -524,6 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "calibrate": _run_calibrate,
         "quantize": _run_quantize,
         "combine": _run_combine,
+        "ensembles": _run_ensembles,
     }
     try:
         return commands[arguments.command](arguments)

@@ -138,7 +138,7 @@ def evaluate_videos(
     """
     from detector import pipeline  # Imported here: the crop level needs no face detector.
 
-    fake_threshold, uncertain_low = pipeline.decision_thresholds(config, scorer.card.thresholds)
+    fake_threshold, uncertain_low = pipeline.decision_thresholds(config, scorer.thresholds)
     kept_ids, kept_labels, kept_probabilities = [], [], []
     abstentions, errors, per_video = [], [], []
     for position, (name, label) in enumerate(zip(videos.files, videos.labels, strict=True)):

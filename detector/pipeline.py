@@ -179,7 +179,7 @@ def analyze(
             crops[(frame.index, track_id)] = crop
         frames.append(FrameRecord(frame.index, frame.time_seconds, tuple(scores)))
 
-    fake_threshold, uncertain_low = decision_thresholds(config, card.thresholds)
+    fake_threshold, uncertain_low = decision_thresholds(config, scorer.thresholds)
     # A video with fewer frames than the abstention rule asks for (a photo has one) is judged on all of them.
     min_frames = min(config.min_frames_with_face, info.frame_count)
     tracks = []

@@ -21,7 +21,7 @@ import numpy as np
 from detector import disagreement, pipeline, presentation
 from detector.charts import PERSON_COLORS, person_label
 from detector.config import AnalysisConfig
-from detector.model_card import ModelCard, limitations_of
+from detector.model_card import ModelCard, Thresholds, limitations_of
 from detector.types import Verdict, VerdictLabel, VideoResult
 
 TITLE = "Deepfake video check"
@@ -267,14 +267,17 @@ def build_report(
     sha256: str,
     overlays: Mapping[tuple[int, int], np.ndarray] | None = None,
     generated_at: datetime.datetime | None = None,
+    thresholds: Thresholds | None = None,
 ) -> Report:
     """The report of one analysed video.
 
-    ``cards`` are the cards of the models that scored it (the first one's thresholds apply unless ``config``
-    sets them, as in the analysis). ``file_name`` is the name the reader knows the video by (the upload's name,
-    not a temporary path); ``size_bytes`` and ``sha256`` identify the exact file (``uploads.upload_digest`` for
-    bytes, ``model_card.file_sha256`` for a path). ``overlays`` maps ``(frame_index, track_id)`` like
-    ``result.crops`` to a heatmap image of the same crop; faces without one show the crop alone.
+    ``cards`` are the cards of the models that scored it; ``thresholds`` those the analysis used
+    (``EnsembleScorer.thresholds``: for several models, the ones fitted for their average), by default the one
+    card's; ``config`` overrides both where it sets them, as in the analysis. ``file_name`` is the name the reader
+    knows the video by (the upload's name, not a temporary path); ``size_bytes`` and ``sha256`` identify the exact
+    file (``uploads.upload_digest`` for bytes, ``model_card.file_sha256`` for a path). ``overlays`` maps
+    ``(frame_index, track_id)`` like ``result.crops`` to a heatmap image of the same crop; faces without one show
+    the crop alone.
     """
     if not cards:
         raise ValueError("a report needs the model card of at least one model")
@@ -287,8 +290,14 @@ def build_report(
     if generated_at.tzinfo is None:
         raise ValueError("generated_at must carry a time zone")
     overlays = overlays or {}
-    fake_threshold, uncertain_low = pipeline.decision_thresholds(config, cards[0].thresholds)
+    thresholds = thresholds or cards[0].thresholds
+    fake_threshold, uncertain_low = pipeline.decision_thresholds(config, thresholds)
     info, verdict = result.info, result.verdict
+    selection_notes = (
+        (f"The {len(cards)} models' average has thresholds of its own: {thresholds.chosen_on}.",)
+        if len(cards) > 1
+        else ()
+    )
 
     people = []
     for person in presentation.face_gallery(result, FACES_PER_PERSON * max(1, len(result.tracks))):
@@ -347,7 +356,11 @@ def build_report(
         verdict_reason=verdict.reason,
         probability_explanation=presentation.probability_explanation(verdict, fake_threshold, uncertain_low),
         people=tuple(people),
-        notes=(*result.notes, *disagreement.summary_lines(result, fake_threshold, uncertain_low)),
+        notes=(
+            *result.notes,
+            *selection_notes,
+            *disagreement.summary_lines(result, fake_threshold, uncertain_low),
+        ),
         limitations=limitations,
         scope_note=SCOPE_NOTE,
         chart=frame_chart(result, fake_threshold, uncertain_low),

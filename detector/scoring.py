@@ -7,13 +7,14 @@ for every new count of faces). Load once and reuse: loading costs seconds, scori
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from detector import calibration, model_card, weight_storage
+from detector import calibration, ensemble_thresholds, model_card, weight_storage
 from detector.errors import ModelCardError
 
 logger = logging.getLogger(__name__)
@@ -85,10 +86,12 @@ class FaceScorer:
 class EnsembleScorer:
     """Several models scoring the same crops; their mean is the ensemble's probability.
 
-    All members must take the same input size and crop framing, so that one crop serves them all.
+    All members must take the same input size and crop framing, so that one crop serves them all. ``thresholds``
+    are the one model's, or those fitted for exactly this selection (``ensemble_thresholds``, in ``folder``); a
+    selection the table has no current entry for borrows the first model's, and ``thresholds_fitted`` is False.
     """
 
-    def __init__(self, scorers: Sequence[FaceScorer]) -> None:
+    def __init__(self, scorers: Sequence[FaceScorer], folder: Path | None = None) -> None:
         if not scorers:
             raise ValueError("an ensemble needs at least one model")
         sizes = {scorer.input_size for scorer in scorers}
@@ -99,6 +102,16 @@ class EnsembleScorer:
                 + ", ".join(f"{s.name} ({s.input_size} px)" for s in scorers)
             )
         self.scorers = tuple(scorers)
+        cards = [scorer.card for scorer in scorers]
+        # What the table measured for this selection (thresholds, validation and decision rates), when current.
+        self.selection = ensemble_thresholds.entry_for(cards, folder) if len(cards) > 1 else None
+        fitted = ensemble_thresholds.as_thresholds(self.selection) if len(cards) > 1 else cards[0].thresholds
+        self.thresholds_fitted = fitted is not None
+        self.thresholds: model_card.Thresholds = fitted or dataclasses.replace(
+            cards[0].thresholds,
+            chosen_on=f"not fitted for this selection of models (run `{ensemble_thresholds.COMMAND}`): those of "
+            f"{cards[0].name} alone, {cards[0].thresholds.chosen_on}",
+        )
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -110,7 +123,7 @@ class EnsembleScorer:
 
     @property
     def card(self) -> model_card.ModelCard:
-        """The first member's card: the crop framing and thresholds the ensemble uses."""
+        """The first member's card: the crop framing the ensemble uses (every member's is the same)."""
         return self.scorers[0].card
 
     def score_each(self, crops: np.ndarray) -> np.ndarray:
@@ -127,4 +140,4 @@ def load_scorer(names: Sequence[str] | str | None = None, folder: Path | None = 
         names = [model_card.default_model(folder)]
     elif isinstance(names, str):
         names = [names]
-    return EnsembleScorer([FaceScorer(name, folder) for name in names])
+    return EnsembleScorer([FaceScorer(name, folder) for name in names], folder)

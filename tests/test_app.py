@@ -322,6 +322,11 @@ def test_two_models_selected_show_each_models_verdict(tmp_path: Path, monkeypatc
     summaries = [caption.value for caption in at.caption if "models agree" in caption.value]
     assert len(summaries) == 1 and "first: " in summaries[0] and "second: " in summaries[0]
     assert any(subheader.value == "About the model" for subheader in at.subheader)
+    # No ensembles.json in this folder: the page says the average's thresholds were not fitted, and whose it uses.
+    assert any(
+        caption.value.startswith("Thresholds were not fitted for this selection, so those of first alone")
+        for caption in at.caption
+    )
 
 
 @requires_face_image

@@ -248,3 +248,27 @@ def test_report_paths_and_render_need_pdf_or_html() -> None:
         report.report_paths("out/report.docx", ["a.mp4"])
     with pytest.raises(ValueError, match=r"\.pdf or \.html"):
         report.render(None, ".txt")  # type: ignore[arg-type]
+
+
+def test_a_report_of_several_models_uses_and_names_the_thresholds_fitted_for_their_average(
+    two_people, tiny_card
+) -> None:
+    import dataclasses
+
+    second = dataclasses.replace(tiny_card, name="second")
+    fitted = model_card.Thresholds(fake=0.8, uncertain_low=0.3, chosen_on="fitted for the pair on validation data")
+    content = report.build_report(
+        two_people,
+        [tiny_card, second],
+        AnalysisConfig(),
+        "a.mp4",
+        size_bytes=1,
+        sha256=SHA256,
+        generated_at=NOW,
+        thresholds=fitted,
+    )
+    assert content.fake_threshold == 0.8
+    assert "The 2 models' average has thresholds of its own: fitted for the pair on validation data." in content.notes
+    alone = build(two_people, tiny_card)
+    assert alone.fake_threshold == tiny_card.thresholds.fake
+    assert not any("average has thresholds" in note for note in alone.notes)
