@@ -144,12 +144,12 @@ def render_verdict(result: VideoResult, thresholds: tuple[float, float]) -> None
     st.caption(presentation.video_summary(result))
     for note in result.notes:
         st.info(note)
-    render_disagreement(result, thresholds)
+    render_disagreement(result)
 
 
-def render_disagreement(result: VideoResult, thresholds: tuple[float, float]) -> None:
+def render_disagreement(result: VideoResult) -> None:
     """With several models: whether they agree on each person, and the frames where they point opposite ways."""
-    lines = disagreement.summary_lines(result, *thresholds)
+    lines = disagreement.summary_lines(result)
     if not lines:
         return
     show = st.warning if disagreement.disagreeing_people(result) else st.caption

@@ -30,6 +30,13 @@ ARCHITECTURE_NAMES = ("compact", "compact_wide", "inception_resnet_v2", "vgg16",
 PRECISION_NAMES = ("float32", "mixed_bfloat16")
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train a face-crop classifier and write it with its card")
     parser.add_argument("--name", required=True, help="model name: writes models/NAME.keras and models/NAME.json")
@@ -38,7 +45,12 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--patience", type=int, default=3, help="early stopping patience (epochs)")
+    parser.add_argument(
+        "--patience",
+        type=_at_least_one,
+        default=3,
+        help="stop after this many epochs in a row without a lower validation loss",
+    )
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--limit", type=int, help="use at most this many training crops (smoke runs)")
     parser.add_argument("--init", dest="init_weights", help="local weights file to start from")
@@ -108,7 +120,8 @@ def _add_scan(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--threshold",
         type=float,
-        help="one fake threshold for every verdict, with no inconclusive band (default: the model card's thresholds)",
+        help="one fake threshold for every verdict, with no inconclusive band (default: the thresholds chosen on "
+        "validation data for the selected model or models)",
     )
     parser.add_argument("--json", dest="json_path", help="write the full result(s) to this JSON file")
     parser.add_argument(
@@ -234,6 +247,12 @@ def _scan_one(
     return line, data
 
 
+def _warn_unfitted(scorer: EnsembleScorer) -> None:
+    """Several models without thresholds fitted for their average: say whose are used instead."""
+    if len(scorer.scorers) > 1 and not scorer.thresholds_fitted:
+        print(f"note: {scorer.thresholds.chosen_on}", file=sys.stderr)
+
+
 def _run_scan(arguments: argparse.Namespace) -> int:
     from detector.scoring import load_scorer
 
@@ -244,6 +263,8 @@ def _run_scan(arguments: argparse.Namespace) -> int:
         uncertain_low=arguments.threshold,
     )
     scorer = load_scorer(arguments.models)
+    if arguments.threshold is None:
+        _warn_unfitted(scorer)
     results: list[dict] = []
     failures = 0
     report_paths: list[Path | None] = [None] * len(arguments.videos)
@@ -359,6 +380,7 @@ def _run_evaluate(arguments: argparse.Namespace) -> int:
         return 2
     config = AnalysisConfig(frame_count=arguments.frames, aggregation=arguments.aggregation)
     scorer = load_scorer(arguments.models)
+    _warn_unfitted(scorer)
     thresholds = pipeline.decision_thresholds(config, scorer.thresholds)
     levels = []
     if arguments.crops:

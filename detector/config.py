@@ -27,7 +27,8 @@ class AnalysisConfig:
 
     Decision: per track and per video, by the named ``aggregation`` strategy. A probability at or above
     ``fake_threshold`` reads FAKE; one inside ``[uncertain_low, fake_threshold)`` reads UNCERTAIN; below it REAL.
-    Both default to ``None``: the thresholds in the model's card, chosen on validation data, apply.
+    Both default to ``None``: the thresholds chosen on validation data apply (the model card's; for several models,
+    those fitted for their average: ``EnsembleScorer.thresholds``).
     With fewer than ``min_frames_with_face`` scored frames the checker abstains; a video that has fewer frames than
     that (a photo has one) needs a face in all of them.
     """

@@ -112,7 +112,10 @@ def is_validation_group(group: str, validation_percent: int) -> bool:
     return int(digest[:8], 16) % 100 < validation_percent
 
 
-def split_by_group(crops: CropSet, validation_percent: int = 15) -> tuple[CropSet, CropSet]:
+VALIDATION_PERCENT = 15
+
+
+def split_by_group(crops: CropSet, validation_percent: int = VALIDATION_PERCENT) -> tuple[CropSet, CropSet]:
     """Training and validation sets; no group is on both sides."""
     if not 0 < validation_percent < 100:
         raise ValueError(f"validation_percent must be in (0, 100), got {validation_percent}")

@@ -2,8 +2,9 @@
 
 An ensemble's verdict is the mean of its models' calibrated probabilities. The mean can hide a split: one model
 sure of a fake and another sure of a real average to "Inconclusive", and a reviewer should see that it is a split
-and not shared doubt. Each model's verdict is taken the way the ensemble's is (same strategy, thresholds and
-abstention rule), from that model's own probabilities alone.
+and not shared doubt. Each model's verdict is taken the way the ensemble's is (same strategy and abstention rule),
+from that model's own probabilities alone and at that model's own thresholds (its card's: the average has
+thresholds of its own, fitted for it, which say nothing of one member alone).
 """
 
 from __future__ import annotations
@@ -19,19 +20,21 @@ def model_opinions(
     tracks: Sequence[Track],
     model_names: Sequence[str],
     strategy: str,
-    fake_threshold: float,
-    uncertain_low: float,
+    thresholds: Sequence[tuple[float, float]],
     min_frames: int,
 ) -> tuple[ModelOpinion, ...]:
-    """Each model's verdict on each person; empty for a single model (nothing to disagree with)."""
+    """Each model's verdict on each person, at that model's ``(fake, uncertain_low)`` thresholds (one pair per
+    model, in ``model_names``' order); empty for a single model (nothing to disagree with)."""
     if len(model_names) < 2:
         return ()
+    if len(thresholds) != len(model_names):
+        raise ValueError(f"one threshold pair per model: {len(model_names)} models, {len(thresholds)} pairs")
     opinions = []
     for track in tracks:
-        for column, name in enumerate(model_names):
+        for column, (name, (fake_threshold, uncertain_low)) in enumerate(zip(model_names, thresholds, strict=True)):
             values = [score.model_probabilities[column] for score in track.scores]
             verdict = aggregation.decide(values, strategy, fake_threshold, uncertain_low, min_frames)
-            opinions.append(ModelOpinion(name, track.track_id, verdict))
+            opinions.append(ModelOpinion(name, track.track_id, verdict, uncertain_low))
     return tuple(opinions)
 
 
@@ -43,20 +46,25 @@ def disagreeing_people(result: VideoResult) -> list[int]:
     return sorted(track_id for track_id, seen in labels.items() if len(seen) > 1)
 
 
-def split_faces(scores: Sequence[FaceScore], fake_threshold: float, uncertain_low: float) -> list[FaceScore]:
-    """The faces on which the models point opposite ways: one at or above the fake threshold, another under the
-    "no sign" threshold. Faces scored by one model only are never split."""
-    return [
-        score
-        for score in scores
-        if len(score.model_probabilities) > 1
-        and max(score.model_probabilities) >= fake_threshold
-        and min(score.model_probabilities) < uncertain_low
-    ]
+def split_faces(scores: Sequence[FaceScore], thresholds: Sequence[tuple[float, float]]) -> list[FaceScore]:
+    """The faces on which the models point opposite ways: one at or above its fake threshold, another under its
+    "no sign" threshold (``thresholds``: each model's ``(fake, uncertain_low)``, in the order of the face's
+    ``model_probabilities``). Faces scored by one model only are never split."""
+    split = []
+    for score in scores:
+        if len(score.model_probabilities) < 2:
+            continue
+        pairs = list(zip(score.model_probabilities, thresholds, strict=True))
+        says_fake = any(probability >= fake for probability, (fake, _) in pairs)
+        says_real = any(probability < low for probability, (_, low) in pairs)
+        if says_fake and says_real:
+            split.append(score)
+    return split
 
 
-def summary_lines(result: VideoResult, fake_threshold: float, uncertain_low: float) -> list[str]:
-    """One sentence per person: whether the models agree, each model's verdict, and the frames they split on."""
+def summary_lines(result: VideoResult) -> list[str]:
+    """One sentence per person: whether the models agree, each model's verdict, and the frames they split on (each
+    model at the thresholds its opinion was taken at)."""
     lines = []
     disagreeing = set(disagreeing_people(result))
     for track in result.tracks:
@@ -69,7 +77,7 @@ def summary_lines(result: VideoResult, fake_threshold: float, uncertain_low: flo
             + (f" ({opinion.verdict.fake_probability:.2f})" if opinion.verdict.fake_probability is not None else "")
             for opinion in opinions
         )
-        split = split_faces(track.scores, fake_threshold, uncertain_low)
+        split = split_faces(track.scores, [(opinion.verdict.threshold, opinion.uncertain_low) for opinion in opinions])
         if track.track_id in disagreeing:
             line = f"{label}: the models disagree ({said})."
         else:

@@ -100,7 +100,7 @@ def build_table(folder: Path | None = None, cache_folder: Path | None = Path(".c
     if len(names) < 2:
         raise ModelCardError(f"{folder} holds {len(names)} model(s): no selection of several to fit")
     cards = {name: model_card.read_card(name, folder) for name in names}
-    percents = {int(card.training.get("validation_percent", 15)) for card in cards.values()}
+    percents = {int(card.training.get("validation_percent", datasets.VALIDATION_PERCENT)) for card in cards.values()}
     sizes = {card.preprocessing.input_size for card in cards.values()}
     if len(percents) != 1 or len(sizes) != 1:
         raise ModelCardError(f"the models were validated on different splits or sizes: {percents}, {sizes}")

@@ -226,7 +226,7 @@ def card_metrics(
     intervals = {
         name: [round(interval["low"], 4), round(interval["high"], 4)]
         for name, interval in level.intervals.items()
-        if interval is not None
+        if interval is not None and name not in left_out
     }
     return {
         key: {
@@ -299,7 +299,12 @@ def report(
             else "raw model outputs for the models without calibration in their card: "
             + ", ".join(name for name, done in zip(scorer.names, calibrated, strict=True) if not done)
         ),
-        "thresholds": {"fake": thresholds[0], "uncertain_low": thresholds[1]},
+        "thresholds": {
+            "fake": thresholds[0],
+            "uncertain_low": thresholds[1],
+            "chosen_on": scorer.thresholds.chosen_on,
+            "fitted_for_these_models": scorer.thresholds_fitted,
+        },
         "bootstrap": {
             "method": "percentile",
             "resamples": resamples,

@@ -111,7 +111,12 @@ def result_to_dict(
             for frame in result.frames
         ],
         "model_opinions": [
-            {"model": opinion.model, "track": opinion.track_id, **_verdict_dict(opinion.verdict)}
+            {
+                "model": opinion.model,
+                "track": opinion.track_id,
+                **_verdict_dict(opinion.verdict),
+                "uncertain_low": opinion.uncertain_low,
+            }
             for opinion in result.opinions
         ],
         "notes": list(result.notes),

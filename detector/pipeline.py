@@ -94,10 +94,11 @@ def _no_face_reason(found: list[_FrameFaces], config: AnalysisConfig) -> str:
     return f"No face was found in any of the {len(found)} sampled frames."
 
 
-def decision_thresholds(config: AnalysisConfig, card_thresholds: Thresholds) -> tuple[float, float]:
-    """The thresholds in force: the configuration's where it sets them, else the model card's."""
-    fake = card_thresholds.fake if config.fake_threshold is None else config.fake_threshold
-    low = card_thresholds.uncertain_low if config.uncertain_low is None else config.uncertain_low
+def decision_thresholds(config: AnalysisConfig, chosen: Thresholds) -> tuple[float, float]:
+    """The thresholds in force: the configuration's where it sets them, else ``chosen`` (a model card's, or those
+    fitted for several models' average)."""
+    fake = chosen.fake if config.fake_threshold is None else config.fake_threshold
+    low = chosen.uncertain_low if config.uncertain_low is None else config.uncertain_low
     return fake, min(low, fake)
 
 
@@ -200,9 +201,8 @@ def analyze(
         for measurement, track_id in zip(frame.measurements, ids, strict=True)
         if track_id in kept
     }
-    opinions = disagreement.model_opinions(
-        tracks, scorer.names, config.aggregation, fake_threshold, uncertain_low, min_frames
-    )
+    member_thresholds = [decision_thresholds(config, member.card.thresholds) for member in scorer.scorers]
+    opinions = disagreement.model_opinions(tracks, scorer.names, config.aggregation, member_thresholds, min_frames)
     issues = quality.assess(measured, info, len(found))
     tracks = [quality.review_track(track, issues) for track in tracks]
     verdict = aggregation.decide_video(

@@ -293,9 +293,10 @@ def build_report(
     thresholds = thresholds or cards[0].thresholds
     fake_threshold, uncertain_low = pipeline.decision_thresholds(config, thresholds)
     info, verdict = result.info, result.verdict
+    # With several models, say whose thresholds judged their average (unless the settings chose them).
     selection_notes = (
-        (f"The {len(cards)} models' average has thresholds of its own: {thresholds.chosen_on}.",)
-        if len(cards) > 1
+        (f"Thresholds for the {len(cards)} models' average: {thresholds.chosen_on}.",)
+        if len(cards) > 1 and config.fake_threshold is None
         else ()
     )
 
@@ -359,7 +360,7 @@ def build_report(
         notes=(
             *result.notes,
             *selection_notes,
-            *disagreement.summary_lines(result, fake_threshold, uncertain_low),
+            *disagreement.summary_lines(result),
         ),
         limitations=limitations,
         scope_note=SCOPE_NOTE,

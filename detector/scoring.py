@@ -52,7 +52,8 @@ class FaceScorer:
 
         The card's calibration (temperature or Platt scaling, fitted on validation data) is applied here, so every
         probability the page, the command line and the reports show is calibrated, and the card's thresholds
-        (chosen on calibrated probabilities) apply to it. A card without calibration leaves the outputs as they
+        (chosen on calibrated probabilities) apply to it; several models' average has thresholds of its own
+        (``EnsembleScorer.thresholds``). A card without calibration leaves the outputs as they
         are. ``score_uncalibrated`` gives the model's own outputs.
         """
         return calibration.apply(self.score_uncalibrated(crops), self.card.calibration)

@@ -60,7 +60,7 @@ class TrainingConfig:
     epochs: int = 12
     batch_size: int = 32
     learning_rate: float = 1e-3
-    validation_percent: int = 15
+    validation_percent: int = datasets.VALIDATION_PERCENT
     patience: int = 3
     seed: int = 1234
     limit: int | None = None
@@ -82,6 +82,8 @@ class TrainingConfig:
             raise ValueError(f"fakes must be one of {self_blend_batches.FAKE_SOURCES}, got {self.fakes!r}")
         if self.extra_reals not in EXTRA_REALS:
             raise ValueError(f"extra_reals must be one of {EXTRA_REALS}, got {self.extra_reals!r}")
+        if self.patience < 1:
+            raise ValueError(f"patience must be at least 1 epoch, got {self.patience}")
 
 
 class CropBatches(keras.utils.PyDataset):
@@ -129,7 +131,8 @@ def _validation_losses(log_path: Path) -> list[float]:
     if not log_path.is_file():
         return []
     with log_path.open(newline="") as handle:
-        return [float(row["val_loss"]) for row in csv.DictReader(handle)]
+        # A row cut short (the process stopped while writing it) has no validation loss: that epoch did not count.
+        return [float(row["val_loss"]) for row in csv.DictReader(handle) if row.get("val_loss")]
 
 
 def plateau_schedule(
@@ -159,10 +162,9 @@ class PlateauSchedule(keras.callbacks.Callback):
         self.initial_rate = initial_rate
         self.patience = patience
 
-    def _apply(self) -> None:
+    def _apply(self) -> bool:
         rate, stop = plateau_schedule(self.losses, self.initial_rate, self.patience)
         self.model.optimizer.learning_rate = rate
-        self.model.stop_training = stop
         logger.info(
             "after %d epochs (best validation loss %.4f): learning rate %.3g%s",
             len(self.losses),
@@ -170,13 +172,16 @@ class PlateauSchedule(keras.callbacks.Callback):
             rate,
             ", stopping" if stop else "",
         )
+        return stop
 
     def on_train_begin(self, logs: dict | None = None) -> None:
+        # A run that should already have stopped is not trained at all (``train`` checks before ``fit``).
         self._apply()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.losses.append(float(logs["val_loss"]))
-        self._apply()
+        if self._apply():
+            self.model.stop_training = True
 
 
 def _load_split(config: TrainingConfig) -> tuple[datasets.CropSet, datasets.CropSet]:
@@ -210,11 +215,20 @@ POLICY_FILE = "augmentation.json"
 
 
 def _initial_weights_target(model: keras.Model, path: Path) -> tuple[keras.Model, dict]:
+    """Where ``--init`` weights go: a legacy HDF5 file of a backbone alone (its layers do not include the
+    classifier's head) into the nested backbone, by layer name; anything else into the whole model."""
     legacy = path.suffix in (".h5", ".hdf5") and not path.name.endswith(".weights.h5")
     backbones = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    if legacy and backbones:
-        return backbones[0], {"by_name": True}
-    return model, {}
+    if not (legacy and backbones):
+        return model, {}
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        group = handle["model_weights"] if "layer_names" not in handle.attrs and "model_weights" in handle else handle
+        names = {name.decode() if isinstance(name, bytes) else name for name in group.attrs.get("layer_names", [])}
+    if model.layers[-1].name in names:
+        return model, {}
+    return backbones[0], {"by_name": True}
 
 
 def load_initial_weights(model: keras.Model, path: Path) -> int:
@@ -403,8 +417,9 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         policy = run_policy(run, fresh=False)
     else:
         policy = run_policy(run, fresh=True)
-        if log_path.exists():
-            log_path.unlink()
+        # A fresh start forgets an earlier run of the same name: its log and its sessions.
+        for stale in (log_path, run / SESSIONS_FILE):
+            stale.unlink(missing_ok=True)
         with dtype_policy(config.precision):
             model = architectures.build_classifier(config.architecture, config.input_size, config.resolution)
         if config.init_weights:
@@ -421,7 +436,7 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         action = "export"
     else:
         action = "resume" if initial_epoch else "start"
-    sessions = record_session(run, config, initial_epoch, action)
+    sessions = record_session(run, config, len(losses), action)
     if initial_epoch < config.epochs and not (export_only or stopped):
         training_batches = _training_batches(config, train_images, train_set.labels, initial_epoch, policy)
         # The batches hold what they need (for SBI, copies of the reals): let the full array go.

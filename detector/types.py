@@ -250,11 +250,13 @@ class QualityIssue:
 
 @dataclass(frozen=True)
 class ModelOpinion:
-    """What one model of an ensemble alone says about one person, by the same strategy and thresholds."""
+    """What one model of an ensemble alone says about one person, by the same strategy, at its own thresholds
+    (``verdict.threshold`` is its fake threshold, ``uncertain_low`` where its "no sign" verdicts begin)."""
 
     model: str
     track_id: int
     verdict: Verdict
+    uncertain_low: float
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,11 @@ import csv
 import numpy as np
 
 from detector import calibration, datasets
-from detector.train import TrainingConfig
 
 HALVES = ("report", "calibration", "all")
 
 
-def validation_crops(half: str, percent: int = TrainingConfig.validation_percent) -> datasets.CropSet:
+def validation_crops(half: str, percent: int = datasets.VALIDATION_PERCENT) -> datasets.CropSet:
     """The group-split DFDC validation crops, or one half of them (``calibration.in_calibration_half``)."""
     if half not in HALVES:
         raise ValueError(f"half must be one of {HALVES}, got {half!r}")
@@ -38,7 +37,7 @@ def main() -> None:
     parser.add_argument(
         "--percent",
         type=int,
-        default=TrainingConfig.validation_percent,
+        default=datasets.VALIDATION_PERCENT,
         help="the validation share the model was trained with (its card's training.validation_percent)",
     )
     arguments = parser.parse_args()

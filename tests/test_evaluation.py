@@ -173,6 +173,7 @@ def test_evaluate_records_its_measurement_in_the_card_and_the_page_can_read_it(t
     assert recorded["data"] == "eight DFDC real crops" and recorded["measured_by"] == "python -m detector evaluate"
     assert recorded["command"].startswith("python -m detector evaluate --crops ")
     assert card.metrics["some_reals_intervals"]["method"].endswith("by crop (no group column), seed 0, 95%")
+    assert "accuracy" not in card.metrics["some_reals_intervals"]
     decisions = card.metrics["some_reals_decisions"]
     assert decisions["count"] == len(reals)
     assert decisions["false_positive_rate"] == pytest.approx(decisions["count_called_fake"] / len(reals))

@@ -16,7 +16,6 @@ DFDC_FACES = SHARED / "data" / "dfdc-faces"
 requires_dfdc_faces = pytest.mark.skipif(
     not (DFDC_FACES / "labels.csv").is_file(), reason=f"DFDC face crops not found at {DFDC_FACES}"
 )
-# Points on the face's mid-line: a mirrored crop must put them at the mirrored place.
 # A few named points of the mesh (MediaPipe's topology); "right" is the subject's right, on the image's left.
 RIGHT_EYE_OUTER = 33
 LEFT_EYE_OUTER = 263
@@ -24,6 +23,7 @@ UPPER_LIP = 13
 LOWER_LIP = 14
 NOSE_TIP = 1
 CHIN = 152
+# Points on the face's mid-line: a mirrored crop must put them at the mirrored place.
 MID_LINE = [1, 4, 6, 10, 13, 14, 17, 152, 168, 175, 199, 0]
 
 

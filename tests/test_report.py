@@ -268,7 +268,7 @@ def test_a_report_of_several_models_uses_and_names_the_thresholds_fitted_for_the
         thresholds=fitted,
     )
     assert content.fake_threshold == 0.8
-    assert "The 2 models' average has thresholds of its own: fitted for the pair on validation data." in content.notes
+    assert "Thresholds for the 2 models' average: fitted for the pair on validation data." in content.notes
     alone = build(two_people, tiny_card)
     assert alone.fake_threshold == tiny_card.thresholds.fake
     assert not any("average has thresholds" in note for note in alone.notes)

@@ -381,3 +381,27 @@ def test_each_invocation_of_a_run_is_recorded_with_the_code_that_ran_it(tmp_path
     assert version["commit"] == (head or None)
     assert second[1]["commit"] == version["commit"]
     assert presentation.training_lines({"sessions": second}) == []  # for whoever reproduces it, not the page
+
+
+def test_a_legacy_file_of_the_whole_classifier_loads_into_the_whole_classifier(tmp_path):
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    # ResNet50 nests its backbone, so a file of the whole classifier must be told from one of the backbone alone.
+    source = architectures.build_classifier("resnet50", input_size=64, resolution=32)
+    for variable in source.weights:
+        variable.assign(variable.numpy() + 0.25)
+    with h5py.File(tmp_path / "classifier.h5", "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, source)
+    model = architectures.build_classifier("resnet50", input_size=64, resolution=32)
+    assert train.load_initial_weights(model, tmp_path / "classifier.h5") == len(model.weights)
+    for loaded, saved in zip(model.weights, source.weights, strict=True):
+        np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
+
+
+def test_patience_must_be_at_least_one_epoch(capsys):
+    with pytest.raises(ValueError, match="patience"):
+        train.TrainingConfig(name="x", patience=0)
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--name", "x", "--patience", "0"])
+    assert "must be at least 1" in capsys.readouterr().err
