@@ -52,6 +52,18 @@ def tiny_models_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def two_models_folder(folder: Path, tiny_models_folder: Path) -> Path:
+    """``folder`` with two untrained models, ``tiny`` (copied) and ``other`` (other weights): a selection of two."""
+    from detector import architectures, train
+
+    folder.mkdir(parents=True)
+    for suffix in (".keras", ".json"):
+        (folder / f"tiny{suffix}").write_bytes((tiny_models_folder / f"tiny{suffix}").read_bytes())
+    other = architectures.build_classifier("compact", input_size=224, resolution=32, dropout=0.1)
+    train.save_with_card(other, "other", folder, "compact", "second untrained model", {"data": "none"}, {})
+    return folder
+
+
 def make_result(probabilities_by_track: dict[int, list[float | None]], fake_threshold: float = 0.5):
     """A VideoResult with one frame per list position, 0.5 s apart; ``None`` means no face of that person there."""
     import numpy as np

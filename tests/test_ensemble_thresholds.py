@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import requires_shared, shipped_models
+from conftest import requires_shared, shipped_models, two_models_folder
 
 from detector import architectures, calibration, cli, ensemble_thresholds, metrics, model_card, train
 from detector.scoring import load_scorer
@@ -49,12 +49,7 @@ def test_a_selections_thresholds_are_chosen_on_the_calibration_half_of_the_mean_
 def test_the_table_gives_fitted_thresholds_to_a_selection_in_any_order_and_none_once_a_member_changed(
     tmp_path, tiny_models_folder, capsys
 ):
-    folder = tmp_path / "models"
-    folder.mkdir()
-    for suffix in (".keras", ".json"):
-        (folder / f"tiny{suffix}").write_bytes((tiny_models_folder / f"tiny{suffix}").read_bytes())
-    other = architectures.build_classifier("compact", input_size=224, resolution=32, dropout=0.1)
-    train.save_with_card(other, "other", folder, "compact", "second untrained model", {"data": "none"}, {})
+    folder = two_models_folder(tmp_path / "models", tiny_models_folder)
     assert cli.main(["ensembles", "--models-folder", str(folder), "--cache-folder", str(tmp_path / "cache")]) == 0
     assert "1 selections ->" in capsys.readouterr().out
     table = json.loads((folder / ensemble_thresholds.TABLE_FILE).read_text())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SHARED, requires_shared
+from conftest import SHARED, requires_shared, two_models_folder
 from video_factory import make_audio_only, make_video, pasted_faces
 
 from detector import datasets, pipeline
@@ -197,14 +197,9 @@ def test_a_photo_without_a_face_says_so(tmp_path, scorer):
 
 @requires_shared
 def test_an_ensemble_keeps_each_models_scores_and_verdicts(tmp_path, tiny_models_folder):
-    from detector import architectures, export, train
+    from detector import export
 
-    folder = tmp_path / "models"
-    folder.mkdir()
-    for suffix in (".keras", ".json"):
-        (folder / f"tiny{suffix}").write_bytes((tiny_models_folder / f"tiny{suffix}").read_bytes())
-    other = architectures.build_classifier("compact", input_size=224, resolution=32, dropout=0.1)
-    train.save_with_card(other, "other", folder, "compact", "second untrained model", {"data": "none"}, {})
+    folder = two_models_folder(tmp_path / "models", tiny_models_folder)
     ensemble = load_scorer(["tiny", "other"], folder)
     path = make_video(tmp_path / "one.mp4", frames=20, size=(480, 320), draw=pasted_faces([face("abplofmgwg.jpg")]))
     result = pipeline.analyze(path, ensemble, AnalysisConfig(frame_count=6))
