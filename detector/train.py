@@ -364,14 +364,14 @@ def code_version() -> dict[str, Any]:
     return {"commit": commit, "uncommitted_changes": bool(changes)}
 
 
-def record_session(run: Path, config: TrainingConfig, initial_epoch: int, action: str) -> list[dict[str, Any]]:
-    """Appends this invocation (when, which code, from which epoch, what it did) to the run's sessions file and
+def record_session(run: Path, config: TrainingConfig, epochs_done: int, action: str) -> list[dict[str, Any]]:
+    """Appends this invocation (when, which code, after how many epochs, what it did) to the run's sessions file and
     returns all of them: a run resumed across sessions may have been trained by more than one version of the code,
     and its card says which."""
     entry = {
         "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         **code_version(),
-        "after_epoch": initial_epoch,
+        "after_epoch": epochs_done,
         "action": action,
         "command": config.command,
     }
