@@ -7,7 +7,7 @@ the verdict depend on the order the models were picked in. ``python -m detector 
 validation split once per shipped model and, for every selection of two or more, chooses the thresholds on the
 calibration half by the rule single models follow (``calibration.choose_thresholds``) and measures them on the
 report half. The table, ``models/ensembles.json``, names each member's weights (sha256) and calibration: an entry
-whose members changed since (retrained, recalibrated) is stale, and ``thresholds_for`` returns None for it rather
+whose members changed since (retrained, recalibrated) is stale, and ``entry_for`` returns None for it rather
 than guess.
 """
 
@@ -170,8 +170,3 @@ def as_thresholds(entry: Mapping[str, Any] | None) -> model_card.Thresholds | No
     return model_card.Thresholds(
         fake=chosen["fake"], uncertain_low=chosen["uncertain_low"], chosen_on=chosen["chosen_on"]
     )
-
-
-def thresholds_for(cards: Sequence[model_card.ModelCard], folder: Path | None = None) -> model_card.Thresholds | None:
-    """The fitted thresholds of this selection of models, or None when the table has no current entry."""
-    return as_thresholds(entry_for(cards, folder))

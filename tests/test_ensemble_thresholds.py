@@ -88,7 +88,7 @@ def test_every_selection_of_shipped_models_has_current_fitted_thresholds():
     cards = {name: model_card.read_card(name, model_card.MODELS_FOLDER) for name in shipped_models()}
     for combo in ensemble_thresholds.selections(list(cards)):
         members = [cards[name] for name in combo]
-        assert ensemble_thresholds.thresholds_for(members, model_card.MODELS_FOLDER) is not None, (
+        assert ensemble_thresholds.entry_for(members, model_card.MODELS_FOLDER) is not None, (
             f"{'+'.join(combo)} has no current entry in models/{ensemble_thresholds.TABLE_FILE}: "
             f"run `{ensemble_thresholds.COMMAND}`"
         )
