@@ -105,17 +105,19 @@ class AugmentationPolicy:
                 raise ValueError(f"{name} probability must be in [0, 1], got {value}")
 
     def apply(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if rng.random() < self.flip:
+        # An augmentation switched off draws no random number, so a policy that turns one off consumes the random
+        # stream as the code did before that augmentation existed (a card's recipe stays reproducible).
+        if self.flip and rng.random() < self.flip:
             image = horizontal_flip(image)
-        if rng.random() < self.color:
+        if self.color and rng.random() < self.color:
             image = color_jitter(image, rng)
-        if rng.random() < self.rescale:
+        if self.rescale and rng.random() < self.rescale:
             image = downscale_upscale(image, rng)
-        if rng.random() < self.blur:
+        if self.blur and rng.random() < self.blur:
             image = gaussian_blur(image, rng)
-        if rng.random() < self.jpeg:
+        if self.jpeg and rng.random() < self.jpeg:
             image = jpeg_recompress(image, rng)
-        if rng.random() < self.h264:
+        if self.h264 and rng.random() < self.h264:
             image = h264_recompress(image, rng)
         return image
 
@@ -130,3 +132,21 @@ class AugmentationPolicy:
 
 
 NO_AUGMENTATION = AugmentationPolicy(flip=0.0, color=0.0, blur=0.0, rescale=0.0, jpeg=0.0, h264=0.0)
+
+
+def policy_from_text(text: str) -> AugmentationPolicy:
+    """Today's default policy with some shares replaced: ``"h264=0"`` or ``"jpeg=0.5,blur=0"`` (names as in
+    ``AugmentationPolicy``). Raises ``ValueError`` on an unknown name or a share that is not a number in [0, 1]."""
+    names = [field.name for field in fields(AugmentationPolicy)]
+    shares: dict[str, float] = {}
+    for part in text.split(","):
+        name, separator, value = part.strip().partition("=")
+        if not separator or name not in names:
+            raise ValueError(f"expected NAME=SHARE with NAME one of {', '.join(names)}; got {part.strip()!r}")
+        if name in shares:
+            raise ValueError(f"{name} is given twice")
+        try:
+            shares[name] = float(value)
+        except ValueError:
+            raise ValueError(f"{name}: {value!r} is not a number") from None
+    return AugmentationPolicy(**shares)

@@ -1,4 +1,4 @@
-"""The command line: ``python -m detector {scan,score-crops,train,evaluate,calibrate,quantize,combine} ...``.
+"""The command line: ``python -m detector {scan,score-crops,train,evaluate,calibrate,quantize,combine,ensembles} ...``.
 
 Exit status: 0 when every input was judged (an "inconclusive" verdict included), 1 when an input could not be read
 (with a one-line reason on stderr), 2 for bad arguments.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detector import calibration, model_card
+from detector import augment, calibration, model_card
 from detector.aggregation import STRATEGIES
 from detector.config import AnalysisConfig
 from detector.errors import DetectorError
@@ -35,6 +35,13 @@ def _at_least_one(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _augmentation_policy(text: str) -> augment.AugmentationPolicy:
+    try:
+        return augment.policy_from_text(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _add_train(subparsers: argparse._SubParsersAction) -> None:
@@ -72,6 +79,12 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         help="add these real faces to training (../shared/data/utkface; not in validation)",
     )
     parser.add_argument(
+        "--augment",
+        type=_augmentation_policy,
+        help="change the share of crops an augmentation is applied to, e.g. h264=0 or jpeg=0.5,blur=0 (names: "
+        "flip, color, blur, rescale, jpeg, h264; the others keep the default; a resumed run keeps its own)",
+    )
+    parser.add_argument(
         "--precision",
         default="float32",
         choices=PRECISION_NAMES,
@@ -100,6 +113,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         fakes=arguments.fakes,
         extra_reals=arguments.extra_reals,
         precision=arguments.precision,
+        augmentation=arguments.augment,
     )
     card = train.train(config, resume=arguments.resume, export_only=arguments.export_only)
     print(f"wrote {card}")

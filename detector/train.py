@@ -74,6 +74,8 @@ class TrainingConfig:
     fakes: str = "dfdc"
     extra_reals: str | None = None
     precision: str = "float32"
+    # The augmentation a fresh run trains with (None: today's default); a resumed run keeps the one it started with.
+    augmentation: AugmentationPolicy | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -272,17 +274,23 @@ def load_initial_weights(model: keras.Model, path: Path) -> int:
     return loaded
 
 
-def run_policy(run: Path, fresh: bool) -> AugmentationPolicy:
-    """The augmentation a run trains with: today's default for a fresh run, written into the run folder, and on
-    resume or export the policy the run started with, so its card describes what the model saw."""
+def run_policy(run: Path, fresh: bool, requested: AugmentationPolicy | None = None) -> AugmentationPolicy:
+    """The augmentation a run trains with: for a fresh run ``requested`` (None: today's default), written into the
+    run folder; on resume or export the policy the run started with, so its card describes what the model saw.
+    Raises ``ValueError`` when a resumed run is asked for a different policy than it started with."""
     path = run / POLICY_FILE
     if fresh or not path.is_file():
         if not fresh:
-            logger.warning("%s has no %s: recording today's default augmentation", run, POLICY_FILE)
-        policy = AugmentationPolicy()
+            logger.warning("%s has no %s: recording the policy asked for now", run, POLICY_FILE)
+        policy = requested or AugmentationPolicy()
         path.write_text(json.dumps(dataclasses.asdict(policy), indent=1) + "\n", encoding="utf-8")
         return policy
-    return AugmentationPolicy(**json.loads(path.read_text(encoding="utf-8")))
+    policy = AugmentationPolicy(**json.loads(path.read_text(encoding="utf-8")))
+    if requested is not None and requested != policy:
+        raise ValueError(
+            f"{run} started with augmentation {policy.describe()}; continue it without --augment or with the same"
+        )
+    return policy
 
 
 def _training_batches(
@@ -405,7 +413,7 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         if not (best_path.is_file() or last_path.is_file()):
             raise FileNotFoundError(f"nothing to export: no checkpoint in {run}")
         model = None
-        policy = run_policy(run, fresh=False)
+        policy = run_policy(run, fresh=False, requested=config.augmentation)
     elif resume and last_path.is_file():
         model = keras.saving.load_model(last_path)
         if model_precision(model) != config.precision:
@@ -414,9 +422,9 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
             )
         initial_epoch = _completed_epochs(log_path)
         logger.info("resuming %s after epoch %d", config.name, initial_epoch)
-        policy = run_policy(run, fresh=False)
+        policy = run_policy(run, fresh=False, requested=config.augmentation)
     else:
-        policy = run_policy(run, fresh=True)
+        policy = run_policy(run, fresh=True, requested=config.augmentation)
         # A fresh start forgets an earlier run of the same name: its log and its sessions.
         for stale in (log_path, run / SESSIONS_FILE):
             stale.unlink(missing_ok=True)

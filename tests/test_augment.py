@@ -68,3 +68,38 @@ def test_a_policy_describes_what_it_applies_and_how_often():
     policy = augment.AugmentationPolicy(flip=0.5, color=0.0, blur=0.0, rescale=0.2, jpeg=0.0, h264=0.15)
     assert policy.describe() == "horizontal flip 50%, downscale-upscale 20%, H.264 intra-frame re-compression 15%"
     assert augment.NO_AUGMENTATION.describe() == "none"
+
+
+def test_an_augmentation_switched_off_draws_no_random_number(face):
+    rng = np.random.default_rng(5)
+    before = rng.bit_generator.state
+    augment.NO_AUGMENTATION.apply(face, rng)
+    assert rng.bit_generator.state == before
+    # Only the flip is on, and always applied: exactly one draw, so a policy with h264=0 consumes the stream as
+    # the code did before the H.264 augmentation existed.
+    flipped = augment.AugmentationPolicy(flip=1.0, color=0.0, blur=0.0, rescale=0.0, jpeg=0.0, h264=0.0)
+    flipped.apply(face, rng)
+    expected = np.random.default_rng(5)
+    expected.random()
+    assert rng.bit_generator.state == expected.bit_generator.state
+
+
+def test_a_policy_from_text_replaces_only_the_shares_named():
+    policy = augment.policy_from_text("h264=0, jpeg=0.5")
+    assert policy == augment.AugmentationPolicy(h264=0.0, jpeg=0.5)
+    assert policy.flip == augment.AugmentationPolicy().flip
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sharpen=0.5", "one of flip"),
+        ("jpeg", "NAME=SHARE"),
+        ("jpeg=lots", "not a number"),
+        ("jpeg=2", r"\[0, 1\]"),
+        ("jpeg=0.1,jpeg=0.2", "twice"),
+    ],
+)
+def test_a_policy_from_text_refuses_what_it_cannot_mean(text, message):
+    with pytest.raises(ValueError, match=message):
+        augment.policy_from_text(text)

@@ -2,6 +2,7 @@ import dataclasses
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -94,6 +95,15 @@ def test_a_run_keeps_the_augmentation_it_started_with(tmp_path):
     )
     assert train.run_policy(tmp_path, fresh=False).jpeg == 0.9
     assert train.run_policy(tmp_path, fresh=True).jpeg == train.AugmentationPolicy().jpeg
+
+
+def test_a_fresh_run_records_the_augmentation_asked_for_and_a_resume_refuses_another(tmp_path):
+    asked = train.AugmentationPolicy(h264=0.0)
+    assert train.run_policy(tmp_path, fresh=True, requested=asked) == asked
+    assert train.run_policy(tmp_path, fresh=False) == asked
+    assert train.run_policy(tmp_path, fresh=False, requested=asked) == asked
+    with pytest.raises(ValueError, match="started with augmentation"):
+        train.run_policy(tmp_path, fresh=False, requested=train.AugmentationPolicy())
 
 
 def test_a_run_from_before_policies_were_recorded_gets_the_default(tmp_path):
@@ -405,3 +415,15 @@ def test_patience_must_be_at_least_one_epoch(capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "--name", "x", "--patience", "0"])
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_the_command_line_passes_the_augmentation_asked_for(monkeypatch, capsys):
+    captured = []
+    monkeypatch.setattr(train, "train", lambda config, resume, export_only: captured.append(config) or Path("x"))
+    assert cli.main(["train", "--name", "x", "--augment", "h264=0"]) == 0
+    assert cli.main(["train", "--name", "x"]) == 0
+    assert captured[0].augmentation == train.AugmentationPolicy(h264=0.0)
+    assert captured[1].augmentation is None
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--name", "x", "--augment", "sharpen=1"])
+    assert "NAME=SHARE" in capsys.readouterr().err
