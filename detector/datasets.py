@@ -153,3 +153,10 @@ def decode_images(root: Path, files: Sequence[str], size: int, cache_folder: Pat
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         np.save(cache_path, images)
     return images
+
+
+def dfdc_validation(validation_percent: int, size: int, cache_folder: Path | None = None) -> tuple[CropSet, np.ndarray]:
+    """The DFDC validation split (``split_by_group`` at ``validation_percent``) and its crops decoded at ``size``:
+    what model cards are measured on."""
+    _, validation = split_by_group(load_dfdc_faces(), validation_percent)
+    return validation, decode_images(validation.root, validation.files, size, cache_folder)

@@ -104,8 +104,7 @@ def build_table(folder: Path | None = None, cache_folder: Path | None = Path(".c
     sizes = {card.preprocessing.input_size for card in cards.values()}
     if len(percents) != 1 or len(sizes) != 1:
         raise ModelCardError(f"the models were validated on different splits or sizes: {percents}, {sizes}")
-    _, validation = datasets.split_by_group(datasets.load_dfdc_faces(), percents.pop())
-    images = datasets.decode_images(validation.root, validation.files, sizes.pop(), cache_folder)
+    validation, images = datasets.dfdc_validation(percents.pop(), sizes.pop(), cache_folder)
     probabilities = {}
     for name in names:
         logger.info("scoring %d validation crops with %s", len(images), name)

@@ -754,10 +754,7 @@ def _validation_images(
     """The DFDC validation split the card was measured on (its ``validation_percent``, else 15), decoded at the
     model's input size, and that percentage."""
     percent = int(card.training.get("validation_percent", TrainingConfig.validation_percent))
-    _, validation_set = datasets.split_by_group(datasets.load_dfdc_faces(), percent)
-    images = datasets.decode_images(
-        validation_set.root, validation_set.files, card.preprocessing.input_size, cache_folder
-    )
+    validation_set, images = datasets.dfdc_validation(percent, card.preprocessing.input_size, cache_folder)
     return validation_set, images, percent
 
 
