@@ -338,6 +338,16 @@ def model_precision(model: keras.Model) -> str:
     return model.get_layer("scale").dtype_policy.name
 
 
+def float32_copy(model: keras.Model, config: TrainingConfig) -> keras.Model:
+    """The classifier ``config`` describes, computing in float32, with ``model``'s weights (which a mixed-precision
+    model keeps in float32). What ships: bfloat16 arithmetic is fast only on CPUs with AVX512_BF16 or AMX, and a
+    host without them would score several times slower or fall back to emulation."""
+    with dtype_policy("float32"):
+        copy = architectures.build_classifier(config.architecture, config.input_size, config.resolution)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 @contextlib.contextmanager
 def dtype_policy(name: str) -> Iterator[None]:
     """Layers built inside use the Keras dtype policy ``name``; the previous global policy is restored after."""
@@ -494,6 +504,9 @@ def export(
     """Fits calibration and thresholds on half the validation split, measures on the other half
     (``calibration.fit_on_validation``), and writes ``models/<name>.keras`` and its card (with ``sessions``, the
     invocations that trained the run: ``record_session``)."""
+    trained_precision = model_precision(model)
+    if trained_precision != "float32":
+        model = float32_copy(model, config)
     probabilities = predict(model, validation_images, mirror=True)
     fitted = calibration.fit_on_validation(validation_set.labels, probabilities, validation_set.groups, VALIDATION_DATA)
     logger.info("validation: %s", fitted.metrics["validation"])
@@ -516,7 +529,7 @@ def export(
         "command": config.command,
         "fakes": config.fakes,
         "extra_reals": config.extra_reals,
-        "precision": model_precision(model),
+        "precision": trained_precision,
         "sessions": list(sessions),
     }
     if config.fakes != "dfdc":

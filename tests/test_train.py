@@ -308,19 +308,35 @@ def test_an_average_names_each_training_source_of_its_members_once():
 
 
 @requires_shared
-def test_a_bfloat16_run_computes_in_bfloat16_says_so_and_resumes_only_so(tmp_path):
+def test_a_bfloat16_run_trains_in_bfloat16_ships_in_float32_says_so_and_resumes_only_so(tmp_path):
     config = _short_run(tmp_path, "half", limit=48, precision="mixed_bfloat16")
     train.train(config)
     assert keras.config.dtype_policy().name == "float32"  # the run's policy did not leak
     card = model_card.read_card("half", tmp_path / "models")
     assert card.training["precision"] == "mixed_bfloat16"
+    assert train.model_precision(keras.saving.load_model(tmp_path / "runs" / "half" / "last.keras")) == (
+        "mixed_bfloat16"
+    )
     scorer = FaceScorer("half", tmp_path / "models")
-    assert train.model_precision(scorer.model) == "mixed_bfloat16"
+    assert train.model_precision(scorer.model) == "float32"
     scores = scorer.score(np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8))
     assert scores.dtype == np.float64 and np.all((scores >= 0) & (scores <= 1))
 
     with pytest.raises(ValueError, match="--precision mixed_bfloat16"):
         train.train(dataclasses.replace(config, precision="float32", epochs=2), resume=True)
+
+
+def test_a_float32_copy_scores_like_the_bfloat16_model_it_copies():
+    config = train.TrainingConfig(name="x", architecture="compact", input_size=64, resolution=32)
+    with train.dtype_policy("mixed_bfloat16"):
+        mixed = architectures.build_classifier("compact", 64, 32)
+    copy = train.float32_copy(mixed, config)
+    assert train.model_precision(copy) == "float32"
+    crops = np.random.default_rng(1).integers(0, 256, (4, 64, 64, 3)).astype(np.float32)
+    expected = mixed.predict(crops, verbose=0)
+    np.testing.assert_allclose(copy.predict(crops, verbose=0), expected, atol=0.02)
+    for kept, original in zip(copy.weights, mixed.weights, strict=True):
+        np.testing.assert_array_equal(kept.numpy(), original.numpy())
 
 
 def test_an_unknown_precision_is_refused():
