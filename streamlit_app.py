@@ -70,7 +70,7 @@ def _analysis_lock() -> threading.Lock:
 
 
 def render_settings(
-    defaults: AnalysisConfig, models: list[str], default_model: str
+    defaults: AnalysisConfig, folder: Path, models: list[str], default_model: str
 ) -> tuple[list[str], AnalysisConfig]:
     """The sidebar; returns the chosen models and the analysis configuration."""
     st.sidebar.header("Settings")
@@ -78,8 +78,11 @@ def render_settings(
         "Model",
         models,
         default=[default_model],
-        help="Choose several to average their scores (an ensemble).",
+        help="Choose several to average their scores (an ensemble). “About the model” below the result has each "
+        "model's full measurements.",
     )
+    for name in names:
+        st.sidebar.caption(presentation.model_choice_line(model_card.read_card(name, folder)))
     frame_count = st.sidebar.slider(
         "Frames to sample",
         8,
@@ -452,7 +455,7 @@ def main() -> None:
         st.error(presentation.no_model_message(folder))
         return
 
-    names, config = render_settings(AnalysisConfig(), models, default_model)
+    names, config = render_settings(AnalysisConfig(), folder, models, default_model)
     uploaded = st.file_uploader(
         "Video or photo to check",
         type=list(uploads.ACCEPTED_TYPES),

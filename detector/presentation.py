@@ -118,6 +118,7 @@ _TRAINING_LABELS = {
     "split": "Split into training and validation",
     "train_count": "Training face crops",
     "validation_count": "Validation face crops",
+    "resolution": "Working resolution",
     "augmentation": "Augmentation",
     "epochs_run": "Epochs trained",
     "fakes": "Training fakes",
@@ -140,7 +141,6 @@ _TRAINING_HIDDEN = frozenset(
         "limit",
         "batch_size",
         "learning_rate",
-        "resolution",
         "validation_percent",
         "self_blend",
         "precision",
@@ -433,6 +433,8 @@ def markdown_blocks(lines: list[str]) -> str:
 
 
 def _training_value(key: str, value: Any) -> str:
+    if key == "resolution" and isinstance(value, int):
+        return f"{value} px (each face crop is shrunk to {value}x{value} before the network sees it)"
     words = _TRAINING_VALUE_WORDS.get(key, {})
     return words[value] if isinstance(value, str) and value in words else _format_value(value)
 
@@ -516,3 +518,34 @@ def scope_lines(cards: Sequence[ModelCard]) -> list[str]:
         "The checker measures these and says so; when most faces are too poor to judge, its answer is "
         f"“{VerdictLabel.UNCERTAIN.plain_words}”.",
     ]
+
+
+_ARCHITECTURE_WORDS = {
+    "compact": "compact CNN",
+    "compact_wide": "wide compact CNN",
+    "resnet50": "ResNet50",
+    "vgg16": "VGG16",
+    "inception_resnet_v2": "InceptionResNetV2",
+}
+
+
+def model_choice_line(card: ModelCard) -> str:
+    """One line for choosing a model: what it is and its two numbers a reviewer compares models by (how well it
+    ranks DFDC fakes above reals, and how often it calls unseen real people fake), each only if the card has it."""
+    line = f"**{card.name}**"
+    if card.extra.get("default"):
+        line += " (default)"
+    if card.architecture.startswith("average("):
+        line += f": average of {len(card.architecture.split(','))} networks"
+    else:
+        line += f": {_ARCHITECTURE_WORDS.get(card.architecture, card.architecture)}"
+    resolution = card.training.get("resolution")
+    if isinstance(resolution, int):
+        line += f" at {resolution} px"
+    auc = card.metrics.get("validation", {}).get("roc_auc")
+    if isinstance(auc, int | float):
+        line += f"; ROC AUC {auc:.3f} on DFDC validation crops"
+    unseen = card.metrics.get("unseen_real_faces_decisions", {}).get("false_positive_rate")
+    if isinstance(unseen, int | float):
+        line += f"; calls {_percent(unseen)} of unseen real faces fake"
+    return line + "."

@@ -83,6 +83,7 @@ def test_first_load_shows_title_explanation_settings_and_uploader(app: AppTest) 
     videos, photos = {".mp4", ".mov", ".m4v", ".avi", ".webm", ".mkv"}, {".jpg", ".jpeg", ".png", ".webp"}
     assert videos | photos <= set(app.file_uploader[0].allowed_type)
     assert app.sidebar.multiselect[0].value == ["tiny"]
+    assert app.sidebar.caption[0].value == "**tiny**: compact CNN."
     assert app.sidebar.slider[0].value == 32
     assert app.sidebar.selectbox[0].value == "confident"
     assert not alerts(app)
@@ -315,6 +316,8 @@ def test_two_models_selected_show_each_models_verdict(tmp_path: Path, monkeypatc
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at.sidebar.multiselect[0].set_value(["first", "second"]).run()
+    # One line per chosen model beside the choice.
+    assert [caption.value.split(":")[0] for caption in at.sidebar.caption[:2]] == ["**first**", "**second**"]
     at.file_uploader[0].set_value(("two.mp4", face_video(tmp_path / "face.mp4").read_bytes(), "video/mp4"))
     at.run()
     assert not at.exception

@@ -237,6 +237,12 @@ def test_training_lines_say_which_fakes_in_words() -> None:
     assert lines == ["Training fakes: half DFDC fake crops, half self-blended real faces (SBI)"]
 
 
+def test_training_lines_say_at_what_size_the_network_sees_a_face() -> None:
+    assert presentation.training_lines({"resolution": 128}) == [
+        "Working resolution: 128 px (each face crop is shrunk to 128x128 before the network sees it)"
+    ]
+
+
 def test_training_lines_of_an_averaged_model_list_its_members() -> None:
     lines = presentation.training_lines({"members": ["a: first model.", "b: second model."], "data": "DFDC"})
     assert lines == ["Training data: DFDC", "Models averaged: a: first model.; b: second model."]
@@ -389,3 +395,22 @@ def test_metric_lines_show_a_recorded_evaluation_with_its_data_unit_and_rates() 
         "- Real crops wrongly called “Likely manipulated”: 3.9%.",
         "- Crops left “Inconclusive”: 51.0%.",
     ]
+
+
+def test_a_model_choice_line_says_what_the_model_is_and_its_two_comparable_numbers(tiny_models_folder: Path) -> None:
+    card = model_card.read_card("tiny", tiny_models_folder)
+    measured = dataclasses.replace(
+        card,
+        training={**card.training, "resolution": 128},
+        metrics={
+            "validation": {"roc_auc": 0.8706},
+            "unseen_real_faces_decisions": {"false_positive_rate": 0.0387},
+        },
+        extra={"default": True},
+    )
+    assert presentation.model_choice_line(measured) == (
+        "**tiny** (default): compact CNN at 128 px; ROC AUC 0.871 on DFDC validation crops; "
+        "calls 3.9% of unseen real faces fake."
+    )
+    average = dataclasses.replace(card, architecture="average(compact, resnet50)", metrics={}, training={})
+    assert presentation.model_choice_line(average) == "**tiny**: average of 2 networks."
