@@ -1,0 +1,97 @@
+"""Ships a trained model: every step between a finished run and a model the page offers, in order.
+
+    python -m scripts.ship_model NAME [--from runs/export] [--models-folder models]
+
+1. copies ``NAME.keras`` and ``NAME.json`` from the run's export folder (``train --models-folder``) into the
+   models folder; a model already shipped under that name is refused (the folder's git history keeps every
+   version, and ``models/`` may hold 150 MB with its history: ship a model once, when it is final);
+2. stores its weights in 8 bits (``python -m detector quantize``) when the float file is over 25 MB, which also
+   measures that quality did not move and refits the calibration on the 8-bit weights;
+3. measures how often it calls unseen real people fake (``evaluate --record unseen_real_faces`` on the held-out
+   UTKFace quarter, ``scripts/utkface_labels.py``), which the page and the README show for every model;
+4. refits the thresholds of every selection of several models (``python -m detector ensembles``): a test fails
+   while ``models/ensembles.json`` does not match the shipped models.
+
+Needs ``../shared`` (validation crops and UTKFace). Each step is the command line's own, logged as it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from detector import cli, model_card
+from scripts import utkface_labels
+
+QUANTIZE_ABOVE_MEGABYTES = 25
+
+
+def ship(
+    name: str,
+    source: Path,
+    folder: Path,
+    run: Callable[[Sequence[str]], int] = cli.main,
+) -> None:
+    """The four steps above for model ``name`` from ``source`` into ``folder``; ``run`` runs one command line
+    (``cli.main``) and each must succeed. Raises ``FileExistsError``, ``FileNotFoundError`` or ``RuntimeError``."""
+    files = [source / f"{name}{suffix}" for suffix in (".keras", ".json")]
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(f"not exported: {', '.join(missing)} (train writes them with --models-folder)")
+    if (folder / f"{name}.json").exists():
+        raise FileExistsError(f"{name!r} is already shipped in {folder}: give the new model a new name")
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        shutil.copy2(path, folder / path.name)
+
+    def step(*arguments: str) -> None:
+        print("python -m detector " + " ".join(arguments), flush=True)
+        if run(list(arguments)) != 0:
+            raise RuntimeError(f"python -m detector {arguments[0]} failed for {name!r}")
+
+    if (folder / f"{name}.keras").stat().st_size > QUANTIZE_ABOVE_MEGABYTES * 1e6:
+        step("quantize", "--name", name, "--models-folder", str(folder))
+    with tempfile.TemporaryDirectory() as scratch:
+        labels = Path(scratch) / "utk_held_out.csv"
+        photos = utkface_labels.write_labels(labels)
+        step(
+            "evaluate",
+            "--crops",
+            str(photos.root),
+            "--labels",
+            str(labels),
+            "--model",
+            name,
+            "--record",
+            "unseen_real_faces",
+            "--describe",
+            utkface_labels.HELD_OUT_DESCRIPTION,
+        )
+    step("ensembles", "--models-folder", str(folder))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name")
+    parser.add_argument("--from", dest="source", default="runs/export", help="the run's export folder")
+    parser.add_argument("--models-folder", default=str(model_card.MODELS_FOLDER), help="where models ship")
+    arguments = parser.parse_args()
+    folder = Path(arguments.models_folder)
+    # evaluate reads the models folder from the environment, as the page does.
+    os.environ["DETECTOR_MODELS"] = str(folder)
+    try:
+        ship(arguments.name, Path(arguments.source), folder)
+    except (FileExistsError, FileNotFoundError, RuntimeError) as error:
+        print(f"ship_model: {error}", file=sys.stderr)
+        return 1
+    print(f"{arguments.name} shipped in {folder}: add it to the README's models table and commit")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

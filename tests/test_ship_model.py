@@ -1,0 +1,65 @@
+"""scripts/ship_model.py: the steps between a finished run and a model the page offers, in order."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from conftest import requires_shared
+
+from scripts import ship_model, utkface_labels
+
+
+def _exported(folder: Path, name: str, megabytes: float) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.keras").write_bytes(b"\0" * int(megabytes * 1e6))
+    (folder / f"{name}.json").write_text("{}")
+    return folder
+
+
+@requires_shared
+@pytest.mark.parametrize(("megabytes", "quantized"), [(30.0, True), (1.0, False)])
+def test_shipping_copies_quantizes_a_large_model_records_unseen_reals_and_refits_the_selections(
+    tmp_path, megabytes, quantized
+):
+    source = _exported(tmp_path / "export", "big", megabytes)
+    folder = tmp_path / "models"
+    commands: list[list[str]] = []
+
+    def run(arguments):
+        commands.append(list(arguments))
+        if arguments[0] == "evaluate":
+            labels = arguments[arguments.index("--labels") + 1]
+            with open(labels, newline="") as handle:
+                rows = list(csv.DictReader(handle))
+            assert len(rows) > 1000 and {row["label"] for row in rows} == {"REAL"}
+        return 0
+
+    ship_model.ship("big", source, folder, run)
+    assert (folder / "big.keras").stat().st_size == (source / "big.keras").stat().st_size
+    assert (folder / "big.json").is_file()
+    steps = [command[0] for command in commands]
+    assert steps == (["quantize"] if quantized else []) + ["evaluate", "ensembles"]
+    evaluate = commands[-2]
+    assert evaluate[evaluate.index("--record") + 1] == "unseen_real_faces"
+    assert evaluate[evaluate.index("--describe") + 1] == utkface_labels.HELD_OUT_DESCRIPTION
+    assert commands[-1] == ["ensembles", "--models-folder", str(folder)]
+
+
+def test_shipping_refuses_a_name_already_shipped_and_a_model_not_exported(tmp_path):
+    source = _exported(tmp_path / "export", "big", 0.001)
+    folder = _exported(tmp_path / "models", "big", 0.001)
+    with pytest.raises(FileExistsError, match="already shipped"):
+        ship_model.ship("big", source, folder, run=lambda arguments: 0)
+    with pytest.raises(FileNotFoundError, match="not exported"):
+        ship_model.ship("other", source, folder, run=lambda arguments: 0)
+
+
+@requires_shared
+def test_shipping_stops_at_the_first_failing_step(tmp_path):
+    source = _exported(tmp_path / "export", "big", 0.001)
+    commands = []
+    with pytest.raises(RuntimeError, match="evaluate failed"):
+        ship_model.ship("big", source, tmp_path / "models", run=lambda arguments: commands.append(arguments) or 1)
+    assert len(commands) == 1
