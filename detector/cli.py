@@ -79,6 +79,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         help="add these real faces to training (../shared/data/utkface; not in validation)",
     )
     parser.add_argument(
+        "--select-on",
+        choices=["dfdc", "self-blends"],
+        help="whose validation loss picks the best epoch, lowers the learning rate and stops the run: the DFDC "
+        "validation crops, or the DFDC validation reals and self-blends of them, which uses no fake labels "
+        "(default: dfdc for a new run; a resumed run keeps its own)",
+    )
+    parser.add_argument(
         "--augment",
         type=_augmentation_policy,
         help="change the share of crops an augmentation is applied to, e.g. h264=0 or jpeg=0.5,blur=0 (names: "
@@ -114,6 +121,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         extra_reals=arguments.extra_reals,
         precision=arguments.precision,
         augmentation=arguments.augment,
+        select_on=arguments.select_on.replace("-", "_") if arguments.select_on else None,
     )
     card = train.train(config, resume=arguments.resume, export_only=arguments.export_only)
     print(f"wrote {card}")

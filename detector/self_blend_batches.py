@@ -28,7 +28,7 @@ class SelfBlendBatches(keras.utils.PyDataset):
     dtype; a row with NaN means no trusted mesh: that real is never blended). ``dfdc_fakes`` ``(F, S, S, 3) uint8``
     is required for ``fakes`` ``"dfdc"`` and ``"both"``. An epoch shows every real once; DFDC fakes are drawn in a
     new random order each epoch, cycling when there are fewer than needed. ``batch_size`` must be even; the last
-    batch may be smaller (still balanced).
+    batch may be smaller (still balanced). ``fixed`` keeps every epoch's batches the same (a validation set).
     """
 
     def __init__(
@@ -41,6 +41,7 @@ class SelfBlendBatches(keras.utils.PyDataset):
         fakes: str = "sbi",
         dfdc_fakes: np.ndarray | None = None,
         blend_config: SelfBlendConfig = DEFAULT_CONFIG,
+        fixed: bool = False,
     ) -> None:
         super().__init__()
         if fakes not in FAKE_SOURCES:
@@ -67,6 +68,7 @@ class SelfBlendBatches(keras.utils.PyDataset):
         self.fakes = fakes
         self.blend_config = blend_config
         self.valid_indices = np.flatnonzero(self.valid)
+        self.fixed = fixed
         self.epoch = 0
         self._shuffle()
 
@@ -107,5 +109,7 @@ class SelfBlendBatches(keras.utils.PyDataset):
         return self_blend(self.reals[real_index], self.real_landmarks[real_index], rng, self.blend_config)
 
     def on_epoch_end(self) -> None:
+        if self.fixed:
+            return
         self.epoch += 1
         self._shuffle()

@@ -76,6 +76,9 @@ class TrainingConfig:
     precision: str = "float32"
     # The augmentation a fresh run trains with (None: today's default); a resumed run keeps the one it started with.
     augmentation: AugmentationPolicy | None = None
+    # Whose validation loss picks the best epoch, halves the rate and stops the run (SELECT_ON; None: "dfdc" for
+    # a fresh run, and for a resumed one what it started with).
+    select_on: str | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -84,6 +87,8 @@ class TrainingConfig:
             raise ValueError(f"fakes must be one of {self_blend_batches.FAKE_SOURCES}, got {self.fakes!r}")
         if self.extra_reals not in EXTRA_REALS:
             raise ValueError(f"extra_reals must be one of {EXTRA_REALS}, got {self.extra_reals!r}")
+        if self.select_on is not None and self.select_on not in SELECT_ON:
+            raise ValueError(f"select_on must be one of {tuple(SELECT_ON)}, got {self.select_on!r}")
         if self.patience < 1:
             raise ValueError(f"patience must be at least 1 epoch, got {self.patience}")
 
@@ -274,6 +279,28 @@ def load_initial_weights(model: keras.Model, path: Path) -> int:
     return loaded
 
 
+SELECT_ON = {
+    "dfdc": "validation loss on the DFDC validation crops (real and fake)",
+    "self_blends": "validation loss on the DFDC validation reals and self-blends of them (no fake labels used)",
+}
+SELECT_ON_FILE = "select_on.json"
+
+
+def run_select_on(run: Path, fresh: bool, requested: str | None = None) -> str:
+    """What a run's validation loss is measured on (``SELECT_ON``): ``requested`` (None: ``"dfdc"``) for a fresh
+    run, written into the run folder; a resumed run keeps what it started with, since its log's losses are
+    compared across epochs, and refuses another. Runs from before the choice existed selected on DFDC."""
+    path = run / SELECT_ON_FILE
+    if fresh:
+        chosen = requested or "dfdc"
+        path.write_text(json.dumps({"select_on": chosen}) + "\n", encoding="utf-8")
+        return chosen
+    started = json.loads(path.read_text(encoding="utf-8"))["select_on"] if path.is_file() else "dfdc"
+    if requested is not None and started != requested:
+        raise ValueError(f"{run} selects on {started}; continue it with --select-on {started.replace('_', '-')}")
+    return started
+
+
 def run_policy(run: Path, fresh: bool, requested: AugmentationPolicy | None = None) -> AugmentationPolicy:
     """The augmentation a run trains with: for a fresh run ``requested`` (None: today's default), written into the
     run folder; on resume or export the policy the run started with, so its card describes what the model saw.
@@ -329,6 +356,23 @@ def _training_batches(
     dfdc_fakes = train_images[train_labels == 1] if config.fakes == "both" else None
     return self_blend_batches.SelfBlendBatches(
         reals, real_landmarks, config.batch_size, policy, seed, config.fakes, dfdc_fakes
+    )
+
+
+def _validation_batches(
+    config: TrainingConfig, validation_images: np.ndarray, validation_labels: np.ndarray
+) -> keras.utils.PyDataset:
+    """The batches whose loss selects the best epoch (``config.select_on``), the same every epoch, unaugmented."""
+    if config.select_on == "dfdc":
+        return CropBatches(validation_images, validation_labels, 64, NO_AUGMENTATION, config.seed, shuffle=False)
+    reals = validation_images[validation_labels == 0]
+    real_landmarks = landmarks.precompute_landmarks(
+        reals,
+        Path(config.cache_folder),
+        progress=lambda done, total: logger.info("face mesh: %d of %d validation reals", done, total),
+    )
+    return self_blend_batches.SelfBlendBatches(
+        reals, real_landmarks, 64, NO_AUGMENTATION, config.seed, fakes="sbi", fixed=True
     )
 
 
@@ -424,6 +468,7 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
             raise FileNotFoundError(f"nothing to export: no checkpoint in {run}")
         model = None
         policy = run_policy(run, fresh=False, requested=config.augmentation)
+        config = dataclasses.replace(config, select_on=run_select_on(run, False, config.select_on))
     elif resume and last_path.is_file():
         model = keras.saving.load_model(last_path)
         if model_precision(model) != config.precision:
@@ -433,8 +478,10 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         initial_epoch = _completed_epochs(log_path)
         logger.info("resuming %s after epoch %d", config.name, initial_epoch)
         policy = run_policy(run, fresh=False, requested=config.augmentation)
+        config = dataclasses.replace(config, select_on=run_select_on(run, False, config.select_on))
     else:
         policy = run_policy(run, fresh=True, requested=config.augmentation)
+        config = dataclasses.replace(config, select_on=run_select_on(run, True, config.select_on))
         # A fresh start forgets an earlier run of the same name: its log and its sessions.
         for stale in (log_path, run / SESSIONS_FILE):
             stale.unlink(missing_ok=True)
@@ -459,9 +506,7 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         training_batches = _training_batches(config, train_images, train_set.labels, initial_epoch, policy)
         # The batches hold what they need (for SBI, copies of the reals): let the full array go.
         del train_images
-        validation_batches = CropBatches(
-            validation_images, validation_set.labels, 64, NO_AUGMENTATION, config.seed, shuffle=False
-        )
+        validation_batches = _validation_batches(config, validation_images, validation_set.labels)
         callbacks = [
             keras.callbacks.CSVLogger(str(log_path), append=True),
             # Before the checkpoints, so that last.keras holds the rate the next epoch will use.
@@ -530,6 +575,7 @@ def export(
         "fakes": config.fakes,
         "extra_reals": config.extra_reals,
         "precision": trained_precision,
+        "selected_on": SELECT_ON[config.select_on or "dfdc"],
         "sessions": list(sessions),
     }
     if config.fakes != "dfdc":

@@ -234,3 +234,51 @@ def test_the_card_records_the_fakes_and_extra_reals(tmp_path) -> None:
     assert card.training["fakes"] == "both" and card.training["extra_reals"] == "utkface"
     assert card.training["self_blend"]["blend_ratios"] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert "fakes: both" in card.description
+
+
+def test_fixed_batches_stay_the_same_every_epoch():
+    fixed = SelfBlendBatches(REALS, LANDMARKS, 4, NO_AUGMENTATION, seed=3, fixed=True)
+    moving = SelfBlendBatches(REALS, LANDMARKS, 4, NO_AUGMENTATION, seed=3)
+    first, moving_first = fixed[0][0], moving[0][0]
+    fixed.on_epoch_end()
+    moving.on_epoch_end()
+    np.testing.assert_array_equal(fixed[0][0], first)
+    assert not np.array_equal(moving[0][0], moving_first)
+
+
+@requires_dfdc_and_utkface
+def test_validation_batches_follow_the_selection(tmp_path) -> None:
+    images = np.stack(read_dfdc("REAL", 6) + read_dfdc("FAKE", 2))
+    labels = np.array([0] * 6 + [1] * 2, np.int32)
+
+    def batches(select_on: str):
+        config = train.TrainingConfig(name="x", cache_folder=str(tmp_path), select_on=select_on)
+        return train._validation_batches(config, images, labels)
+
+    dfdc = batches("dfdc")
+    assert isinstance(dfdc, train.CropBatches) and dfdc.labels.tolist() == labels.tolist()
+    blends = batches("self_blends")
+    # The six reals and a self-blend of each, no DFDC fake: the labels used are the reals' only.
+    assert isinstance(blends, SelfBlendBatches) and blends.fixed and len(blends.reals) == 6
+    assert blends.dfdc_fakes is None and blends.policy is NO_AUGMENTATION
+    _, batch_labels = blends[0]
+    assert batch_labels.tolist() == [0] * 6 + [1] * 6
+
+
+def test_a_run_keeps_what_it_selects_on(tmp_path) -> None:
+    assert train.run_select_on(tmp_path, fresh=True, requested="self_blends") == "self_blends"
+    assert train.run_select_on(tmp_path, fresh=False) == "self_blends"
+    with pytest.raises(ValueError, match="--select-on self-blends"):
+        train.run_select_on(tmp_path, fresh=False, requested="dfdc")
+    # Runs from before the choice existed selected on DFDC.
+    assert train.run_select_on(tmp_path / "older", fresh=False) == "dfdc"
+    with pytest.raises(ValueError, match="select_on must be one of"):
+        train.TrainingConfig(name="x", select_on="utkface")
+
+
+def test_the_command_line_passes_the_selection(monkeypatch) -> None:
+    captured = []
+    monkeypatch.setattr(train, "train", lambda config, resume, export_only: captured.append(config) or Path("x"))
+    assert cli.main(["train", "--name", "x", "--fakes", "sbi", "--select-on", "self-blends"]) == 0
+    assert cli.main(["train", "--name", "x"]) == 0
+    assert [config.select_on for config in captured] == ["self_blends", None]

@@ -443,3 +443,17 @@ def test_the_command_line_passes_the_augmentation_asked_for(monkeypatch, capsys)
     with pytest.raises(SystemExit):
         cli.main(["train", "--name", "x", "--augment", "sharpen=1"])
     assert "NAME=SHARE" in capsys.readouterr().err
+
+
+@requires_shared
+def test_a_run_can_select_its_epochs_on_self_blends_of_the_validation_reals(tmp_path):
+    config = _short_run(tmp_path, "blends", limit=48, fakes="sbi", select_on="self_blends")
+    train.train(config)
+    card = model_card.read_card("blends", tmp_path / "models")
+    assert card.training["selected_on"] == train.SELECT_ON["self_blends"]
+    # The card's numbers stay DFDC's, whatever chose the epoch.
+    assert card.metrics["validation"]["count_fake"] > 0
+    log = (tmp_path / "runs" / "blends" / "log.csv").read_text().splitlines()
+    assert "val_loss" in log[0] and len(log) == 2
+    with pytest.raises(ValueError, match="--select-on self-blends"):
+        train.train(dataclasses.replace(config, select_on="dfdc", epochs=2), resume=True)
