@@ -121,6 +121,7 @@ _TRAINING_LABELS = {
     "resolution": "Working resolution",
     "augmentation": "Augmentation",
     "epochs_run": "Epochs trained",
+    "exported_epoch": "Weights from epoch",
     "selected_on": "Best epoch chosen by",
     "fakes": "Training fakes",
     "extra_reals": "Extra real faces",

@@ -532,8 +532,12 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
     best = keras.saving.load_model(best_path if best_path.is_file() else last_path)
     extra_set = _load_extra_reals(config)
     train_count = len(train_set) + (len(extra_set) if extra_set is not None else 0)
-    epochs_run = _completed_epochs(log_path)
-    return export(best, config, validation_set, validation_images, epochs_run, train_count, policy, sessions)
+    losses = _validation_losses(log_path)
+    # best.keras holds the epoch of the lowest logged loss (the checkpoint only takes a loss below the log's best).
+    exported_epoch = int(np.argmin(losses)) + 1 if best_path.is_file() and losses else len(losses)
+    return export(
+        best, config, validation_set, validation_images, len(losses), train_count, policy, sessions, exported_epoch
+    )
 
 
 def export(
@@ -545,10 +549,11 @@ def export(
     train_count: int,
     policy: AugmentationPolicy,
     sessions: Sequence[dict[str, Any]] = (),
+    exported_epoch: int | None = None,
 ) -> Path:
     """Fits calibration and thresholds on half the validation split, measures on the other half
     (``calibration.fit_on_validation``), and writes ``models/<name>.keras`` and its card (with ``sessions``, the
-    invocations that trained the run: ``record_session``)."""
+    invocations that trained the run: ``record_session``; ``exported_epoch``, the epoch whose weights these are)."""
     trained_precision = model_precision(model)
     if trained_precision != "float32":
         model = float32_copy(model, config)
@@ -566,6 +571,7 @@ def export(
         "validation_count": len(validation_set),
         "resolution": config.resolution,
         "epochs_run": epochs_run,
+        "exported_epoch": exported_epoch,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "augmentation": policy.describe(),

@@ -81,6 +81,9 @@ def test_a_resumed_run_keeps_its_best_checkpoint_rate_and_patience(tmp_path):
     train.train(dataclasses.replace(config, epochs=3), resume=True)
     assert (run / "best.keras").read_bytes() == best
     assert log.read_text().count("\n") == 3
+    # The card says the weights shipped are the first epoch's, of two run.
+    card = model_card.read_card("resumed", tmp_path / "models")
+    assert (card.training["epochs_run"], card.training["exported_epoch"]) == (2, 1)
     last = keras.saving.load_model(run / "last.keras")
     assert float(last.optimizer.learning_rate) == pytest.approx(config.learning_rate / 2)
     train.train(dataclasses.replace(config, epochs=3), resume=True)
