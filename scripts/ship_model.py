@@ -56,22 +56,22 @@ def ship(
 
     if (folder / f"{name}.keras").stat().st_size > QUANTIZE_ABOVE_MEGABYTES * 1e6:
         step("quantize", "--name", name, "--models-folder", str(folder))
-    with tempfile.TemporaryDirectory() as scratch:
-        labels = Path(scratch) / "utk_held_out.csv"
-        photos = utkface_labels.write_labels(labels)
-        step(
-            "evaluate",
-            "--crops",
-            str(photos.root),
-            "--labels",
-            str(labels),
-            "--model",
-            name,
-            "--record",
-            "unseen_real_faces",
-            "--describe",
-            utkface_labels.HELD_OUT_DESCRIPTION,
-        )
+    # Where the README's reproduction commands write it: the card records the command with this path.
+    labels = Path(tempfile.gettempdir()) / "utk_held_out.csv"
+    photos = utkface_labels.write_labels(labels)
+    step(
+        "evaluate",
+        "--crops",
+        os.path.relpath(photos.root),
+        "--labels",
+        str(labels),
+        "--model",
+        name,
+        "--record",
+        "unseen_real_faces",
+        "--describe",
+        utkface_labels.HELD_OUT_DESCRIPTION,
+    )
     step("ensembles", "--models-folder", str(folder))
 
 
