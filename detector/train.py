@@ -463,13 +463,15 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
     validation_images = datasets.decode_images(validation_set.root, validation_set.files, config.input_size, cache)
 
     initial_epoch = 0
+    if export_only and not (best_path.is_file() or last_path.is_file()):
+        raise FileNotFoundError(f"nothing to export: no checkpoint in {run}")
+    fresh = not export_only and not (resume and last_path.is_file())
+    # What the run trains with and selects on: recorded by a fresh run, kept (and checked) by a continued one.
+    policy = run_policy(run, fresh, requested=config.augmentation)
+    config = dataclasses.replace(config, select_on=run_select_on(run, fresh, config.select_on))
     if export_only:
-        if not (best_path.is_file() or last_path.is_file()):
-            raise FileNotFoundError(f"nothing to export: no checkpoint in {run}")
         model = None
-        policy = run_policy(run, fresh=False, requested=config.augmentation)
-        config = dataclasses.replace(config, select_on=run_select_on(run, False, config.select_on))
-    elif resume and last_path.is_file():
+    elif not fresh:
         model = keras.saving.load_model(last_path)
         if model_precision(model) != config.precision:
             raise ValueError(
@@ -477,11 +479,7 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
             )
         initial_epoch = _completed_epochs(log_path)
         logger.info("resuming %s after epoch %d", config.name, initial_epoch)
-        policy = run_policy(run, fresh=False, requested=config.augmentation)
-        config = dataclasses.replace(config, select_on=run_select_on(run, False, config.select_on))
     else:
-        policy = run_policy(run, fresh=True, requested=config.augmentation)
-        config = dataclasses.replace(config, select_on=run_select_on(run, True, config.select_on))
         # A fresh start forgets an earlier run of the same name: its log and its sessions.
         for stale in (log_path, run / SESSIONS_FILE):
             stale.unlink(missing_ok=True)
