@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -50,7 +51,7 @@ def ship(
         shutil.copy2(path, folder / path.name)
 
     def step(*arguments: str) -> None:
-        print("python -m detector " + " ".join(arguments), flush=True)
+        print("python -m detector " + shlex.join(arguments), flush=True)
         if run(list(arguments)) != 0:
             raise RuntimeError(f"python -m detector {arguments[0]} failed for {name!r}")
 
@@ -59,6 +60,8 @@ def ship(
     # Where the README's reproduction commands write it: the card records the command with this path.
     labels = Path(tempfile.gettempdir()) / "utk_held_out.csv"
     photos = utkface_labels.write_labels(labels)
+    # evaluate reads the models folder from the environment, as the page does.
+    os.environ["DETECTOR_MODELS"] = str(folder)
     step(
         "evaluate",
         "--crops",
@@ -82,8 +85,6 @@ def main() -> int:
     parser.add_argument("--models-folder", default=str(model_card.MODELS_FOLDER), help="where models ship")
     arguments = parser.parse_args()
     folder = Path(arguments.models_folder)
-    # evaluate reads the models folder from the environment, as the page does.
-    os.environ["DETECTOR_MODELS"] = str(folder)
     try:
         ship(arguments.name, Path(arguments.source), folder)
     except (FileExistsError, FileNotFoundError, RuntimeError) as error:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
 from conftest import requires_shared
 
 from scripts import ship_model, utkface_labels
+
+
+@pytest.fixture(autouse=True)
+def _models_folder_restored(monkeypatch):
+    """Shipping points evaluate at the models folder through the environment: undone after each test."""
+    monkeypatch.delenv("DETECTOR_MODELS", raising=False)
 
 
 def _exported(folder: Path, name: str, megabytes: float) -> Path:
@@ -30,6 +37,7 @@ def test_shipping_copies_quantizes_a_large_model_records_unseen_reals_and_refits
     def run(arguments):
         commands.append(list(arguments))
         if arguments[0] == "evaluate":
+            assert os.environ["DETECTOR_MODELS"] == str(folder)
             labels = arguments[arguments.index("--labels") + 1]
             with open(labels, newline="") as handle:
                 rows = list(csv.DictReader(handle))
