@@ -60,21 +60,28 @@ def ship(
     # Where the README's reproduction commands write it: the card records the command with this path.
     labels = Path(tempfile.gettempdir()) / "utk_held_out.csv"
     photos = utkface_labels.write_labels(labels)
-    # evaluate reads the models folder from the environment, as the page does.
+    # evaluate reads the models folder from the environment, as the page does; put back afterwards.
+    previous = os.environ.get("DETECTOR_MODELS")
     os.environ["DETECTOR_MODELS"] = str(folder)
-    step(
-        "evaluate",
-        "--crops",
-        os.path.relpath(photos.root),
-        "--labels",
-        str(labels),
-        "--model",
-        name,
-        "--record",
-        "unseen_real_faces",
-        "--describe",
-        utkface_labels.HELD_OUT_DESCRIPTION,
-    )
+    try:
+        step(
+            "evaluate",
+            "--crops",
+            os.path.relpath(photos.root),
+            "--labels",
+            str(labels),
+            "--model",
+            name,
+            "--record",
+            "unseen_real_faces",
+            "--describe",
+            utkface_labels.HELD_OUT_DESCRIPTION,
+        )
+    finally:
+        if previous is None:
+            os.environ.pop("DETECTOR_MODELS", None)
+        else:
+            os.environ["DETECTOR_MODELS"] = previous
     step("ensembles", "--models-folder", str(folder))
 
 
