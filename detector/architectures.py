@@ -10,14 +10,24 @@ cores. ``compact_wide`` is the same design with three times the parameters in it
 little time (the full-resolution stem dominates a step: 1.3 times the default's training step for 3.2 times its
 parameters). The three others are the architectures of the projects this one grew from (Keras applications, built
 with ``weights=None``: nothing is downloaded).
+
+Also here: loading a weights file into a classifier where it fits (``--init``: this project's checkpoints, or a
+Keras applications backbone file), and the dtype policy a classifier computes with (a run may train in
+``mixed_bfloat16``; ``float32_copy`` is what ships).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
+
+logger = logging.getLogger(__name__)
 
 ARCHITECTURES = ("compact", "compact_wide", "inception_resnet_v2", "vgg16", "resnet50")
 
@@ -123,3 +133,89 @@ def average_members(model: keras.Model) -> list[keras.Model]:
     if not model.layers or model.layers[-1].name != AVERAGE_LAYER:
         return []
     return [layer for layer in model.layers if isinstance(layer, keras.Model)]
+
+
+def _initial_weights_target(model: keras.Model, path: Path) -> tuple[keras.Model, dict]:
+    """Where ``--init`` weights go: a legacy HDF5 file of a backbone alone (its layers do not include the
+    classifier's head) into the nested backbone, by layer name; anything else into the whole model."""
+    legacy = path.suffix in (".h5", ".hdf5") and not path.name.endswith(".weights.h5")
+    backbones = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if not (legacy and backbones):
+        return model, {}
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        group = handle["model_weights"] if "layer_names" not in handle.attrs and "model_weights" in handle else handle
+        names = {name.decode() if isinstance(name, bytes) else name for name in group.attrs.get("layer_names", [])}
+    if model.layers[-1].name in names:
+        return model, {}
+    return backbones[0], {"by_name": True}
+
+
+def load_initial_weights(model: keras.Model, path: Path) -> int:
+    """Loads ``--init`` weights where they fit and returns how many float weight arrays it loaded.
+
+    Keras pairs the file's layers with the model's by their order and class (not their names) and, with
+    ``skip_mismatch``, only warns where the shapes differ; a file of another architecture would leave every array
+    at its random start while the card said "fine-tuned from", so no match at all is an error and a partial match
+    is logged by name. Every float array is filled with NaN first: the ones still NaN afterwards were skipped and
+    get their start back. Other arrays (none in this project's architectures) are loaded but not counted.
+
+    A legacy HDF5 file (``.h5``, as Keras applications ship their ImageNet weights, e.g.
+    ``resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5``) holds a backbone's layers by name, not this
+    project's classifier: it is loaded by name into the nested backbone, and the head keeps its random start.
+    """
+    weights = model.weights
+    fresh = [variable.numpy() for variable in weights]
+    checked = [index for index, variable in enumerate(weights) if keras.backend.is_float_dtype(variable.dtype)]
+    for index in checked:
+        weights[index].assign(np.full(weights[index].shape, np.nan, fresh[index].dtype))
+    target, options = _initial_weights_target(model, path)
+    target.load_weights(path, skip_mismatch=True, **options)
+    skipped = [index for index in checked if np.isnan(weights[index].numpy()).all()]
+    for index in skipped:
+        weights[index].assign(fresh[index])
+    loaded = len(checked) - len(skipped)
+    if loaded == 0:
+        raise ValueError(f"--init {path}: none of the model's {len(checked)} weight arrays matched it")
+    if skipped:
+        names = ", ".join(weights[index].path for index in skipped[:5])
+        logger.warning(
+            "--init %s: %d of %d weight arrays loaded; %s%s keep their random start",
+            path,
+            loaded,
+            len(checked),
+            names,
+            " ..." if len(skipped) > 5 else "",
+        )
+    else:
+        logger.info("--init %s: all %d weight arrays loaded", path, loaded)
+    return loaded
+
+
+def model_precision(model: keras.Model) -> str:
+    """The dtype policy a classifier from ``build_classifier`` computes with: its layers', which the
+    saved file keeps (read from the preprocessing layer, since the output layer is float32 under every policy)."""
+    return model.get_layer("scale").dtype_policy.name
+
+
+def float32_copy(model: keras.Model, architecture: str, input_size: int, resolution: int) -> keras.Model:
+    """The classifier ``build_classifier`` makes of these arguments, computing in float32, with ``model``'s
+    weights (which a mixed-precision model keeps in float32). What ships: bfloat16 arithmetic is fast only on
+    CPUs with AVX512_BF16 or AMX, and a host without them would score several times slower or fall back to
+    emulation."""
+    with dtype_policy("float32"):
+        copy = build_classifier(architecture, input_size, resolution)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Layers built inside use the Keras dtype policy ``name``; the previous global policy is restored after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)

@@ -461,9 +461,9 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_calibrate(arguments: argparse.Namespace) -> int:
-    from detector import train
+    from detector import shipping
 
-    card = train.recalibrate(
+    card = shipping.recalibrate(
         arguments.name,
         Path(arguments.models_folder) if arguments.models_folder else None,
         Path(arguments.cache_folder),
@@ -491,9 +491,9 @@ def _add_quantize(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_quantize(arguments: argparse.Namespace) -> int:
-    from detector import train
+    from detector import shipping
 
-    card = train.quantize(
+    card = shipping.quantize(
         arguments.name,
         Path(arguments.models_folder) if arguments.models_folder else None,
         Path(arguments.cache_folder),
@@ -520,9 +520,9 @@ def _add_combine(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_combine(arguments: argparse.Namespace) -> int:
-    from detector import train
+    from detector import shipping
 
-    card = train.combine(
+    card = shipping.combine(
         arguments.name,
         arguments.members,
         Path(arguments.models_folder) if arguments.models_folder else None,

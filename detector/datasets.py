@@ -113,6 +113,8 @@ def is_validation_group(group: str, validation_percent: int) -> bool:
 
 
 VALIDATION_PERCENT = 15
+# How cards and the ensemble table name the data their validation numbers come from.
+VALIDATION_DATA = "DFDC face crops, group-split validation set, one crop each"
 
 
 def split_by_group(crops: CropSet, validation_percent: int = VALIDATION_PERCENT) -> tuple[CropSet, CropSet]:

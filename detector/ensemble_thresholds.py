@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 TABLE_FILE = "ensembles.json"
 TABLE_VERSION = 1
 COMMAND = "python -m detector ensembles"
-VALIDATION_DATA = "DFDC face crops, group-split validation set, one crop each"
 
 
 def selection_key(names: Sequence[str]) -> str:
@@ -110,7 +109,7 @@ def build_table(folder: Path | None = None, cache_folder: Path | None = Path(".c
         logger.info("scoring %d validation crops with %s", len(images), name)
         probabilities[name] = FaceScorer(name, folder).score(images)
     in_half = np.array([calibration.in_calibration_half(group) for group in validation.groups], dtype=bool)
-    data = f"{VALIDATION_DATA} ({len(validation)} crops)"
+    data = f"{datasets.VALIDATION_DATA} ({len(validation)} crops)"
     entries = {}
     for combo in selections(names):
         entry = fit_selection({name: probabilities[name] for name in combo}, validation.labels, in_half, data)

@@ -33,14 +33,27 @@ requires_shipped_model = pytest.mark.skipif(
 )
 
 
+def balanced_validation_crops(per_class: int = 40):
+    """The first ``per_class`` fake and real crops of the DFDC validation split (enough for both halves)."""
+    import numpy as np
+
+    from detector import datasets
+
+    _, validation = datasets.split_by_group(datasets.load_dfdc_faces(), 15)
+    keep = np.zeros(len(validation), bool)
+    for label in (0, 1):
+        keep[np.flatnonzero(validation.labels == label)[:per_class]] = True
+    return validation.subset(keep)
+
+
 @pytest.fixture(scope="session")
 def tiny_models_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models folder holding ``tiny``: an untrained compact model (224 px input) with a valid card."""
-    from detector import architectures, train
+    from detector import architectures, shipping
 
     folder = tmp_path_factory.mktemp("models")
     model = architectures.build_classifier("compact", input_size=224, resolution=32)
-    train.save_with_card(
+    shipping.save_with_card(
         model,
         "tiny",
         folder,
@@ -54,13 +67,13 @@ def tiny_models_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def two_models_folder(folder: Path, tiny_models_folder: Path) -> Path:
     """``folder`` with two untrained models, ``tiny`` (copied) and ``other`` (other weights): a selection of two."""
-    from detector import architectures, train
+    from detector import architectures, shipping
 
     folder.mkdir(parents=True)
     for suffix in (".keras", ".json"):
         (folder / f"tiny{suffix}").write_bytes((tiny_models_folder / f"tiny{suffix}").read_bytes())
     other = architectures.build_classifier("compact", input_size=224, resolution=32, dropout=0.1)
-    train.save_with_card(other, "other", folder, "compact", "second untrained model", {"data": "none"}, {})
+    shipping.save_with_card(other, "other", folder, "compact", "second untrained model", {"data": "none"}, {})
     return folder
 
 

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -66,3 +67,80 @@ def test_an_average_of_models_scores_the_mean_of_its_members_and_saves_as_one_fi
         architectures.average_of({"first": first})
     with pytest.raises(ValueError, match="different inputs"):
         architectures.average_of({"a": first, "b": architectures.build_classifier("compact", input_size=96)})
+
+
+def test_a_float32_copy_scores_like_the_bfloat16_model_it_copies():
+    with architectures.dtype_policy("mixed_bfloat16"):
+        mixed = architectures.build_classifier("compact", 64, 32)
+    copy = architectures.float32_copy(mixed, "compact", 64, 32)
+    assert architectures.model_precision(copy) == "float32"
+    crops = np.random.default_rng(1).integers(0, 256, (4, 64, 64, 3)).astype(np.float32)
+    expected = mixed.predict(crops, verbose=0)
+    np.testing.assert_allclose(copy.predict(crops, verbose=0), expected, atol=0.02)
+    for kept, original in zip(copy.weights, mixed.weights, strict=True):
+        np.testing.assert_array_equal(kept.numpy(), original.numpy())
+
+
+def test_init_weights_load_where_they_fit_and_a_file_that_fits_nothing_is_refused(tmp_path, caplog):
+    source = architectures.build_classifier("compact", input_size=224, resolution=48)
+    for variable in source.weights:
+        variable.assign(variable.numpy() + 0.25)  # unlike any fresh start, so a skipped array shows
+    source.save(tmp_path / "start.keras")
+
+    same = architectures.build_classifier("compact", input_size=224, resolution=48)
+    assert architectures.load_initial_weights(same, tmp_path / "start.keras") == len(same.weights)
+    for loaded, saved in zip(same.weights, source.weights, strict=True):
+        np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
+
+    wider = architectures.build_classifier("compact_wide", input_size=224, resolution=48)
+    start = [variable.numpy() for variable in wider.weights]
+    with caplog.at_level("WARNING", logger="detector.architectures"):
+        loaded = architectures.load_initial_weights(wider, tmp_path / "start.keras")
+    assert 0 < loaded < len(wider.weights)
+    assert f"{loaded} of {len(wider.weights)} weight arrays loaded" in caplog.text
+    kept = [np.array_equal(variable.numpy(), fresh) for variable, fresh in zip(wider.weights, start, strict=True)]
+    assert sum(kept) == len(wider.weights) - loaded  # the skipped ones got their random start back, not NaN
+
+    with pytest.raises(ValueError, match=r"none of the model's .* weight arrays matched"):
+        architectures.load_initial_weights(architectures.build_classifier("vgg16", 224, 32), tmp_path / "start.keras")
+
+
+def test_init_loads_a_keras_applications_style_backbone_file_by_name_into_the_backbone(tmp_path, caplog):
+    # Keras applications ship ImageNet weights as legacy HDF5 files of the backbone alone (include_top=False),
+    # its layers named as in keras.applications; made here from an untrained backbone, nothing downloaded.
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    backbone = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
+    for variable in backbone.weights:
+        variable.assign(variable.numpy() + 0.25)
+    with h5py.File(tmp_path / "resnet50_notop.h5", "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, backbone)
+
+    model = architectures.build_classifier("resnet50", input_size=64, resolution=32)
+    head = [variable.numpy() for variable in model.get_layer("fake_probability").weights]
+    with caplog.at_level("WARNING", logger="detector.architectures"):
+        loaded = architectures.load_initial_weights(model, tmp_path / "resnet50_notop.h5")
+    assert loaded == len(backbone.weights) == len(model.weights) - 2
+    assert "fake_probability" in caplog.text  # the head is named as keeping its random start
+    nested = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    for loaded_variable, saved in zip(nested.weights, backbone.weights, strict=True):
+        np.testing.assert_array_equal(loaded_variable.numpy(), saved.numpy())
+    for variable, fresh in zip(model.get_layer("fake_probability").weights, head, strict=True):
+        np.testing.assert_array_equal(variable.numpy(), fresh)
+
+
+def test_a_legacy_file_of_the_whole_classifier_loads_into_the_whole_classifier(tmp_path):
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    # ResNet50 nests its backbone, so a file of the whole classifier must be told from one of the backbone alone.
+    source = architectures.build_classifier("resnet50", input_size=64, resolution=32)
+    for variable in source.weights:
+        variable.assign(variable.numpy() + 0.25)
+    with h5py.File(tmp_path / "classifier.h5", "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, source)
+    model = architectures.build_classifier("resnet50", input_size=64, resolution=32)
+    assert architectures.load_initial_weights(model, tmp_path / "classifier.h5") == len(model.weights)
+    for loaded, saved in zip(model.weights, source.weights, strict=True):
+        np.testing.assert_array_equal(loaded.numpy(), saved.numpy())

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from conftest import requires_shared, shipped_models, two_models_folder
 
-from detector import architectures, calibration, cli, ensemble_thresholds, metrics, model_card, train
+from detector import architectures, calibration, cli, ensemble_thresholds, metrics, model_card, shipping
 from detector.scoring import load_scorer
 
 
@@ -72,7 +72,7 @@ def test_the_table_gives_fitted_thresholds_to_a_selection_in_any_order_and_none_
     assert ensemble_thresholds.entry_for([cards["tiny"], cards["other"]], folder) == entry
     # A member retrained (new weights, new sha256) makes the entry stale: the first model's thresholds, said so.
     retrained = architectures.build_classifier("compact", input_size=224, resolution=32, dropout=0.2)
-    train.save_with_card(retrained, "other", folder, "compact", "retrained", {"data": "none"}, {})
+    shipping.save_with_card(retrained, "other", folder, "compact", "retrained", {"data": "none"}, {})
     scorer = load_scorer(["tiny", "other"], folder)
     assert not scorer.thresholds_fitted
     tiny_thresholds = model_card.read_card("tiny", folder).thresholds

@@ -11,7 +11,7 @@ import pytest
 from conftest import SHARED
 from test_self_blend import drawn_face, drawn_landmarks
 
-from detector import cli, train
+from detector import cli, train, training_run
 from detector.augment import NO_AUGMENTATION, AugmentationPolicy
 from detector.self_blend_batches import SelfBlendBatches
 
@@ -266,12 +266,12 @@ def test_validation_batches_follow_the_selection(tmp_path) -> None:
 
 
 def test_a_run_keeps_what_it_selects_on(tmp_path) -> None:
-    assert train.run_select_on(tmp_path, fresh=True, requested="self_blends") == "self_blends"
-    assert train.run_select_on(tmp_path, fresh=False) == "self_blends"
+    assert training_run.run_select_on(tmp_path, fresh=True, requested="self_blends") == "self_blends"
+    assert training_run.run_select_on(tmp_path, fresh=False) == "self_blends"
     with pytest.raises(ValueError, match="--select-on self-blends"):
-        train.run_select_on(tmp_path, fresh=False, requested="dfdc")
+        training_run.run_select_on(tmp_path, fresh=False, requested="dfdc")
     # Runs from before the choice existed selected on DFDC.
-    assert train.run_select_on(tmp_path / "older", fresh=False) == "dfdc"
+    assert training_run.run_select_on(tmp_path / "older", fresh=False) == "dfdc"
     with pytest.raises(ValueError, match="select_on must be one of"):
         train.TrainingConfig(name="x", select_on="utkface")
 
