@@ -20,6 +20,7 @@ from detector import (
     explain,
     export,
     model_card,
+    model_facts,
     pipeline,
     presentation,
     report,
@@ -82,7 +83,7 @@ def render_settings(
         "model's full measurements.",
     )
     for name in names:
-        st.sidebar.caption(presentation.model_choice_line(model_card.read_card(name, folder)))
+        st.sidebar.caption(model_facts.model_choice_line(model_card.read_card(name, folder)))
     frame_count = st.sidebar.slider(
         "Frames to sample",
         8,
@@ -336,7 +337,7 @@ def render_scope(folder: Path, names: list[str]) -> None:
         logger.warning("could not read the cards of %s for the scope note", names, exc_info=True)
         cards = []
     with st.expander(presentation.SCOPE_TITLE, expanded=True):
-        st.markdown("\n".join(f"- {line}" for line in presentation.scope_lines(cards)))
+        st.markdown("\n".join(f"- {line}" for line in model_facts.scope_lines(cards)))
 
 
 def render_selection(scorer: EnsembleScorer) -> None:
@@ -349,7 +350,7 @@ def render_selection(scorer: EnsembleScorer) -> None:
         )
         return
     measured = {"validation": scorer.selection["validation"], "decisions": scorer.selection["decisions"]}
-    st.markdown(presentation.markdown_blocks(presentation.metric_lines(measured)))
+    st.markdown(model_facts.markdown_blocks(model_facts.metric_lines(measured)))
     st.caption(f"How the thresholds were chosen: {scorer.thresholds.chosen_on}.")
 
 
@@ -360,10 +361,10 @@ def render_model_card(scorer: EnsembleScorer) -> None:
     for member in scorer.scorers:
         card = member.card
         st.markdown(f"**{card.name}**, version {card.version}: {card.description}")
-        facts = [f"Architecture: {card.architecture}", *presentation.training_lines(card.training)]
+        facts = [f"Architecture: {card.architecture}", *model_facts.training_lines(card.training)]
         st.markdown("\n".join(f"- {line}" for line in facts))
         st.markdown("**Measured quality**")
-        st.markdown(presentation.markdown_blocks(presentation.metric_lines(card.metrics)))
+        st.markdown(model_facts.markdown_blocks(model_facts.metric_lines(card.metrics)))
         st.caption(
             "These numbers are for single face crops, not whole videos, and only for the kind of data named. "
             f"How the thresholds were chosen: {card.thresholds.chosen_on}."

@@ -1,21 +1,18 @@
 """Words and choices for showing a result to a person: pure functions, no user interface.
 
-The page (``streamlit_app.py``) only lays these out. Everything a reviewer reads about a number (what it means,
-which threshold applied, where it was measured) is written here, so that it can be tested and reused by other
-front ends.
+The page (``streamlit_app.py``) only lays these out. Everything a reviewer reads about a result (the verdict, what
+its probability means against which threshold, the faces, the video's format) is written here, so that it can be
+tested and reused by other front ends; what a reviewer reads about the model is in ``detector/model_facts.py``.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from detector import errors
 from detector.charts import person_label
-from detector.model_card import ModelCard
 from detector.types import FaceScore, Verdict, VerdictLabel, VideoInfo, VideoResult
 
 STRATEGY_EXPLANATIONS: dict[str, str] = {
@@ -67,88 +64,6 @@ _ERROR_HINTS: tuple[tuple[type[errors.DetectorError], str], ...] = (
         "The checker's model files are damaged or do not fit together: ask the person who maintains the checker. "
         "If you chose several models, try one at a time.",
     ),
-)
-
-_METRIC_EXPLANATIONS = {
-    "roc_auc": ("ROC AUC", "how well the model ranks fake crops above real ones (1 is perfect, 0.5 a coin toss)"),
-    "accuracy": ("Accuracy", "share of crops labelled correctly at threshold {threshold}"),
-    "balanced_accuracy": (
-        "Balanced accuracy",
-        "accuracy averaged over fake and real crops, so that the larger group does not dominate",
-    ),
-    "log_loss": ("Log loss", "penalises confident mistakes; lower is better, 0.69 is a coin toss"),
-    "equal_error_rate": (
-        "Equal error rate",
-        "the error rate at the threshold where real crops called fake and fake crops called real are equally "
-        "common; lower is better, 0.5 is a coin toss",
-    ),
-    "average_precision": (
-        "Average precision",
-        "how cleanly fake crops come first when all crops are sorted by score; 1 is perfect, the share of fakes "
-        "(about half here) is a coin toss",
-    ),
-    "expected_calibration_error": (
-        "Expected calibration error",
-        "how far the stated probabilities are from how often they come true; 0 is perfect, 0.05 means off by "
-        "about 5 points",
-    ),
-}
-CALIBRATED_MEANING = (
-    "adjusted on DFDC validation crops (about half of them fake, none of them among those measured here) so "
-    "that there they mean what they say: of the crops given 70%, about 70 in 100 were fake. On other footage "
-    "they can be less exact (see the other measurements)"
-)
-# The decision rates of a card's "decisions" measurement: (sentence with {value} as a percentage).
-_DECISION_EXPLANATIONS = {
-    "false_positive_rate": "Real crops wrongly called “Likely manipulated”: {value}",
-    "false_negative_rate": "Fake crops wrongly called “No sign of manipulation found”: {value}",
-    "uncertain_share": "Crops left “Inconclusive”: {value}",
-    "precision_fake": "When it says “Likely manipulated”, it is right {value} of the time",
-    "precision_real": "When it says “No sign of manipulation found”, it is right {value} of the time",
-}
-_METRIC_CONTEXT_KEYS = frozenset(
-    {"data", "measured_by", "command", "count", "count_fake", "count_real", "threshold", "unit"}
-)
-_METRIC_HIDDEN_KEYS = frozenset(
-    {"uncertain_share_real", "uncertain_share_fake", "count_called_fake", "count_called_real", "method"}
-)
-
-_TRAINING_LABELS = {
-    "data": "Training data",
-    "split": "Split into training and validation",
-    "train_count": "Training face crops",
-    "validation_count": "Validation face crops",
-    "resolution": "Working resolution",
-    "augmentation": "Augmentation",
-    "epochs_run": "Epochs trained",
-    "exported_epoch": "Weights from epoch",
-    "selected_on": "Best epoch chosen by",
-    "fakes": "Training fakes",
-    "extra_reals": "Extra real faces",
-    "init_weights": "Started from",
-    "members": "Models averaged",
-}
-_TRAINING_VALUE_WORDS = {
-    "fakes": {
-        "dfdc": "DFDC fake crops",
-        "sbi": "self-blended real faces (SBI), no real deepfakes",
-        "both": "half DFDC fake crops, half self-blended real faces (SBI)",
-    },
-    "extra_reals": {"utkface": "UTKFace photos (../shared/data/utkface)"},
-}
-_TRAINING_HIDDEN = frozenset(
-    {
-        "command",
-        "seed",
-        "limit",
-        "batch_size",
-        "learning_rate",
-        "validation_percent",
-        "self_blend",
-        "precision",
-        "fakes_by_model",  # the limitations say it in words
-        "sessions",  # which code trained it, when: for whoever reproduces it
-    }
 )
 
 
@@ -306,154 +221,6 @@ def face_caption(score: FaceScore) -> str:
     return f"{score.fake_probability:.2f} at {score.time_seconds:.1f} s"
 
 
-def _format_value(value: Any) -> str:
-    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
-        return "; ".join(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.3f}" if math.isfinite(value) else str(value)
-    return str(value)
-
-
-def _percent(value: float) -> str:
-    return f"{100 * value:.1f}%"
-
-
-def _interval_text(intervals: Mapping[str, Any], key: str) -> str:
-    # The bootstrap range of the calibration error is biased upward (resampling only widens the bins' gaps) and
-    # can miss the number itself: it would confuse more than it tells, so it is not shown.
-    bounds = None if key == "expected_calibration_error" else intervals.get(key)
-    if isinstance(bounds, list | tuple) and len(bounds) == 2 and all(isinstance(b, int | float) for b in bounds):
-        return f" (95% range {bounds[0]:.3f} to {bounds[1]:.3f})"
-    return ""
-
-
-def _measurement_context(name: str, measurement: Mapping[str, Any]) -> str:
-    context = f"{name.replace('_', ' ').capitalize()}"
-    if "data" in measurement:
-        context += f", measured on {measurement['data']}"
-    if "count" in measurement:
-        context += f" ({measurement['count']:,} {measurement.get('unit', 'face crops')}"
-        if "count_fake" in measurement and "count_real" in measurement:
-            context += f": {measurement['count_fake']:,} fake, {measurement['count_real']:,} real"
-        context += ")"
-    if "measured_by" in measurement:
-        context += f", by {measurement['measured_by']}"
-    return context + ":"
-
-
-def _decision_lines(decisions: Mapping[str, Any]) -> list[str]:
-    lines = []
-    fake, low = decisions.get("fake_threshold"), decisions.get("uncertain_low")
-    if isinstance(fake, int | float) and isinstance(low, int | float):
-        lines.append(
-            f"- Thresholds: “Likely manipulated” from {fake:.3f}, “No sign of manipulation found” under {low:.3f}, "
-            "“Inconclusive” in between."
-        )
-    for key, value in decisions.items():
-        if key in _METRIC_CONTEXT_KEYS or key in _METRIC_HIDDEN_KEYS or key in ("fake_threshold", "uncertain_low"):
-            continue
-        if key in _DECISION_EXPLANATIONS and isinstance(value, int | float):
-            lines.append(f"- {_DECISION_EXPLANATIONS[key].format(value=_percent(value))}.")
-        else:
-            lines.append(f"- {key.replace('_', ' ').capitalize()}: {_format_value(value)}")
-    return lines
-
-
-def _split_line(split: Mapping[str, Any]) -> str | None:
-    calibration_count, report_count = split.get("calibration_count"), split.get("report_count")
-    if not isinstance(calibration_count, int) or not isinstance(report_count, int):
-        return None
-    return (
-        "How these numbers were kept honest: the validation videos were split in two halves; one half "
-        f"({calibration_count:,} crops) set the calibration and the thresholds, the other ({report_count:,} crops, "
-        "never used to fit anything) gave every DFDC number above."
-    )
-
-
-def metric_lines(metrics: Mapping[str, Any]) -> list[str]:
-    """A model card's measured metrics as sentences, each saying what the number means and what it was measured on.
-
-    ``metrics`` maps a measurement's name (``"validation"``) to its numbers and context, as ``train.export`` and
-    ``calibration.fit_on_validation`` write them: ``<name>_intervals`` (bootstrap ranges) are shown beside the
-    numbers of ``<name>``, ``decisions`` and ``<name>_decisions`` (``evaluate --record``) as the rates a reviewer
-    meets, ``validation_split`` as one sentence.
-    Other shapes are listed as they are.
-    """
-    lines: list[str] = []
-    split_line = None
-    for name, measurement in metrics.items():
-        if not isinstance(measurement, Mapping):
-            lines.append(f"{name.replace('_', ' ').capitalize()}: {_format_value(measurement)}")
-            continue
-        if name.endswith("_intervals") and name.removesuffix("_intervals") in metrics:
-            continue
-        if name == "validation_split":
-            split_line = _split_line(measurement)
-            if split_line is not None:
-                continue
-        if name.endswith("_decisions"):
-            lines.append(
-                _measurement_context(f"{name.removesuffix('_decisions')}, at the card's thresholds", measurement)
-            )
-        else:
-            lines.append(_measurement_context(name, measurement))
-        if name == "decisions" or name.endswith("_decisions"):
-            lines.extend(_decision_lines(measurement))
-            continue
-        intervals = metrics.get(f"{name}_intervals", {})
-        intervals = intervals if isinstance(intervals, Mapping) else {}
-        threshold = measurement.get("threshold")
-        threshold_text = _format_value(threshold) if threshold is not None else "0.5"
-        for key, value in measurement.items():
-            if key in _METRIC_CONTEXT_KEYS:
-                continue
-            if key == "probabilities" and isinstance(value, str) and value.startswith("calibrated"):
-                lines.append(f"- Probabilities {value}: {CALIBRATED_MEANING}.")
-            elif key in _METRIC_EXPLANATIONS:
-                title, meaning = _METRIC_EXPLANATIONS[key]
-                shown = "not defined (one class only)" if value is None else _format_value(value)
-                shown += _interval_text(intervals, key)
-                lines.append(f"- {title} {shown}: {meaning.format(threshold=threshold_text)}.")
-            else:
-                lines.append(f"- {key.replace('_', ' ').capitalize()}: {_format_value(value)}")
-    if split_line is not None:
-        lines.append(split_line)
-    return lines
-
-
-def markdown_blocks(lines: list[str]) -> str:
-    """Lines as Markdown: ``"- "`` lines are list items, any other line a paragraph of its own (Markdown would
-    otherwise fold a line that follows a list item into that item)."""
-    blocks: list[str] = []
-    for line in lines:
-        if blocks and not line.startswith("- "):
-            blocks.append("")
-        blocks.append(line)
-    return "\n".join(blocks)
-
-
-def _training_value(key: str, value: Any) -> str:
-    if key == "resolution" and isinstance(value, int):
-        return f"{value} px (each face crop is shrunk to {value}x{value} before the network sees it)"
-    words = _TRAINING_VALUE_WORDS.get(key, {})
-    return words[value] if isinstance(value, str) and value in words else _format_value(value)
-
-
-def training_lines(training: Mapping[str, Any]) -> list[str]:
-    """What a model was trained on, as ``"Label: value"`` lines; run mechanics (seed, command) are left out."""
-    lines = [
-        f"{label}: {_training_value(key, training[key])}"
-        for key, label in _TRAINING_LABELS.items()
-        if training.get(key) is not None
-    ]
-    for key, value in training.items():
-        if key not in _TRAINING_LABELS and key not in _TRAINING_HIDDEN and value is not None:
-            lines.append(f"{key.replace('_', ' ').capitalize()}: {_format_value(value)}")
-    return lines
-
-
 def error_hint(error: errors.DetectorError) -> str:
     """What the person can do about an error the checker reported."""
     for kind, hint in _ERROR_HINTS:
@@ -489,65 +256,3 @@ EXPLANATION_CAPTION = (
     "Warmer areas are where the model looked most when scoring this face. It shows what drove the score, not proof "
     "of where the video was edited."
 )
-
-
-def _training_data(card: ModelCard) -> str:
-    """The card's training data in words: each source written ``"../data/x (DFDC face crops, 224x224)"`` becomes
-    ``"DFDC face crops, 224x224"``; sources are separated by ``"; "``."""
-    sources = []
-    for source in str(card.training.get("data") or "").split(";"):
-        source = source.strip()
-        if source.endswith(")") and "(" in source and "/" in source.split("(", 1)[0]:
-            source = source.split("(", 1)[1][:-1].strip()
-        if source:
-            sources.append(source)
-    return "; ".join(sources)
-
-
-def scope_lines(cards: Sequence[ModelCard]) -> list[str]:
-    """What the checker can and cannot judge, for the models in ``cards``: plain sentences, one per point.
-
-    The training data is each card's own (``training["data"]``); without a card it says the card names it.
-    """
-    named = list(dict.fromkeys(data for data in (_training_data(card) for card in cards) if data))
-    data = "; ".join(named) if named else "the data named in its model card"
-    return [
-        f"**Can judge:** whether the faces in a video show traces of having been swapped or altered, like the face "
-        f"swaps the model learned from ({data}). Other manipulation methods may go unnoticed.",
-        "**Cannot judge:** video generated entirely by AI, the audio or the voice, or edits elsewhere in the picture "
-        "(background, objects, cuts). A clean result does not rule these out.",
-        "**Less reliable when** the video is heavily compressed or the faces are small, blurry or seen only briefly. "
-        "The checker measures these and says so; when most faces are too poor to judge, its answer is "
-        f"“{VerdictLabel.UNCERTAIN.plain_words}”.",
-    ]
-
-
-_ARCHITECTURE_WORDS = {
-    "compact": "compact CNN",
-    "compact_wide": "wide compact CNN",
-    "resnet50": "ResNet50",
-    "vgg16": "VGG16",
-    "inception_resnet_v2": "InceptionResNetV2",
-}
-
-
-def model_choice_line(card: ModelCard) -> str:
-    """One line for choosing a model: what it is and its two numbers a reviewer compares models by (how well it
-    ranks DFDC fakes above reals, and how often it calls unseen real people fake), each only if the card has it."""
-    line = f"**{card.name}**"
-    if card.extra.get("default"):
-        line += " (default)"
-    if card.architecture.startswith("average("):
-        line += f": average of {len(card.architecture.split(','))} networks"
-    else:
-        line += f": {_ARCHITECTURE_WORDS.get(card.architecture, card.architecture)}"
-    resolution = card.training.get("resolution")
-    if isinstance(resolution, int):
-        line += f" at {resolution} px"
-    auc = card.metrics.get("validation", {}).get("roc_auc")
-    if isinstance(auc, int | float):
-        line += f"; ROC AUC {auc:.3f} on DFDC validation crops"
-    unseen = card.metrics.get("unseen_real_faces_decisions", {}).get("false_positive_rate")
-    if isinstance(unseen, int | float):
-        line += f"; calls {_percent(unseen)} of unseen real faces fake"
-    return line + "."

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detector import disagreement, pipeline, presentation
+from detector import disagreement, model_facts, pipeline, presentation
 from detector.charts import PERSON_COLORS, person_label
 from detector.config import AnalysisConfig
 from detector.model_card import ModelCard, Thresholds, limitations_of
@@ -253,7 +253,7 @@ def _model_summary(card: ModelCard) -> ModelSummary:
         keras_version=card.keras_version,
         weights_sha256=card.sha256,
         training_data=str(card.training.get("data", "not stated")),
-        quality=tuple(presentation.metric_lines(card.metrics)),
+        quality=tuple(model_facts.metric_lines(card.metrics)),
         thresholds_chosen_on=card.thresholds.chosen_on,
     )
 

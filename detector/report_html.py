@@ -149,7 +149,7 @@ def _facts_table(rows: list[tuple[str, str]]) -> str:
 
 
 def _lines_list(lines: tuple[str, ...] | list[str]) -> str:
-    """Lines as a list; those starting with ``"- "`` (the sub-points of ``presentation.metric_lines``) indented."""
+    """Lines as a list; those starting with ``"- "`` (the sub-points of ``model_facts.metric_lines``) indented."""
     items = []
     for line in lines:
         if line.startswith("- "):

@@ -15,7 +15,7 @@ import pytest
 from conftest import SHARED, requires_shared
 from video_factory import make_video, pasted_faces
 
-from detector import cli, datasets, evaluation, metrics, model_card, presentation
+from detector import cli, datasets, evaluation, metrics, model_card, model_facts
 from detector.config import AnalysisConfig
 from detector.errors import DetectorError
 from detector.scoring import load_scorer
@@ -179,7 +179,7 @@ def test_evaluate_records_its_measurement_in_the_card_and_the_page_can_read_it(t
     assert decisions["false_positive_rate"] == pytest.approx(decisions["count_called_fake"] / len(reals))
     # With real faces only, a FAKE call is wrong by construction: no precisions.
     assert "precision_fake" not in decisions and "precision_real" not in decisions
-    lines = presentation.metric_lines(card.metrics)
+    lines = model_facts.metric_lines(card.metrics)
     assert any(line.startswith("Some reals, measured on eight DFDC real crops (8 face crops") for line in lines)
     assert not any("--record" in line for line in lines)  # the command stays in the card, off the page
 

@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from detector import presentation, training_run
+from detector import model_facts, training_run
 from detector.augment import AugmentationPolicy
 
 
@@ -56,4 +56,4 @@ def test_each_invocation_of_a_run_is_recorded_with_the_code_that_ran_it(tmp_path
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
     assert version["commit"] == (head or None)
     assert second[1]["commit"] == version["commit"]
-    assert presentation.training_lines({"sessions": second}) == []  # for whoever reproduces it, not the page
+    assert model_facts.training_lines({"sessions": second}) == []  # for whoever reproduces it, not the page
