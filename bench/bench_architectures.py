@@ -1,8 +1,10 @@
 """What each architecture costs on this machine: parameters, file size, scoring 32 crops, one training step.
 
-    python bench/bench_architectures.py [--resolution 128] [--architecture NAME ...] [--repeats 3]
+    python bench/bench_architectures.py [--resolution 128] [--architecture NAME ...] [--repeats 3] [--threads N]
 
-Untrained models (``weights=None``): the cost does not depend on the weights. The projected epoch is the training
+Untrained models (``weights=None``): the cost does not depend on the weights. ``--threads 1`` limits TensorFlow to
+one core: started twice at once, it measures whether two runs side by side, one core each, get more done than one
+run on both cores. The projected epoch is the training
 step's median time times the batches in one pass over the DFDC training split (24,951 crops), without the time
 the augmentation takes (measured separately by ``bench_self_blend.py``). Run it on an idle machine: a training run
 in the background doubles the numbers.
@@ -39,9 +41,15 @@ def main() -> None:
         default="float32",
         help="Keras dtype policy: mixed_bfloat16 computes in bfloat16 (fast on CPUs with AVX512_BF16 or AMX)",
     )
+    parser.add_argument("--threads", type=int, help="TensorFlow's threads within and between operations (default: all)")
     arguments = parser.parse_args()
 
     import keras
+    import tensorflow as tf
+
+    if arguments.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(arguments.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(arguments.threads)
 
     from detector.architectures import ARCHITECTURES, build_classifier
 
@@ -57,7 +65,7 @@ def main() -> None:
     )
     print(
         f"resolution {arguments.resolution} px, batch {arguments.batch_size}, {arguments.precision}, "
-        f"median of {arguments.repeats}"
+        f"threads {arguments.threads or 'all'}, median of {arguments.repeats}"
     )
     print(header)
     print("-" * len(header))

@@ -98,11 +98,19 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
         help="arithmetic: mixed_bfloat16 computes in bfloat16 with float32 weights, about twice as fast for VGG16 "
         "and ResNet50 on CPUs with AVX512_BF16 (default: float32)",
     )
+    parser.add_argument(
+        "--threads",
+        type=_at_least_one,
+        help="cores TensorFlow may use (default: all); two InceptionResNetV2 runs side by side on one core each "
+        "get 1.4 times as much done as on both cores in turn (bench/bench_architectures.py --threads)",
+    )
 
 
 def _run_train(arguments: argparse.Namespace) -> int:
     from detector import train
 
+    if arguments.threads:
+        train.use_threads(arguments.threads)
     config = train.TrainingConfig(
         name=arguments.name,
         architecture=arguments.architecture,

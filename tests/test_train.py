@@ -1,5 +1,7 @@
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -155,3 +157,28 @@ def test_a_run_can_select_its_epochs_on_self_blends_of_the_validation_reals(tmp_
     assert "val_loss" in log[0] and len(log) == 2
     with pytest.raises(ValueError, match="--select-on self-blends"):
         train.train(dataclasses.replace(config, select_on="dfdc", epochs=2), resume=True)
+
+
+def test_the_command_line_limits_tensorflow_to_the_threads_asked_for():
+    # In a process of its own: TensorFlow takes thread settings only before it first runs, which this one did.
+    code = (
+        "import pathlib, sys\n"
+        "import tensorflow as tf\n"
+        "from detector import cli, train\n"
+        "threading = tf.config.threading\n"
+        "def fake_train(config, resume, export_only):\n"
+        "    print(threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads())\n"
+        "    return pathlib.Path('x')\n"
+        "train.train = fake_train\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    project = Path(__file__).resolve().parents[1]
+    ran = subprocess.run(
+        [sys.executable, "-c", code, "train", "--name", "x", "--threads", "1"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[0] == "1 1"
