@@ -33,7 +33,6 @@ from detector.augment import NO_AUGMENTATION, AugmentationPolicy
 
 logger = logging.getLogger(__name__)
 
-logger = logging.getLogger(__name__)
 EXTRA_REALS = (None, "utkface")
 # Keras dtype policies a run may use. "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: measured
 # 1.9 times faster a training step for VGG16 and 1.5-1.7 for ResNet50 on this machine's AVX512_BF16 cores, no gain
