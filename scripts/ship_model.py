@@ -8,7 +8,9 @@
 2. stores its weights in 8 bits (``python -m detector quantize``) when the float file is over 25 MB, which also
    measures that quality did not move and refits the calibration on the 8-bit weights;
 3. measures how often it calls unseen real people fake (``evaluate --record unseen_real_faces`` on the held-out
-   UTKFace quarter, ``scripts/utkface_labels.py``), which the page and the README show for every model;
+   UTKFace quarter, ``scripts/utkface_labels.py``), which the page and the README show for every model, and how
+   it does on face swaps of a method it was not trained on (``evaluate --record unseen_face_swaps``, made from
+   the same people by ``scripts/face_swap_labels.py`` once, in the temporary folder);
 4. refits the thresholds of every selection of several models (``python -m detector ensembles``): a test fails
    while ``models/ensembles.json`` does not match the shipped models.
 
@@ -18,18 +20,42 @@ Needs ``../shared`` (validation crops and UTKFace). Each step is the command lin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from detector import cli, model_card
-from scripts import utkface_labels
+from scripts import face_swap_labels, utkface_labels
 
 QUANTIZE_ABOVE_MEGABYTES = 25
+
+
+def face_swap_set(folder: Path) -> Path:
+    """The labels CSV of the unseen face swaps in ``folder``, made there first when it is not (a few minutes)."""
+    labels = folder / "labels.csv"
+    if not labels.is_file():
+        face_swap_labels.write_set(folder)
+    return labels
+
+
+@contextlib.contextmanager
+def models_folder_for_commands(folder: Path) -> Iterator[None]:
+    """``evaluate`` reads the models folder from the environment, as the page does: pointed at ``folder`` inside,
+    put back as it was afterwards."""
+    previous = os.environ.get("DETECTOR_MODELS")
+    os.environ["DETECTOR_MODELS"] = str(folder)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("DETECTOR_MODELS", None)
+        else:
+            os.environ["DETECTOR_MODELS"] = previous
 
 
 def ship(
@@ -37,9 +63,11 @@ def ship(
     source: Path,
     folder: Path,
     run: Callable[[Sequence[str]], int] = cli.main,
+    face_swaps: Callable[[Path], Path] = face_swap_set,
 ) -> None:
     """The four steps above for model ``name`` from ``source`` into ``folder``; ``run`` runs one command line
-    (``cli.main``) and each must succeed. Raises ``FileExistsError``, ``FileNotFoundError`` or ``RuntimeError``."""
+    (``cli.main``) and each must succeed; ``face_swaps`` returns the swap set's labels CSV (``face_swap_set``).
+    Raises ``FileExistsError``, ``FileNotFoundError`` or ``RuntimeError``."""
     files = [source / f"{name}{suffix}" for suffix in (".keras", ".json")]
     missing = [str(path) for path in files if not path.is_file()]
     if missing:
@@ -57,31 +85,30 @@ def ship(
 
     if (folder / f"{name}.keras").stat().st_size > QUANTIZE_ABOVE_MEGABYTES * 1e6:
         step("quantize", "--name", name, "--models-folder", str(folder))
-    # Where the README's reproduction commands write it: the card records the command with this path.
-    labels = Path(tempfile.gettempdir()) / "utk_held_out.csv"
+    # Where the README's reproduction commands write them: the card records the command with these paths.
+    temporary = Path(tempfile.gettempdir())
+    labels = temporary / "utk_held_out.csv"
     photos = utkface_labels.write_labels(labels)
-    # evaluate reads the models folder from the environment, as the page does; put back afterwards.
-    previous = os.environ.get("DETECTOR_MODELS")
-    os.environ["DETECTOR_MODELS"] = str(folder)
-    try:
-        step(
-            "evaluate",
-            "--crops",
-            os.path.relpath(photos.root),
-            "--labels",
-            str(labels),
-            "--model",
-            name,
-            "--record",
-            "unseen_real_faces",
-            "--describe",
-            utkface_labels.HELD_OUT_DESCRIPTION,
-        )
-    finally:
-        if previous is None:
-            os.environ.pop("DETECTOR_MODELS", None)
-        else:
-            os.environ["DETECTOR_MODELS"] = previous
+    swaps = face_swaps(temporary / "unseen_face_swaps")
+    measurements = [
+        (os.path.relpath(photos.root), labels, "unseen_real_faces", utkface_labels.HELD_OUT_DESCRIPTION),
+        (str(swaps.parent), swaps, "unseen_face_swaps", face_swap_labels.DESCRIPTION),
+    ]
+    with models_folder_for_commands(folder):
+        for crops, crop_labels, key, description in measurements:
+            step(
+                "evaluate",
+                "--crops",
+                crops,
+                "--labels",
+                str(crop_labels),
+                "--model",
+                name,
+                "--record",
+                key,
+                "--describe",
+                description,
+            )
     step("ensembles", "--models-folder", str(folder))
 
 
