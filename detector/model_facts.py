@@ -284,8 +284,9 @@ _ARCHITECTURE_WORDS = {
 
 
 def model_choice_line(card: ModelCard) -> str:
-    """One line for choosing a model: what it is and its two numbers a reviewer compares models by (how well it
-    ranks DFDC fakes above reals, and how often it calls unseen real people fake), each only if the card has it."""
+    """One line for choosing a model: what it is and the numbers a reviewer compares models by (how well it ranks
+    DFDC fakes above reals, how often it calls unseen real people fake, how well it ranks face swaps of a method
+    it was not trained on), each only if the card has it."""
     line = f"**{card.name}**"
     if card.extra.get("default"):
         line += " (default)"
@@ -302,4 +303,7 @@ def model_choice_line(card: ModelCard) -> str:
     unseen = card.metrics.get("unseen_real_faces_decisions", {}).get("false_positive_rate")
     if isinstance(unseen, int | float):
         line += f"; calls {_percent(unseen)} of unseen real faces fake"
+    swaps = card.metrics.get("unseen_face_swaps", {}).get("roc_auc")
+    if isinstance(swaps, int | float):
+        line += f"; ROC AUC {swaps:.3f} on face swaps of another method"
     return line + "."

@@ -160,7 +160,7 @@ def test_metric_lines_show_a_recorded_evaluation_with_its_data_unit_and_rates() 
     ]
 
 
-def test_a_model_choice_line_says_what_the_model_is_and_its_two_comparable_numbers(tiny_models_folder: Path) -> None:
+def test_a_model_choice_line_says_what_the_model_is_and_its_comparable_numbers(tiny_models_folder: Path) -> None:
     card = model_card.read_card("tiny", tiny_models_folder)
     measured = dataclasses.replace(
         card,
@@ -168,12 +168,13 @@ def test_a_model_choice_line_says_what_the_model_is_and_its_two_comparable_numbe
         metrics={
             "validation": {"roc_auc": 0.8706},
             "unseen_real_faces_decisions": {"false_positive_rate": 0.0387},
+            "unseen_face_swaps": {"roc_auc": 0.6429},
         },
         extra={"default": True},
     )
     assert model_facts.model_choice_line(measured) == (
         "**tiny** (default): compact CNN at 128 px; ROC AUC 0.871 on DFDC validation crops; "
-        "calls 3.9% of unseen real faces fake."
+        "calls 3.9% of unseen real faces fake; ROC AUC 0.643 on face swaps of another method."
     )
     average = dataclasses.replace(card, architecture="average(compact, resnet50)", metrics={}, training={})
     assert model_facts.model_choice_line(average) == "**tiny**: average of 2 networks."
