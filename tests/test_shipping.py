@@ -9,6 +9,7 @@ from conftest import balanced_validation_crops, requires_shared, shipped_models
 from detector import architectures, cli, datasets, model_card, shipping
 from detector.errors import ModelCardError
 from detector.scoring import FaceScorer
+from scripts import face_swap_labels, utkface_labels
 
 
 @requires_shared
@@ -171,3 +172,13 @@ def test_an_average_names_each_training_source_of_its_members_once():
     data = shipping.combined_training_data([dfdc, f"{dfdc}; {utk}", f"{utk}; {dfdc}"])
     assert data == f"{dfdc}; {utk}"
     assert shipping.combined_training_data(["none"]) == "none"
+
+
+@pytest.mark.parametrize("name", shipped_models())
+def test_each_shipped_card_records_how_it_does_beyond_dfdc(name):
+    # scripts/ship_model.py records both; the page and the README show them for every model.
+    metrics = model_card.read_card(name).metrics
+    assert metrics["unseen_real_faces"]["data"] == utkface_labels.HELD_OUT_DESCRIPTION
+    assert metrics["unseen_face_swaps"]["data"] == face_swap_labels.DESCRIPTION
+    assert metrics["unseen_face_swaps"]["count_fake"] == metrics["unseen_face_swaps"]["count_real"] > 1000
+    assert "false_positive_rate" in metrics["unseen_face_swaps_decisions"]
