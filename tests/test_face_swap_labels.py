@@ -21,3 +21,16 @@ def test_each_photo_takes_a_face_of_its_own_kind_never_its_own():
 def test_traits_are_read_from_utkface_file_names():
     assert face_swap_labels._traits("26_1_3_20170119180652543.jpg") == (26, "1", "3")
     assert face_swap_labels._traits("61_1_20170109142408075.jpg") is None
+
+
+def test_a_dfdc_face_takes_a_face_from_another_video():
+    groups = ["a.mp4", "a.mp4", "b.mp4", "c.mp4"]
+    for seed in range(20):
+        sources = face_swap_labels.choose_other_group(groups, np.random.default_rng(seed))
+        assert all(groups[source] != groups[index] for index, source in enumerate(sources))
+
+
+def test_each_set_of_people_has_its_description_and_card_key():
+    assert set(face_swap_labels.DESCRIPTIONS) == set(face_swap_labels.RECORD_KEYS) == {"utkface", "dfdc"}
+    assert face_swap_labels.DESCRIPTIONS["utkface"] == face_swap_labels.DESCRIPTION
+    assert "DFDC validation split" in face_swap_labels.DESCRIPTIONS["dfdc"]
