@@ -9,8 +9,9 @@
    measures that quality did not move and refits the calibration on the 8-bit weights;
 3. measures how often it calls unseen real people fake (``evaluate --record unseen_real_faces`` on the held-out
    UTKFace quarter, ``scripts/utkface_labels.py``), which the page and the README show for every model, and how
-   it does on face swaps of a method it was not trained on (``evaluate --record unseen_face_swaps``, made from
-   the same people by ``scripts/face_swap_labels.py`` once, in the temporary folder);
+   it does on face swaps of a method it was not trained on, between those people and between the DFDC
+   validation reals (``evaluate --record unseen_face_swaps`` and ``dfdc_face_swaps``; each set made by
+   ``scripts/face_swap_labels.py`` once, in the temporary folder);
 4. refits the thresholds of every selection of several models (``python -m detector ensembles``): a test fails
    while ``models/ensembles.json`` does not match the shipped models.
 
@@ -35,11 +36,15 @@ from scripts import face_swap_labels, utkface_labels
 QUANTIZE_ABOVE_MEGABYTES = 25
 
 
-def face_swap_set(folder: Path) -> Path:
-    """The labels CSV of the unseen face swaps in ``folder``, made there first when it is not (a few minutes)."""
+SWAP_FOLDERS = {"utkface": "unseen_face_swaps", "dfdc": "dfdc_face_swaps"}
+
+
+def face_swap_set(folder: Path, people: str) -> Path:
+    """The labels CSV of the face swaps between ``people`` in ``folder``, made there first when it is not (a few
+    minutes)."""
     labels = folder / "labels.csv"
     if not labels.is_file():
-        face_swap_labels.write_set(folder)
+        face_swap_labels.write_set(folder, people=people)
     return labels
 
 
@@ -63,7 +68,7 @@ def ship(
     source: Path,
     folder: Path,
     run: Callable[[Sequence[str]], int] = cli.main,
-    face_swaps: Callable[[Path], Path] = face_swap_set,
+    face_swaps: Callable[[Path, str], Path] = face_swap_set,
 ) -> None:
     """The four steps above for model ``name`` from ``source`` into ``folder``; ``run`` runs one command line
     (``cli.main``) and each must succeed; ``face_swaps`` returns the swap set's labels CSV (``face_swap_set``).
@@ -89,11 +94,10 @@ def ship(
     temporary = Path(tempfile.gettempdir())
     labels = temporary / "utk_held_out.csv"
     photos = utkface_labels.write_labels(labels)
-    swaps = face_swaps(temporary / "unseen_face_swaps")
-    measurements = [
-        (os.path.relpath(photos.root), labels, "unseen_real_faces", utkface_labels.HELD_OUT_DESCRIPTION),
-        (str(swaps.parent), swaps, "unseen_face_swaps", face_swap_labels.DESCRIPTION),
-    ]
+    measurements = [(os.path.relpath(photos.root), labels, "unseen_real_faces", utkface_labels.HELD_OUT_DESCRIPTION)]
+    for people, key in face_swap_labels.RECORD_KEYS.items():
+        swaps = face_swaps(temporary / SWAP_FOLDERS[people], people)
+        measurements.append((str(swaps.parent), swaps, key, face_swap_labels.DESCRIPTIONS[people]))
     with models_folder_for_commands(folder):
         for crops, crop_labels, key, description in measurements:
             step(

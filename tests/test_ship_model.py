@@ -22,8 +22,8 @@ def _small_swap_set(tmp_path: Path):
     """Stands in for ``ship_model.face_swap_set`` (which takes minutes): two labelled crops under ``tmp_path``,
     whatever folder it is asked for (the real one is in the machine's temporary folder, left alone)."""
 
-    def make(folder: Path) -> Path:
-        labels = tmp_path / "swaps" / "labels.csv"
+    def make(folder: Path, people: str) -> Path:
+        labels = tmp_path / people / "labels.csv"
         labels.parent.mkdir(parents=True, exist_ok=True)
         labels.write_text("file,label,group\na.real.jpg,REAL,a\na.swap-alpha.jpg,FAKE,a\n")
         return labels
@@ -66,12 +66,14 @@ def test_shipping_copies_quantizes_a_large_model_records_unseen_reals_and_refits
     assert (folder / "big.keras").stat().st_size == (source / "big.keras").stat().st_size
     assert (folder / "big.json").is_file()
     steps = [command[0] for command in commands]
-    assert steps == (["quantize"] if quantized else []) + ["evaluate", "evaluate", "ensembles"]
-    recorded = {command[command.index("--record") + 1]: command for command in commands[-3:-1]}
-    assert set(recorded) == {"unseen_real_faces", "unseen_face_swaps"}
+    assert steps == (["quantize"] if quantized else []) + ["evaluate"] * 3 + ["ensembles"]
+    recorded = {command[command.index("--record") + 1]: command for command in commands[-4:-1]}
+    assert set(recorded) == {"unseen_real_faces", "unseen_face_swaps", "dfdc_face_swaps"}
     described = {key: command[command.index("--describe") + 1] for key, command in recorded.items()}
     assert described["unseen_real_faces"] == utkface_labels.HELD_OUT_DESCRIPTION
-    assert described["unseen_face_swaps"] == face_swap_labels.DESCRIPTION
+    assert described["unseen_face_swaps"] == face_swap_labels.DESCRIPTIONS["utkface"]
+    assert described["dfdc_face_swaps"] == face_swap_labels.DESCRIPTIONS["dfdc"]
+    assert recorded["dfdc_face_swaps"][recorded["dfdc_face_swaps"].index("--crops") + 1] == str(tmp_path / "dfdc")
     assert commands[-1] == ["ensembles", "--models-folder", str(folder)]
 
 
