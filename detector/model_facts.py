@@ -303,7 +303,9 @@ def model_choice_line(card: ModelCard) -> str:
     unseen = card.metrics.get("unseen_real_faces_decisions", {}).get("false_positive_rate")
     if isinstance(unseen, int | float):
         line += f"; calls {_percent(unseen)} of unseen real faces fake"
-    swaps = card.metrics.get("unseen_face_swaps", {}).get("roc_auc")
+    # The swaps between DFDC's people: the same look as its training reals, so only the manipulation is new (the
+    # UTKFace set also measures how a UTKFace-trained model reads that collection's look; the facts show both).
+    swaps = card.metrics.get("dfdc_face_swaps", {}).get("roc_auc")
     if isinstance(swaps, int | float):
         line += f"; ROC AUC {swaps:.3f} on face swaps of another method"
     return line + "."
