@@ -118,8 +118,20 @@ def _interval_text(intervals: Mapping[str, Any], key: str) -> str:
     return ""
 
 
+# Words a card's keys contain that are names, kept as written when a key becomes a heading.
+_PROPER_WORDS = {"dfdc": "DFDC", "utkface": "UTKFace", "auc": "AUC", "roc": "ROC", "sbi": "SBI"}
+
+
+def _heading(key: str) -> str:
+    """A card key as words: ``"dfdc_face_swaps"`` -> ``"DFDC face swaps"``, ``"unseen_real_faces"`` -> ``"Unseen
+    real faces"``."""
+    words = [_PROPER_WORDS.get(word.lower(), word) for word in key.split("_") if word]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
 def _measurement_context(name: str, measurement: Mapping[str, Any]) -> str:
-    context = f"{name.replace('_', ' ').capitalize()}"
+    context = _heading(name)
     if "data" in measurement:
         context += f", measured on {measurement['data']}"
     if "count" in measurement:
@@ -146,7 +158,7 @@ def _decision_lines(decisions: Mapping[str, Any]) -> list[str]:
         if key in _DECISION_EXPLANATIONS and isinstance(value, int | float):
             lines.append(f"- {_DECISION_EXPLANATIONS[key].format(value=_percent(value))}.")
         else:
-            lines.append(f"- {key.replace('_', ' ').capitalize()}: {_format_value(value)}")
+            lines.append(f"- {_heading(key)}: {_format_value(value)}")
     return lines
 
 
@@ -157,7 +169,7 @@ def _split_line(split: Mapping[str, Any]) -> str | None:
     return (
         "How these numbers were kept honest: the validation videos were split in two halves; one half "
         f"({calibration_count:,} crops) set the calibration and the thresholds, the other ({report_count:,} crops, "
-        "never used to fit anything) gave every DFDC number above."
+        "never used to fit anything) gave the validation numbers and decisions above."
     )
 
 
@@ -174,7 +186,7 @@ def metric_lines(metrics: Mapping[str, Any]) -> list[str]:
     split_line = None
     for name, measurement in metrics.items():
         if not isinstance(measurement, Mapping):
-            lines.append(f"{name.replace('_', ' ').capitalize()}: {_format_value(measurement)}")
+            lines.append(f"{_heading(name)}: {_format_value(measurement)}")
             continue
         if name.endswith("_intervals") and name.removesuffix("_intervals") in metrics:
             continue
@@ -206,7 +218,7 @@ def metric_lines(metrics: Mapping[str, Any]) -> list[str]:
                 shown += _interval_text(intervals, key)
                 lines.append(f"- {title} {shown}: {meaning.format(threshold=threshold_text)}.")
             else:
-                lines.append(f"- {key.replace('_', ' ').capitalize()}: {_format_value(value)}")
+                lines.append(f"- {_heading(key)}: {_format_value(value)}")
     if split_line is not None:
         lines.append(split_line)
     return lines
@@ -239,7 +251,7 @@ def training_lines(training: Mapping[str, Any]) -> list[str]:
     ]
     for key, value in training.items():
         if key not in _TRAINING_LABELS and key not in _TRAINING_HIDDEN and value is not None:
-            lines.append(f"{key.replace('_', ' ').capitalize()}: {_format_value(value)}")
+            lines.append(f"{_heading(key)}: {_format_value(value)}")
     return lines
 
 

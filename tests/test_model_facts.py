@@ -76,7 +76,10 @@ def test_metric_lines_list_unknown_shapes_as_they_are() -> None:
         "Validation:",
         "- Note: untrained: not measured",
     ]
-    assert model_facts.metric_lines({"auc": 0.5}) == ["Auc: 0.500"]
+    assert model_facts.metric_lines({"auc": 0.5}) == ["AUC: 0.500"]
+    # Names in a key keep their spelling: the heading of a recorded measurement says "DFDC", not "Dfdc".
+    swaps = model_facts.metric_lines({"dfdc_face_swaps": {"roc_auc": 0.74, "data": "swaps"}})
+    assert swaps[0] == "DFDC face swaps, measured on swaps:"
 
 
 def test_markdown_blocks_keep_paragraphs_out_of_list_items() -> None:
