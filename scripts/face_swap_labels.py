@@ -84,11 +84,6 @@ def choose_sources(names: list[str], rng: np.random.Generator) -> list[int]:
     ]
 
 
-def _write(image: np.ndarray, path: Path) -> None:
-    encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])[1]
-    path.write_bytes(encoded.tobytes())
-
-
 def choose_other_group(groups: list[str], rng: np.random.Generator) -> list[int]:
     """For each face, the index of a face from another group (another source video) to take the face from."""
     groups_array = np.asarray(groups)
@@ -106,6 +101,11 @@ def _people(people: str, cache_folder: Path | None) -> tuple[list[str], np.ndarr
         raise ValueError(f"people must be one of {tuple(_WHO)}, got {people!r}")
     images = datasets.decode_images(chosen.root, chosen.files, SIDE, cache_folder)
     return list(chosen.files), images, list(chosen.groups)
+
+
+def _write(image: np.ndarray, path: Path) -> None:
+    encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])[1]
+    path.write_bytes(encoded.tobytes())
 
 
 def write_set(
