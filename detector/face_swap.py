@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-from detector.landmarks import hull_mask
+from detector.landmarks import checked_crop_and_mesh, hull_mask
 
 BLENDS = ("alpha", "poisson")
 # How far the blending mask is pulled inside the mesh's hull, and how soft the alpha edge is (fractions of the
@@ -29,17 +29,6 @@ BLENDS = ("alpha", "poisson")
 # background.
 SHRINK = 0.03
 EDGE_SIGMA = 0.015
-
-
-def _check_face(image: np.ndarray, points: np.ndarray, name: str) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"{name} must be an (S, S, 3) uint8 RGB array, got {getattr(image, 'shape', None)}")
-    if image.shape[0] != image.shape[1]:
-        raise ValueError(f"{name} must be square, got {image.shape[:2]}")
-    points = np.asarray(points, dtype=np.float64)
-    if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3 or not np.isfinite(points).all():
-        raise ValueError(f"{name}'s points must be a finite (N, 2) array with N >= 3, got {points.shape}")
-    return points
 
 
 def warp_to_points(
@@ -52,7 +41,7 @@ def warp_to_points(
     position in the matching source triangle (piecewise affine). Returns the warped ``(S, S, 3) uint8`` image
     (outside the triangulation: the source unchanged) and a ``(S, S) bool`` mask of the triangulated pixels.
     """
-    source_points = _check_face(source, source_points, "source")
+    source_points = checked_crop_and_mesh(source, source_points, "source").astype(np.float64)
     target_points = np.asarray(target_points, dtype=np.float64)
     if target_points.shape != source_points.shape or not np.isfinite(target_points).all():
         raise ValueError(f"target points must be finite and shaped like the source's {source_points.shape}")
@@ -117,7 +106,7 @@ def swap_faces(
     """
     if blend not in BLENDS:
         raise ValueError(f"blend must be one of {BLENDS}, got {blend!r}")
-    target_points = _check_face(target, target_points, "target")
+    target_points = checked_crop_and_mesh(target, target_points, "target").astype(np.float64)
     if source.shape != target.shape:
         raise ValueError(f"source and target must be the same size, got {source.shape} and {target.shape}")
     side = target.shape[0]

@@ -111,6 +111,28 @@ class FaceLandmarker(TfliteModel):
         return self.landmarks_and_presence(crop)[0]
 
 
+def checked_crop_and_mesh(image: np.ndarray, points: np.ndarray, name: str = "image") -> np.ndarray:
+    """``points`` as a ``(N, 2) float32`` array after checking that ``image`` is a square ``(S, S, 3) uint8 RGB``
+    crop with S >= 8 and ``points`` a finite mesh of at least 3 points; ``ValueError`` naming ``name`` otherwise.
+    For code that edits a face with its mesh (``self_blend``, ``face_swap``)."""
+    if (
+        not isinstance(image, np.ndarray)
+        or image.ndim != 3
+        or image.shape[2] != 3
+        or image.dtype != np.uint8
+        or image.shape[0] != image.shape[1]
+        or image.shape[0] < 8
+    ):
+        raise ValueError(
+            f"{name} must be a square (S, S, 3) uint8 RGB array with S >= 8, got shape "
+            f"{getattr(image, 'shape', None)} dtype {getattr(image, 'dtype', None)}"
+        )
+    checked = np.asarray(points, dtype=np.float32)
+    if checked.ndim != 2 or checked.shape[1] != 2 or len(checked) < 3 or not np.isfinite(checked).all():
+        raise ValueError(f"{name}'s landmarks must be a finite (N, 2) array with N >= 3, got shape {checked.shape}")
+    return checked
+
+
 def hull_mask(landmarks: np.ndarray, size: int) -> np.ndarray:
     """The filled convex hull of the mesh as a ``(size, size) uint8`` mask of 0 and 1."""
     points = np.asarray(landmarks, dtype=np.float32)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 import cv2
 import numpy as np
 
-from detector.landmarks import hull_mask
+from detector.landmarks import checked_crop_and_mesh, hull_mask
 
 
 @dataclass(frozen=True)
@@ -79,25 +79,6 @@ class SelfBlendConfig:
 DEFAULT_CONFIG = SelfBlendConfig()
 # The blur and sharpening sigmas are stated for this crop side and scaled with the actual one.
 REFERENCE_SIDE = 224
-
-
-def _check_pair(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    if (
-        not isinstance(image, np.ndarray)
-        or image.ndim != 3
-        or image.shape[2] != 3
-        or image.dtype != np.uint8
-        or image.shape[0] != image.shape[1]
-        or image.shape[0] < 8
-    ):
-        raise ValueError(
-            "image must be a square (S, S, 3) uint8 RGB array with S >= 8, got shape "
-            f"{getattr(image, 'shape', None)} dtype {getattr(image, 'dtype', None)}"
-        )
-    points = np.asarray(landmarks, dtype=np.float32)
-    if points.ndim != 2 or points.shape[1] != 2 or len(points) < 3 or not np.isfinite(points).all():
-        raise ValueError(f"landmarks must be a finite (N, 2) array with N >= 3, got shape {points.shape}")
-    return points
 
 
 def color_perturbation(image: np.ndarray, rng: np.random.Generator, config: SelfBlendConfig) -> np.ndarray:
@@ -229,7 +210,7 @@ def self_blend_with_mask(
     crop pixels (any dtype, e.g. the float16 of ``precompute_landmarks``). The mask (blend ratio included) is in
     [0, 1]; where it is 0 the fake equals ``image`` exactly.
     """
-    points = _check_pair(image, landmarks)
+    points = checked_crop_and_mesh(image, landmarks)
     side = image.shape[0]
     source = color_perturbation(image, rng, config)
     if rng.random() < config.frequency_probability:

@@ -36,9 +36,6 @@ from scripts import face_swap_labels, utkface_labels
 QUANTIZE_ABOVE_MEGABYTES = 25
 
 
-SWAP_FOLDERS = {"utkface": "unseen_face_swaps", "dfdc": "dfdc_face_swaps"}
-
-
 def face_swap_set(folder: Path, people: str) -> Path:
     """The labels CSV of the face swaps between ``people`` in ``folder``, made there first when it is not (a few
     minutes)."""
@@ -96,7 +93,8 @@ def ship(
     photos = utkface_labels.write_labels(labels)
     measurements = [(os.path.relpath(photos.root), labels, "unseen_real_faces", utkface_labels.HELD_OUT_DESCRIPTION)]
     for people, key in face_swap_labels.RECORD_KEYS.items():
-        swaps = face_swaps(temporary / SWAP_FOLDERS[people], people)
+        # Each set in a folder named like its card key (/tmp/unseen_face_swaps, as the README's commands).
+        swaps = face_swaps(temporary / key, people)
         measurements.append((str(swaps.parent), swaps, key, face_swap_labels.DESCRIPTIONS[people]))
     with models_folder_for_commands(folder):
         for crops, crop_labels, key, description in measurements:
