@@ -50,6 +50,12 @@ def _add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--architecture", default="compact", choices=ARCHITECTURE_NAMES)
     parser.add_argument("--resolution", type=int, default=128, help="side the model works at (pixels)")
     parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument(
+        "--steps-per-epoch",
+        type=_at_least_one,
+        help="batches in an epoch (default: one pass over the training crops); shorter epochs checkpoint and "
+        "validate more often, for runs that must end within a working session",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument(
@@ -116,6 +122,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         architecture=arguments.architecture,
         resolution=arguments.resolution,
         epochs=arguments.epochs,
+        steps_per_epoch=arguments.steps_per_epoch,
         batch_size=arguments.batch_size,
         learning_rate=arguments.learning_rate,
         patience=arguments.patience,

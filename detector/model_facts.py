@@ -64,6 +64,7 @@ _TRAINING_LABELS = {
     "resolution": "Working resolution",
     "augmentation": "Augmentation",
     "epochs_run": "Epochs trained",
+    "steps_per_epoch": "Batches an epoch",
     "exported_epoch": "Weights from epoch",
     "selected_on": "Best epoch chosen by",
     "fakes": "Training fakes",

@@ -61,6 +61,9 @@ class TrainingConfig:
     input_size: int = 224
     resolution: int = 128
     epochs: int = 12
+    # Batches an epoch holds (None: one pass over the training crops). Shorter epochs checkpoint, validate and
+    # early-stop more often, so that a run that must end with a session still leaves its best weights.
+    steps_per_epoch: int | None = None
     batch_size: int = 32
     learning_rate: float = 1e-3
     validation_percent: int = datasets.VALIDATION_PERCENT
@@ -94,6 +97,8 @@ class TrainingConfig:
             raise ValueError(f"select_on must be one of {tuple(training_run.SELECT_ON)}, got {self.select_on!r}")
         if self.patience < 1:
             raise ValueError(f"patience must be at least 1 epoch, got {self.patience}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be at least 1, got {self.steps_per_epoch}")
 
 
 class CropBatches(keras.utils.PyDataset):
@@ -295,6 +300,7 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
             validation_data=validation_batches,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
+            steps_per_epoch=config.steps_per_epoch,
             callbacks=callbacks,
             verbose=2,
         )
@@ -344,6 +350,7 @@ def export(
         "resolution": config.resolution,
         "epochs_run": epochs_run,
         "exported_epoch": exported_epoch,
+        "steps_per_epoch": config.steps_per_epoch,
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "augmentation": policy.describe(),

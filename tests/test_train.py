@@ -77,6 +77,26 @@ def test_a_resumed_run_keeps_its_best_checkpoint_rate_and_patience(tmp_path):
 
 
 @requires_shared
+def test_epochs_can_be_shorter_than_a_pass_over_the_crops(tmp_path):
+    # 64 crops in batches of 16 are 4 batches a pass; epochs of 2 batches checkpoint and validate twice as often.
+    config = dataclasses.replace(_short_run(tmp_path, "short_epochs", limit=64, steps_per_epoch=2), epochs=2)
+    train.train(config)
+    run = tmp_path / "runs" / "short_epochs"
+    assert (run / "log.csv").read_text().count("\n") == 3
+    assert int(keras.saving.load_model(run / "last.keras").optimizer.iterations) == 4
+    card = model_card.read_card("short_epochs", tmp_path / "models")
+    assert (card.training["epochs_run"], card.training["steps_per_epoch"]) == (2, 2)
+
+
+def test_an_epoch_must_hold_at_least_one_batch(capsys):
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        train.TrainingConfig(name="x", steps_per_epoch=0)
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--name", "x", "--steps-per-epoch", "0"])
+    assert "must be at least 1" in capsys.readouterr().err
+
+
+@requires_shared
 def test_export_fits_calibration_and_thresholds_on_one_half_and_reports_the_other(tmp_path):
     validation = balanced_validation_crops()
     images = datasets.decode_images(validation.root, validation.files, 224)
