@@ -12,6 +12,10 @@ from detector.types import VideoResult
 PERSON_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
+# Pixels right of the plot for the threshold labels ("likely manipulated" in 11 px type).
+LABEL_MARGIN = 120
+
+
 def person_label(track_id: int) -> str:
     return f"Person {track_id + 1}"
 
@@ -38,30 +42,35 @@ def frame_probability_figure(
                 "</extra>",
             )
         )
+    # The labels sit in the right margin, beside the lines they name, so that no point is ever hidden under
+    # them: the threshold's above its line, the band's below it.
     if uncertain_low is not None and uncertain_low < fake_threshold:
-        figure.add_hrect(
-            y0=uncertain_low,
-            y1=fake_threshold,
-            fillcolor="#999999",
-            opacity=0.15,
-            line_width=0,
-            annotation_text="inconclusive",
-            annotation_position="bottom left",
-        )
-    figure.add_hline(
-        y=fake_threshold,
-        line_dash="dash",
-        line_color="#444444",
-        annotation_text=f"likely manipulated from {fake_threshold:.2f}",
-        annotation_position="top right",
-    )
+        figure.add_hrect(y0=uncertain_low, y1=fake_threshold, fillcolor="#999999", opacity=0.15, line_width=0)
+        _margin_label(figure, "inconclusive", fake_threshold, "top")
+    figure.add_hline(y=fake_threshold, line_dash="dash", line_color="#444444")
+    _margin_label(figure, f"likely manipulated<br>from {fake_threshold:.2f}", fake_threshold, "bottom")
     duration = max(result.info.duration_seconds, times[-1] if times else 0.0)
     figure.update_layout(
         xaxis={"title": "time in the video (seconds)", "range": [0, max(duration, 0.1)]},
         yaxis={"title": "fake probability", "range": [0, 1]},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        margin={"l": 10, "r": LABEL_MARGIN, "t": 40, "b": 10},
         height=320,
         hovermode="closest",
     )
     return figure
+
+
+def _margin_label(figure: go.Figure, text: str, y: float, yanchor: str) -> None:
+    figure.add_annotation(
+        text=text,
+        xref="paper",
+        x=1.0,
+        xanchor="left",
+        yref="y",
+        y=y,
+        yanchor=yanchor,
+        align="left",
+        showarrow=False,
+        font={"size": 11, "color": "#444444"},
+    )

@@ -13,8 +13,11 @@ def test_one_line_per_person_with_gaps_and_threshold():
     shapes = figure.layout.shapes
     assert any(shape.type == "line" and shape.y0 == 0.6 for shape in shapes)
     assert any(shape.type == "rect" and shape.y0 == 0.4 and shape.y1 == 0.6 for shape in shapes)
-    labels = {annotation.text for annotation in figure.layout.annotations}
-    assert labels == {"inconclusive", "likely manipulated from 0.60"}
+    labels = {annotation.text: annotation for annotation in figure.layout.annotations}
+    assert set(labels) == {"inconclusive", "likely manipulated<br>from 0.60"}
+    # Beside the plot, never over its points: the threshold's label above its line, the band's below.
+    assert all(label.xref == "paper" and label.x >= 1.0 and label.y == 0.6 for label in labels.values())
+    assert (labels["likely manipulated<br>from 0.60"].yanchor, labels["inconclusive"].yanchor) == ("bottom", "top")
 
 
 def test_no_band_without_uncertain_range():
