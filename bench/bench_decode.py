@@ -1,10 +1,10 @@
 """How long probing and sampling take, per clip, with each frame-access strategy of ``detector.video``.
 
-Usage: ``python bench/bench_decode.py [more clips ...]``. Reads every clip in ``../shared/samples/videos`` (next
-to the repository) and any given on the command line. For each: probe time, the time to decode 32 sampled
-frames decoding forward, seeking before every sample, and with the "auto" rule, and what one seek costs
-expressed in frames of decoding (the number behind ``SEEK_MIN_SKIPPED_FRAMES``). Wall-clock times, best of
-``--repeat`` runs; other work on the machine inflates them.
+Usage: ``python bench/bench_decode.py [--threads SLICE|FRAME|AUTO] [more clips ...]``. Reads every clip in
+``../shared/samples/videos`` (next to the repository) and any given on the command line. For each: probe time,
+the time to decode 32 sampled frames decoding forward, seeking before every sample, and with the "auto" rule, and
+what one seek costs expressed in frames of decoding (the number behind ``SEEK_MIN_SKIPPED_FRAMES``). Wall-clock
+times, best of ``--repeat`` runs; other work on the machine inflates them.
 """
 
 from __future__ import annotations
@@ -68,7 +68,15 @@ def main() -> None:
     parser.add_argument("clips", nargs="*", type=Path, help="more clips to measure")
     parser.add_argument("--frames", type=int, default=32, help="frames to sample (count mode)")
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best one counts")
+    parser.add_argument(
+        "--threads",
+        choices=["SLICE", "FRAME", "AUTO"],
+        default=video.DECODER_THREADS,
+        help=f"the decoder's threading while sampling (default: the checker's, {video.DECODER_THREADS}); SLICE "
+        "alone is what FFmpeg does unasked",
+    )
     arguments = parser.parse_args()
+    video.DECODER_THREADS = arguments.threads
 
     clips = sorted(p for p in SAMPLES.glob("*") if p.suffix.lower() in VIDEO_SUFFIXES) if SAMPLES.is_dir() else []
     clips += arguments.clips
@@ -80,7 +88,7 @@ def main() -> None:
         f"{'clip':<22} {'size':>9} {'frames':>6} {'keyfr':>5} {'probe s':>7} {'forward s':>9} {'seek s':>7} "
         f"{'auto s':>7} {'ms/frame':>8} {'seek=frames':>11}"
     )
-    print(f"{arguments.frames} frames sampled per clip, best of {arguments.repeat}")
+    print(f"{arguments.frames} frames per clip, best of {arguments.repeat}, decoder threads {arguments.threads}")
     print(header)
     print("-" * len(header))
     for clip in clips:
