@@ -88,14 +88,6 @@ def test_epochs_can_be_shorter_than_a_pass_over_the_crops(tmp_path):
     assert (card.training["epochs_run"], card.training["steps_per_epoch"]) == (2, 2)
 
 
-def test_an_epoch_must_hold_at_least_one_batch(capsys):
-    with pytest.raises(ValueError, match="steps_per_epoch"):
-        train.TrainingConfig(name="x", steps_per_epoch=0)
-    with pytest.raises(SystemExit):
-        cli.main(["train", "--name", "x", "--steps-per-epoch", "0"])
-    assert "must be at least 1" in capsys.readouterr().err
-
-
 @requires_shared
 def test_export_fits_calibration_and_thresholds_on_one_half_and_reports_the_other(tmp_path):
     validation = balanced_validation_crops()
@@ -145,11 +137,12 @@ def test_an_unknown_precision_is_refused():
         train.TrainingConfig(name="x", precision="float16")
 
 
-def test_patience_must_be_at_least_one_epoch(capsys):
-    with pytest.raises(ValueError, match="patience"):
-        train.TrainingConfig(name="x", patience=0)
+@pytest.mark.parametrize(("setting", "option"), [("patience", "--patience"), ("steps_per_epoch", "--steps-per-epoch")])
+def test_patience_and_epoch_length_must_be_at_least_one(capsys, setting, option):
+    with pytest.raises(ValueError, match=setting):
+        train.TrainingConfig(name="x", **{setting: 0})
     with pytest.raises(SystemExit):
-        cli.main(["train", "--name", "x", "--patience", "0"])
+        cli.main(["train", "--name", "x", option, "0"])
     assert "must be at least 1" in capsys.readouterr().err
 
 
