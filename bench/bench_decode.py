@@ -73,7 +73,7 @@ def main() -> None:
         choices=["SLICE", "FRAME", "AUTO"],
         default=video.DECODER_THREADS,
         help=f"the decoder's threading while sampling (default: the checker's, {video.DECODER_THREADS}); SLICE "
-        "alone is what FFmpeg does unasked",
+        "alone is PyAV's default",
     )
     arguments = parser.parse_args()
     video.DECODER_THREADS = arguments.threads
