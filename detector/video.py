@@ -42,9 +42,10 @@ STRATEGIES = ("auto", "forward", "seek")
 # second, as fast as decoding forward with one every 8 s (docs/DESIGN.md, "Frame access").
 SEEK_MIN_SKIPPED_FRAMES = 16
 
-# How sample_frames' decoder spreads a stream over the cores: "AUTO" lets FFmpeg decode several frames at once
-# (frame threads) where the codec allows, else slices of one frame. On an idle two-core machine it decoded a 10 s
-# 1080p H.264 clip in 1.83 s instead of 3.09 s (bench/bench_decode.py --threads, docs/DESIGN.md, "Frame access").
+# How iter_frames' decoder spreads a stream over the cores: "AUTO" lets FFmpeg decode several frames at once
+# (frame threads) where the codec allows, else slices of one frame. On an idle two-core machine 32 frames of the
+# 10 s 1080p sample clips took 1.86-2.05 s instead of 3.12-3.49 s with PyAV's default, "SLICE"
+# (bench/bench_decode.py --threads, docs/DESIGN.md, "Decoder threads").
 DECODER_THREADS = "AUTO"
 
 # probe() gives up on the first picture after this many packets: decoders need a few (frame threads, B-frame
