@@ -13,25 +13,24 @@ from pathlib import Path
 
 import streamlit as st
 
-from detector import (
-    annotate,
-    charts,
-    disagreement,
-    explain,
-    export,
-    model_card,
-    model_facts,
-    pipeline,
-    presentation,
-    report,
-    stability,
-    uploads,
-)
-from detector.aggregation import STRATEGIES
+from detector.analysis import disagreement, pipeline, uploads
+from detector.analysis.aggregation import STRATEGIES
+from detector.analysis.faces import FaceDetector
+from detector.analysis.scoring import EnsembleScorer, load_scorer
 from detector.config import AnalysisConfig
 from detector.errors import DetectorError
-from detector.faces import FaceDetector
-from detector.scoring import EnsembleScorer, load_scorer
+from detector.models import model_card
+from detector.outputs import (
+    annotate,
+    charts,
+    explain,
+    export,
+    model_facts,
+    presentation,
+    report,
+    report_files,
+    stability,
+)
 from detector.types import VideoResult
 
 logger = logging.getLogger("streamlit_app")
@@ -405,8 +404,8 @@ def render_downloads(
         )
 
     downloads = [
-        ("Report (PDF)", lambda: report.to_pdf(build_report()), "pdf", "application/pdf"),
-        ("Report (HTML)", lambda: report.to_html(build_report()), "html", "text/html"),
+        ("Report (PDF)", lambda: report_files.to_pdf(build_report()), "pdf", "application/pdf"),
+        ("Report (HTML)", lambda: report_files.to_html(build_report()), "html", "text/html"),
         (
             "Report (JSON)",
             json.dumps(export.result_to_dict(result, file_name, config), indent=2),

@@ -39,10 +39,10 @@ def main() -> int:
         return 1
 
     started = time.perf_counter()
-    from detector import pipeline, video
+    from detector.analysis import pipeline, video
+    from detector.analysis.faces import FaceDetector
+    from detector.analysis.scoring import load_scorer
     from detector.config import AnalysisConfig
-    from detector.faces import FaceDetector
-    from detector.scoring import load_scorer
 
     config = AnalysisConfig(frame_count=arguments.frames)
     scorer = load_scorer(arguments.models)

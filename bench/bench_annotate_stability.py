@@ -34,10 +34,11 @@ def main() -> int:
         print(f"no clips given and none found in {SAMPLES}", file=sys.stderr)
         return 1
 
-    from detector import annotate, pipeline, stability
+    from detector.analysis import pipeline
+    from detector.analysis.faces import FaceDetector
+    from detector.analysis.scoring import load_scorer
     from detector.config import AnalysisConfig
-    from detector.faces import FaceDetector
-    from detector.scoring import load_scorer
+    from detector.outputs import annotate, stability
 
     folder = Path(arguments.models_folder) if arguments.models_folder else None
     scorer = load_scorer(arguments.models, folder)

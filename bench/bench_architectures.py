@@ -28,7 +28,7 @@ TRAINING_CROPS = 24_951
 
 
 def main() -> None:
-    from detector.cli import PRECISION_NAMES
+    from detector.training import PRECISIONS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resolution", type=int, default=128)
@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--precision",
-        choices=PRECISION_NAMES,
+        choices=PRECISIONS,
         default="float32",
         help="Keras dtype policy: mixed_bfloat16 computes in bfloat16 (fast on CPUs with AVX512_BF16 or AMX)",
     )
@@ -51,7 +51,7 @@ def main() -> None:
         tf.config.threading.set_intra_op_parallelism_threads(arguments.threads)
         tf.config.threading.set_inter_op_parallelism_threads(arguments.threads)
 
-    from detector.architectures import ARCHITECTURES, build_classifier
+    from detector.training.architectures import ARCHITECTURES, build_classifier
 
     keras.config.set_dtype_policy(arguments.precision)
 

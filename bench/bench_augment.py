@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from detector import augment, datasets
+from detector.training import augment, datasets
 
 
 def main() -> int:

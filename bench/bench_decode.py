@@ -19,7 +19,7 @@ import av
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from detector import video  # noqa: E402 (needs the repository on the path first)
+from detector.analysis import video  # noqa: E402 (needs the repository on the path first)
 from detector.config import AnalysisConfig  # noqa: E402
 
 SAMPLES = REPOSITORY.parent / "shared" / "samples" / "videos"

@@ -21,8 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from detector import datasets, landmarks, self_blend
-from detector.augment import AugmentationPolicy
+from detector.training import datasets, landmarks, self_blend
+from detector.training.augment import AugmentationPolicy
 
 
 def load_reals(count: int, utkface: bool) -> np.ndarray:
@@ -63,8 +63,8 @@ def main() -> int:
         self_blend.self_blend(images[index], points[index], rng)
     print(f"self_blend: {(time.perf_counter() - start) / len(valid) * 1000:.2f} ms/crop")
 
-    from detector.self_blend_batches import SelfBlendBatches
-    from detector.train import CropBatches
+    from detector.training.self_blend_batches import SelfBlendBatches
+    from detector.training.train import CropBatches
 
     policy = AugmentationPolicy()
     for name, batches in (

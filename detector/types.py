@@ -278,3 +278,8 @@ class VideoResult:
     @property
     def face_scores(self) -> tuple[FaceScore, ...]:
         return tuple(face for frame in self.frames for face in frame.faces)
+
+
+def person_label(track_id: int) -> str:
+    """How a tracked person is named to a reader: track 0 is "Person 1"."""
+    return f"Person {track_id + 1}"

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from detector import video
+from detector.analysis import video
+from detector.analysis.faces import MODELS, FaceDetector
 from detector.config import AnalysisConfig
-from detector.faces import MODELS, FaceDetector
 from detector.types import FaceBox
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "videos"

@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detector import datasets, face_swap, landmarks
+from detector.training import datasets, face_swap, landmarks
 
 # What each set is, as the cards' metrics say it (evaluate --describe), and the key it is recorded under.
 _WHO = {

@@ -29,9 +29,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detector import cropping, video
+from detector.analysis import cropping, video
+from detector.analysis.faces import FaceDetector
 from detector.config import AnalysisConfig
-from detector.faces import FaceDetector
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SAMPLE_VIDEOS = SHARED / "samples" / "videos"

@@ -32,9 +32,9 @@ import av
 import cv2
 import numpy as np
 
-from detector import cropping, quality, video
+from detector.analysis import cropping, quality, video
+from detector.analysis.faces import FaceDetector
 from detector.config import AnalysisConfig
-from detector.faces import FaceDetector
 from detector.types import FaceBox
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

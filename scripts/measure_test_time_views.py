@@ -20,7 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detector import calibration, datasets, metrics, model_card, shipping, weight_storage
+from detector.evaluation import metrics
+from detector.models import calibration, model_card, weight_storage
+from detector.shipping import calibrate, ship
+from detector.training import datasets
 
 
 def zoomed(images: np.ndarray, keep: float) -> np.ndarray:
@@ -49,7 +52,7 @@ def main() -> None:
     cards = [model_card.read_card(name, folder) for name in arguments.models]
     percent = int(cards[0].training.get("validation_percent", datasets.VALIDATION_PERCENT))
     validation, images = datasets.dfdc_validation(percent, cards[0].preprocessing.input_size, arguments.cache_folder)
-    report = np.array([not calibration.in_calibration_half(group) for group in validation.groups])
+    report = np.array([not calibrate.in_calibration_half(group) for group in validation.groups])
     views = {
         "as shipped": images,
         "zoom": zoomed(images, arguments.zoom),
@@ -66,7 +69,7 @@ def main() -> None:
     calibrated: dict[str, dict[str, np.ndarray]] = {choice: {} for choice in choices}
     for card in cards:
         model = weight_storage.load(model_card.verified_weights(card, folder))
-        scores = {name: shipping.predict(model, view, mirror=True) for name, view in views.items()}
+        scores = {name: ship.predict(model, view, mirror=True) for name, view in views.items()}
         for choice, names in choices.items():
             raw = np.mean([scores[name] for name in names], axis=0)
             calibrated[choice][card.name] = calibration.apply(raw, card.calibration)

@@ -30,7 +30,8 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from detector import cli, model_card
+from detector import cli
+from detector.models import model_card
 from scripts import face_swap_labels, utkface_labels
 
 QUANTIZE_ABOVE_MEGABYTES = 25

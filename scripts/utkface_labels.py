@@ -12,7 +12,7 @@ import argparse
 import csv
 from pathlib import Path
 
-from detector import datasets
+from detector.training import datasets
 
 # What the held-out photos are, as every card's metrics.unseen_real_faces says it (evaluate --describe).
 HELD_OUT_DESCRIPTION = (

@@ -14,19 +14,20 @@ import csv
 
 import numpy as np
 
-from detector import calibration, datasets
+from detector.shipping import calibrate
+from detector.training import datasets
 
 HALVES = ("report", "calibration", "all")
 
 
 def validation_crops(half: str, percent: int = datasets.VALIDATION_PERCENT) -> datasets.CropSet:
-    """The group-split DFDC validation crops, or one half of them (``calibration.in_calibration_half``)."""
+    """The group-split DFDC validation crops, or one half of them (``calibrate.in_calibration_half``)."""
     if half not in HALVES:
         raise ValueError(f"half must be one of {HALVES}, got {half!r}")
     _, validation = datasets.split_by_group(datasets.load_dfdc_faces(), percent)
     if half == "all":
         return validation
-    in_calibration = np.array([calibration.in_calibration_half(group) for group in validation.groups], dtype=bool)
+    in_calibration = np.array([calibrate.in_calibration_half(group) for group in validation.groups], dtype=bool)
     return validation.subset(in_calibration if half == "calibration" else ~in_calibration)
 
 

@@ -23,7 +23,7 @@ requires_samples = pytest.mark.skipif(
 
 
 def shipped_models() -> list[str]:
-    from detector import model_card
+    from detector.models import model_card
 
     return model_card.available_models(model_card.MODELS_FOLDER)
 
@@ -37,7 +37,7 @@ def balanced_validation_crops(per_class: int = 40):
     """The first ``per_class`` fake and real crops of the DFDC validation split (enough for both halves)."""
     import numpy as np
 
-    from detector import datasets
+    from detector.training import datasets
 
     _, validation = datasets.split_by_group(datasets.load_dfdc_faces(), 15)
     keep = np.zeros(len(validation), bool)
@@ -49,11 +49,12 @@ def balanced_validation_crops(per_class: int = 40):
 @pytest.fixture(scope="session")
 def tiny_models_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models folder holding ``tiny``: an untrained compact model (224 px input) with a valid card."""
-    from detector import architectures, shipping
+    from detector.shipping import ship
+    from detector.training import architectures
 
     folder = tmp_path_factory.mktemp("models")
     model = architectures.build_classifier("compact", input_size=224, resolution=32)
-    shipping.save_with_card(
+    ship.save_with_card(
         model,
         "tiny",
         folder,
@@ -67,13 +68,14 @@ def tiny_models_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def two_models_folder(folder: Path, tiny_models_folder: Path) -> Path:
     """``folder`` with two untrained models, ``tiny`` (copied) and ``other`` (other weights): a selection of two."""
-    from detector import architectures, shipping
+    from detector.shipping import ship
+    from detector.training import architectures
 
     folder.mkdir(parents=True)
     for suffix in (".keras", ".json"):
         (folder / f"tiny{suffix}").write_bytes((tiny_models_folder / f"tiny{suffix}").read_bytes())
     other = architectures.build_classifier("compact", input_size=224, resolution=32, dropout=0.1)
-    shipping.save_with_card(other, "other", folder, "compact", "second untrained model", {"data": "none"}, {})
+    ship.save_with_card(other, "other", folder, "compact", "second untrained model", {"data": "none"}, {})
     return folder
 
 
@@ -81,7 +83,7 @@ def make_result(probabilities_by_track: dict[int, list[float | None]], fake_thre
     """A VideoResult with one frame per list position, 0.5 s apart; ``None`` means no face of that person there."""
     import numpy as np
 
-    from detector import aggregation
+    from detector.analysis import aggregation
     from detector.types import FaceBox, FaceScore, FrameRecord, Track, VideoInfo, VideoResult
 
     frame_total = max(len(values) for values in probabilities_by_track.values()) if probabilities_by_track else 4

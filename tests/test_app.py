@@ -17,7 +17,8 @@ from conftest import PROJECT, SHARED
 from streamlit.testing.v1 import AppTest
 from video_factory import make_video
 
-from detector import explain, pipeline, presentation
+from detector.analysis import pipeline
+from detector.outputs import explain, presentation
 
 APP = str(PROJECT / "streamlit_app.py")
 FACE_IMAGE = SHARED / "data" / "dfdc-faces" / "faces" / "abplofmgwg.jpg"
@@ -306,12 +307,13 @@ def test_photo_upload_shows_the_photo_its_score_and_no_chart(app: AppTest, tmp_p
 
 @requires_face_image
 def test_two_models_selected_show_each_models_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from detector import architectures, shipping
+    from detector.shipping import ship
+    from detector.training import architectures
 
     folder = tmp_path / "models"
     model = architectures.build_classifier("compact", input_size=224, resolution=32)
     for name in ("first", "second"):
-        shipping.save_with_card(model, name, folder, "compact", f"{name} untrained model", {"data": "none"}, {})
+        ship.save_with_card(model, name, folder, "compact", f"{name} untrained model", {"data": "none"}, {})
     monkeypatch.setenv("DETECTOR_MODELS", str(folder))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
@@ -336,13 +338,14 @@ def test_two_models_selected_show_each_models_verdict(tmp_path: Path, monkeypatc
 def test_an_averaged_model_shows_its_members_in_the_model_facts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from detector import architectures, shipping
+    from detector.shipping import ship
+    from detector.training import architectures
 
     folder = tmp_path / "models"
     members = {name: architectures.build_classifier("compact", input_size=224, resolution=32) for name in "ab"}
     training = {"data": "none", "members": ["a: first untrained model", "b: second untrained model"]}
     pair = architectures.average_of(members)
-    shipping.save_with_card(pair, "pair", folder, "average(compact, compact)", "mean of a and b", training, {})
+    ship.save_with_card(pair, "pair", folder, "average(compact, compact)", "mean of a and b", training, {})
     monkeypatch.setenv("DETECTOR_MODELS", str(folder))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()

@@ -1,0 +1,230 @@
+"""The whole analysis of one video, in pipeline order.
+
+video (probe, sample frames) -> faces (detect) -> cropping -> scoring -> tracking -> aggregation -> VideoResult.
+
+Frames are streamed: each sampled frame is searched for faces, its crops are kept and the frame itself is
+dropped, so memory holds at most one frame and the crops (32 frames x a few faces x 224 x 224 x 3 bytes).
+Long steps report through ``progress(stage, fraction, message)``, never through a user interface.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from detector.analysis import aggregation, cropping, disagreement, quality, tracking, video
+from detector.analysis.faces import FaceDetector
+from detector.analysis.scoring import EnsembleScorer
+from detector.config import AnalysisConfig
+from detector.errors import UnreadableVideoError
+from detector.models.model_card import Thresholds
+from detector.types import FaceBox, FaceScore, FrameRecord, Track, VideoResult
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, float, str], None]
+
+PHOTO_REASON = "A single photo: the verdict rests on one view of each face, where a video gives many."
+
+
+def _no_progress(stage: str, fraction: float, message: str) -> None:
+    logger.debug("%s %.0f%% %s", stage, 100 * fraction, message)
+
+
+@dataclass
+class _FrameFaces:
+    """Faces found in one sampled frame: those big enough to score, with their crops, and a count of the rest."""
+
+    index: int
+    time_seconds: float
+    boxes: list[FaceBox] = field(default_factory=list)
+    crops: list[np.ndarray] = field(default_factory=list)
+    too_small: int = 0
+    measurements: list[quality.FaceQuality] = field(default_factory=list)
+
+
+def _find_faces(
+    path: Path,
+    config: AnalysisConfig,
+    detector: FaceDetector,
+    crop_size: int,
+    margin: float,
+    center_shift: float,
+    progress: Progress,
+) -> tuple[video.VideoInfo, list[_FrameFaces]]:
+    info = video.probe(path, config)
+    indices = video.sample_indices(info, config)
+    found: list[_FrameFaces] = []
+    for position, frame in enumerate(video.iter_frames(path, info, indices, config)):
+        faces = _FrameFaces(frame.index, frame.time_seconds)
+        for box in detector.detect(frame.image)[: config.max_faces_per_frame]:
+            if box.size < config.min_face_size:
+                faces.too_small += 1
+                continue
+            faces.boxes.append(box)
+            faces.crops.append(cropping.crop_face(frame.image, box, margin, crop_size, center_shift))
+            faces.measurements.append(quality.measure_face(frame.image, box, faces.crops[-1]))
+        found.append(faces)
+        progress(
+            "faces",
+            (position + 1) / len(indices),
+            f"Looked for faces in {position + 1} of {len(indices)} frames",
+        )
+    if not found:
+        raise UnreadableVideoError(f"No frame of {path.name} could be decoded.")
+    return info, found
+
+
+def _no_face_reason(found: list[_FrameFaces], config: AnalysisConfig) -> str:
+    small = sum(frame.too_small for frame in found)
+    if small:
+        return (
+            f"Faces were found only too small to judge (under {config.min_face_size} pixels) in {small} "
+            "detections. Try a higher-resolution copy or a closer shot."
+        )
+    if len(found) == 1:
+        return "No face was found in the picture."
+    return f"No face was found in any of the {len(found)} sampled frames."
+
+
+def decision_thresholds(config: AnalysisConfig, chosen: Thresholds) -> tuple[float, float]:
+    """The thresholds in force: the configuration's where it sets them, else ``chosen`` (a model card's, or those
+    fitted for several models' average)."""
+    fake = chosen.fake if config.fake_threshold is None else config.fake_threshold
+    low = chosen.uncertain_low if config.uncertain_low is None else config.uncertain_low
+    return fake, min(low, fake)
+
+
+def analyze(
+    path: str | Path,
+    scorer: EnsembleScorer,
+    config: AnalysisConfig | None = None,
+    detector: FaceDetector | None = None,
+    progress: Progress | None = None,
+) -> VideoResult:
+    """Analyses one video file and returns everything found.
+
+    Raises ``UnreadableVideoError`` / ``VideoTooLargeError`` for input that cannot be read. A readable video in
+    which no usable face is found gives an UNCERTAIN verdict with the reason (not an exception), so that a result
+    can still be shown and exported.
+    """
+    config = config or AnalysisConfig()
+    progress = progress or _no_progress
+    path = Path(path)
+    timings: dict[str, float] = {}
+    card = scorer.card
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        if detector is None:
+            detector = stack.enter_context(FaceDetector(config.detector_model, config.min_face_confidence))
+        progress("reading", 0.0, "Reading the video")
+        info, found = _find_faces(
+            path,
+            config,
+            detector,
+            card.preprocessing.input_size,
+            card.preprocessing.face_margin,
+            card.preprocessing.face_center_shift,
+            progress,
+        )
+    timings["read_and_find_faces"] = time.perf_counter() - started
+
+    progress("scoring", 0.0, "Scoring faces")
+    started = time.perf_counter()
+    all_crops = [crop for frame in found for crop in frame.crops]
+    # One column per model; the ensemble's probability is their mean (``EnsembleScorer.score``).
+    each_model = scorer.score_each(np.stack(all_crops)) if all_crops else np.zeros((0, len(scorer.names)))
+    probabilities = each_model.mean(axis=1)
+    timings["score"] = time.perf_counter() - started
+    progress("scoring", 1.0, f"Scored {len(all_crops)} faces")
+
+    track_ids = tracking.assign_tracks([frame.boxes for frame in found], config.track_iou_threshold)
+    kept = set(tracking.major_tracks(track_ids, config.min_track_share))
+    notes: list[str] = []
+    dropped = {track for ids in track_ids for track in ids} - kept
+    if dropped:
+        notes.append(
+            f"{len(dropped)} brief face detection(s) seen in too few frames were left out as likely false detections."
+        )
+    if config.detector_model != card.preprocessing.face_detector:
+        notes.append(
+            f"Faces were found with the {config.detector_model} detector, but the model was trained on crops framed "
+            f"by the {card.preprocessing.face_detector} detector: crops may be framed slightly differently."
+        )
+    small = sum(frame.too_small for frame in found)
+    if small:
+        notes.append(f"{small} face detection(s) were too small to judge (under {config.min_face_size} px).")
+
+    frames: list[FrameRecord] = []
+    crops: dict[tuple[int, int], np.ndarray] = {}
+    per_track: dict[int, list[FaceScore]] = {}
+    position = 0
+    for frame, ids in zip(found, track_ids, strict=True):
+        scores = []
+        for box, crop, track_id in zip(frame.boxes, frame.crops, ids, strict=True):
+            probability = float(probabilities[position])
+            per_model = tuple(float(value) for value in each_model[position]) if each_model.shape[1] > 1 else ()
+            position += 1
+            if track_id not in kept:
+                continue
+            score = FaceScore(frame.index, frame.time_seconds, box, track_id, probability, per_model)
+            scores.append(score)
+            per_track.setdefault(track_id, []).append(score)
+            crops[(frame.index, track_id)] = crop
+        frames.append(FrameRecord(frame.index, frame.time_seconds, tuple(scores)))
+
+    fake_threshold, uncertain_low = decision_thresholds(config, scorer.thresholds)
+    # A video with fewer frames than the abstention rule asks for (a photo has one) is judged on all of them.
+    min_frames = min(config.min_frames_with_face, info.frame_count)
+    tracks = []
+    for track_id in sorted(per_track):
+        scores = per_track[track_id]
+        verdict = aggregation.decide(
+            [score.fake_probability for score in scores],
+            config.aggregation,
+            fake_threshold,
+            uncertain_low,
+            min_frames,
+        )
+        tracks.append(Track(track_id, tuple(scores), verdict))
+    # Input quality, measured per scored face: a person whose faces are mostly too poor to judge is inconclusive.
+    measured = {
+        (frame.index, track_id): measurement
+        for frame, ids in zip(found, track_ids, strict=True)
+        for measurement, track_id in zip(frame.measurements, ids, strict=True)
+        if track_id in kept
+    }
+    member_thresholds = [decision_thresholds(config, member.card.thresholds) for member in scorer.scorers]
+    opinions = disagreement.model_opinions(tracks, scorer.names, config.aggregation, member_thresholds, min_frames)
+    issues = quality.assess(measured, info, len(found))
+    tracks = [quality.review_track(track, issues) for track in tracks]
+    verdict = aggregation.decide_video(
+        tracks,
+        config.aggregation,
+        fake_threshold,
+        uncertain_low,
+        no_track_reason=_no_face_reason(found, config),
+    )
+    if info.is_photo and verdict.fake_probability is not None:
+        verdict = dataclasses.replace(verdict, reason=f"{PHOTO_REASON} {verdict.reason}")
+    notes += quality.notes(issues, verdict, len(tracks))
+    timings["total"] = sum(timings.values())
+    return VideoResult(
+        info=info,
+        model_names=scorer.names,
+        frames=tuple(frames),
+        tracks=tuple(tracks),
+        verdict=verdict,
+        timings_seconds=timings,
+        notes=tuple(notes),
+        crops=crops,
+        quality_issues=tuple(issues),
+        opinions=opinions,
+    )

@@ -1,0 +1,308 @@
+"""Calibration and decision thresholds, fitted on validation data and written into the model card.
+
+The group-split validation set is cut in two halves by a second stable hash of the group (the source video):
+the **calibration half** fits the calibration and chooses the thresholds, the **report half** measures the
+result. No number in the card's metrics comes from data the calibration or the thresholds were fitted on.
+
+Calibration: ``calibrated = sigmoid(logit(p) / T + b)``. Temperature scaling fits T alone (b = 0); Platt
+scaling (the default) fits both, minimising the log loss on the calibration half. Both keep the ranking, so
+ROC AUC and the EER are the same before and after; only Platt can undo a model's lean towards one class, which
+fine-tuning with a different class mix leaves (docs/DESIGN.md, "Platt scaling").
+
+Threshold rule (``choose_thresholds``), on calibrated probabilities:
+
+1. Start from the **equal-error-rate point**: the threshold where the share of reals called fake equals the
+   share of fakes called real. It depends on neither the class mix nor a cost ratio we do not know, and it is
+   the crossing of two monotone curves, so it moves less between samples than the arg-max of balanced accuracy
+   (a flat curve near its top). On calibrated, balanced data it lies near 0.5.
+2. Widen it into the "inconclusive" band ``[uncertain_low, fake)``: ``fake`` rises to the lowest threshold at
+   which at least ``target_precision`` of the FAKE calls are right, ``uncertain_low`` falls to the highest at
+   which at least ``target_precision`` of the REAL calls are right, each side keeping at least ``min_calls``
+   calls (so that one lucky crop does not set it). Where a side never reaches the target it stays at the EER
+   point, and the card says so. Precision depends on the class mix: it is measured at the validation set's
+   (about half fake), which is stated in ``chosen_on``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import optimize
+
+from detector.evaluation import metrics
+from detector.models import model_card
+from detector.models.calibration import describe, logits, rescale
+
+logger = logging.getLogger(__name__)
+
+TEMPERATURE_BOUNDS = (0.05, 20.0)
+BIAS_BOUNDS = (-10.0, 10.0)
+DEFAULT_METHOD = "platt"
+TARGET_PRECISION = 0.9
+MIN_CALLS = 10
+# Below this many crops of each class in each half, the fit is not worth trusting: nothing is fitted.
+MIN_PER_CLASS = 10
+HALF_SALT = "calibration-half:"
+
+
+def _log_loss(labels: np.ndarray, scaled_logits: np.ndarray) -> float:
+    # log(1 + e^-z) for fakes, log(1 + e^z) for reals, without overflow.
+    signs = np.where(labels == 1, -1.0, 1.0)
+    return float(np.mean(np.logaddexp(0.0, signs * scaled_logits)))
+
+
+def fit_temperature(
+    labels: np.ndarray, probabilities: np.ndarray, bounds: tuple[float, float] = TEMPERATURE_BOUNDS
+) -> float:
+    """The temperature in ``bounds`` that minimises the log loss of ``rescale(probabilities, T)``.
+
+    Searched over log T with bounded Brent (``scipy.optimize.minimize_scalar``): the loss is convex in 1 / T, so
+    it has one minimum in log T. Needs both classes (with one, the loss falls forever towards a bound).
+    """
+    labels = np.asarray(labels, dtype=np.int32).ravel()
+    raw_logits = logits(probabilities).ravel()
+    if labels.shape != raw_logits.shape:
+        raise ValueError(f"labels and probabilities differ in length: {labels.shape} vs {raw_logits.shape}")
+    if len(np.unique(labels)) != 2:
+        raise ValueError("fitting a temperature needs both real and fake samples")
+    low, high = bounds
+    if not 0 < low < 1 < high:
+        raise ValueError(f"temperature bounds must satisfy 0 < low < 1 < high, got {bounds}")
+    result = optimize.minimize_scalar(
+        lambda log_temperature: _log_loss(labels, raw_logits / np.exp(log_temperature)),
+        bounds=(np.log(low), np.log(high)),
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
+    return float(np.exp(result.x))
+
+
+def fit_platt(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
+    """The temperature and bias that minimise the log loss of ``rescale(probabilities, T, b)`` (Platt scaling).
+
+    A two-parameter logistic regression on the logit, solved with L-BFGS from the best temperature and no bias;
+    the temperature is kept within ``TEMPERATURE_BOUNDS`` and the bias within ``BIAS_BOUNDS``.
+    """
+    labels = np.asarray(labels, dtype=np.int32).ravel()
+    raw_logits = logits(probabilities).ravel()
+    start = fit_temperature(labels, probabilities)  # checks lengths and both classes
+    result = optimize.minimize(
+        lambda parameters: _log_loss(labels, raw_logits / np.exp(parameters[0]) + parameters[1]),
+        x0=np.array([np.log(start), 0.0]),
+        method="L-BFGS-B",
+        bounds=[tuple(np.log(TEMPERATURE_BOUNDS)), BIAS_BOUNDS],
+    )
+    temperature, bias = float(np.exp(result.x[0])), float(result.x[1])
+    if not result.success:
+        raise ValueError(f"Platt scaling did not converge: {result.message}")
+    if np.isclose(temperature, TEMPERATURE_BOUNDS).any() or np.isclose(bias, BIAS_BOUNDS).any():
+        logger.warning(
+            "Platt scaling stopped at a bound (temperature %.3f, bias %.3f): check the model", temperature, bias
+        )
+    return temperature, bias
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """The thresholds ``choose_thresholds`` found, and whether each side reached the precision target."""
+
+    fake: float
+    uncertain_low: float
+    equal_error_threshold: float
+    fake_target_met: bool
+    real_target_met: bool
+
+
+def choose_thresholds(
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    target_precision: float = TARGET_PRECISION,
+    min_calls: int = MIN_CALLS,
+) -> ThresholdChoice:
+    """The fake threshold and "inconclusive" band by the module's rule (see the module docstring).
+
+    ``probability >= fake`` reads FAKE, ``probability < uncertain_low`` reads REAL. Thresholds are observed
+    probabilities, so the precisions they promise are the ones measured on these samples.
+    """
+    labels, probabilities = metrics.validated_arrays(labels, probabilities)
+    if not 0.0 < target_precision < 1.0:
+        raise ValueError(f"target_precision must be in (0, 1), got {target_precision}")
+    _, equal_error_threshold = metrics.equal_error_rate(labels, probabilities)
+    values, inverse = np.unique(probabilities, return_inverse=True)
+    fakes_at = np.bincount(inverse, weights=labels, minlength=len(values))
+    all_at = np.bincount(inverse, minlength=len(values)).astype(np.float64)
+    # Calling FAKE at values[j] calls everything from j up; calling REAL below values[j] everything before j.
+    fakes_from = np.cumsum(fakes_at[::-1])[::-1]
+    calls_from = np.cumsum(all_at[::-1])[::-1]
+    reals_before = np.concatenate([[0.0], np.cumsum(all_at - fakes_at)[:-1]])
+    calls_before = np.concatenate([[0.0], np.cumsum(all_at)[:-1]])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision_fake = np.where(calls_from > 0, fakes_from / calls_from, 0.0)
+        precision_real = np.where(calls_before > 0, reals_before / calls_before, 0.0)
+
+    fake_ok = (values >= equal_error_threshold) & (precision_fake >= target_precision) & (calls_from >= min_calls)
+    real_ok = (values <= equal_error_threshold) & (precision_real >= target_precision) & (calls_before >= min_calls)
+    fake = float(values[np.argmax(fake_ok)]) if fake_ok.any() else equal_error_threshold
+    uncertain_low = (
+        float(values[len(values) - 1 - np.argmax(real_ok[::-1])]) if real_ok.any() else equal_error_threshold
+    )
+    return ThresholdChoice(
+        fake=fake,
+        uncertain_low=min(uncertain_low, fake),
+        equal_error_threshold=equal_error_threshold,
+        fake_target_met=bool(fake_ok.any()),
+        real_target_met=bool(real_ok.any()),
+    )
+
+
+def in_calibration_half(group: str) -> bool:
+    """Stable half of the validation groups: the salted SHA-1 of the group is even. Independent of the
+    train/validation split (``datasets.is_validation_group``), which hashes the group without the salt."""
+    return int(hashlib.sha1((HALF_SALT + group).encode("utf-8")).hexdigest()[:8], 16) % 2 == 0
+
+
+@dataclass(frozen=True)
+class CalibrationFit:
+    """What ``fit_on_validation`` gives the model card."""
+
+    calibration: model_card.Calibration | None
+    thresholds: model_card.Thresholds
+    metrics: dict[str, Any]
+
+
+def _both_classes_enough(labels: np.ndarray) -> bool:
+    return int(labels.sum()) >= MIN_PER_CLASS and int(labels.size - labels.sum()) >= MIN_PER_CLASS
+
+
+def choice_text(
+    choice: ThresholdChoice,
+    target_precision: float,
+    count: int,
+    fake_share: float,
+    probabilities: str = "calibrated probabilities",
+) -> str:
+    """How ``choice`` was made, in words for the card's ``thresholds.chosen_on``."""
+    text = (
+        f"calibration half of the group-split validation set ({count} crops, {fake_share:.0%} fake), "
+        f"{probabilities}: equal-error-rate point {choice.equal_error_threshold:.3f}; "
+    )
+    if choice.fake_target_met:
+        text += f"fake raised to the lowest threshold where >= {target_precision:.0%} of FAKE calls are right; "
+    else:
+        text += f"no threshold gave {target_precision:.0%} right FAKE calls, so fake stays at the EER point; "
+    if choice.real_target_met:
+        text += f"uncertain_low lowered to the highest where >= {target_precision:.0%} of REAL calls are right"
+    else:
+        text += f"no threshold gave {target_precision:.0%} right REAL calls, so uncertain_low stays at the EER point"
+    return text
+
+
+def fit_on_validation(
+    labels: np.ndarray,
+    raw_probabilities: np.ndarray,
+    groups: Sequence[str],
+    data: str,
+    target_precision: float = TARGET_PRECISION,
+    resamples: int = 1000,
+    seed: int = 0,
+    method: str = DEFAULT_METHOD,
+) -> CalibrationFit:
+    """Fits the calibration (``method``: "temperature" or "platt") and thresholds on the calibration half and
+    measures them on the report half.
+
+    ``labels`` ``(N,)`` (1 = fake), ``raw_probabilities`` ``(N,)`` the model's uncalibrated outputs, ``groups``
+    the source video of each crop, ``data`` a description of the validation set. When a half holds fewer than
+    ``MIN_PER_CLASS`` crops of either class, nothing is fitted (identity calibration, default thresholds) and the
+    whole validation set, untouched by any fit, is measured; the card says so.
+    """
+    if method not in model_card.CALIBRATION_METHODS:
+        raise ValueError(f"calibration method must be one of {model_card.CALIBRATION_METHODS}, got {method!r}")
+    labels = np.asarray(labels, dtype=np.int32).ravel()
+    raw = np.asarray(raw_probabilities, dtype=np.float64).ravel()
+    groups = list(groups)
+    if not (labels.size == raw.size == len(groups)):
+        raise ValueError("labels, probabilities and groups must have the same length")
+    calibration_mask = np.array([in_calibration_half(group) for group in groups], dtype=bool)
+    split = {
+        "rule": "validation groups whose SHA-1 of 'calibration-half:' + group is even fit the calibration and the "
+        "thresholds; the other groups (the report half) measure them",
+        "calibration_count": int(calibration_mask.sum()),
+        "calibration_count_fake": int(labels[calibration_mask].sum()),
+        "report_count": int((~calibration_mask).sum()),
+        "report_count_fake": int(labels[~calibration_mask].sum()),
+    }
+    if not (_both_classes_enough(labels[calibration_mask]) and _both_classes_enough(labels[~calibration_mask])):
+        logger.warning("too few validation crops to fit calibration and thresholds (%s): left at defaults", split)
+        calibration = None
+        thresholds = model_card.Thresholds(
+            chosen_on=f"default 0.5: too few validation crops to choose from (fewer than {MIN_PER_CLASS} of a "
+            "class in a half)"
+        )
+        report_mask = np.ones(labels.size, dtype=bool)
+        report_probabilities = raw
+        measured_on = f"{data}, all of it (nothing was fitted on it)"
+        probabilities_note = "raw model outputs (no calibration fitted)"
+    else:
+        report_mask = ~calibration_mask
+        fit_labels, fit_raw = labels[calibration_mask], raw[calibration_mask]
+        temperature, bias = (
+            fit_platt(fit_labels, fit_raw) if method == "platt" else (fit_temperature(fit_labels, fit_raw), 0.0)
+        )
+        choice = choose_thresholds(fit_labels, rescale(fit_raw, temperature, bias), target_precision)
+        report_probabilities = rescale(raw[report_mask], temperature, bias)
+        report_labels = labels[report_mask]
+        measured_on = f"{data}, report half (groups not used for any fit)"
+        calibration = model_card.Calibration(
+            temperature=temperature,
+            bias=bias,
+            method=method,
+            fitted_on=f"{data}, calibration half",
+            fitted_count=split["calibration_count"],
+            measured_on=measured_on,
+            log_loss_before=metrics.classification_metrics(report_labels, raw[report_mask])["log_loss"],
+            log_loss_after=metrics.classification_metrics(report_labels, report_probabilities)["log_loss"],
+            ece_before=metrics.expected_calibration_error(report_labels, raw[report_mask]),
+            ece_after=metrics.expected_calibration_error(report_labels, report_probabilities),
+        )
+        thresholds = model_card.Thresholds(
+            fake=choice.fake,
+            uncertain_low=choice.uncertain_low,
+            chosen_on=choice_text(choice, target_precision, split["calibration_count"], float(fit_labels.mean())),
+        )
+        probabilities_note = f"calibrated ({describe(calibration)})"
+        logger.info("calibration: %s; thresholds: %s", calibration, thresholds)
+
+    report_labels = labels[report_mask]
+    report_groups = np.asarray(groups, dtype=object)[report_mask]
+    measured = metrics.classification_metrics(report_labels, report_probabilities, thresholds.fake)
+    intervals = metrics.bootstrap_intervals(
+        report_labels, report_probabilities, thresholds.fake, report_groups, resamples, seed
+    )
+    context = {"data": measured_on, "measured_by": "detector.shipping.calibrate.fit_on_validation (scikit-learn)"}
+    return CalibrationFit(
+        calibration=calibration,
+        thresholds=thresholds,
+        metrics={
+            "validation": {**measured, "probabilities": probabilities_note, **context},
+            "validation_intervals": {
+                "method": f"percentile bootstrap, {resamples} resamples of whole groups, seed {seed}, 95%",
+                "threshold": thresholds.fake,
+                **{
+                    name: None if interval is None else [round(interval["low"], 4), round(interval["high"], 4)]
+                    for name, interval in intervals.items()
+                },
+            },
+            "decisions": {
+                **metrics.decision_rates(
+                    report_labels, report_probabilities, thresholds.fake, thresholds.uncertain_low
+                ),
+                **context,
+            },
+            "validation_split": split,
+        },
+    )

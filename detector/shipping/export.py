@@ -1,0 +1,117 @@
+"""Shipping what a training run ends with: ``python -m detector train`` trains (``detector.training.train``), then
+this calibrates the best model on half the validation split, measures it on the other half and writes
+``models/<name>.keras`` with its card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from detector.shipping import calibrate, ship
+from detector.training import architectures, datasets, landmarks, self_blend_batches, train, training_run
+from detector.training.augment import AugmentationPolicy
+
+logger = logging.getLogger(__name__)
+
+
+def train_and_export(config: train.TrainingConfig, resume: bool = False, export_only: bool = False) -> Path:
+    """Trains (or resumes) the run and ships its best model; returns the card's path."""
+    return export_run(train.train(config, resume=resume, export_only=export_only))
+
+
+def export_run(run: train.TrainedRun) -> Path:
+    """Ships a run's best model with its card (``export``)."""
+    return export(
+        run.model,
+        run.config,
+        run.validation_set,
+        run.validation_images,
+        run.epochs_run,
+        run.train_count,
+        run.policy,
+        run.sessions,
+        run.exported_epoch,
+    )
+
+
+def export(
+    model: keras.Model,
+    config: train.TrainingConfig,
+    validation_set: datasets.CropSet,
+    validation_images: np.ndarray,
+    epochs_run: int,
+    train_count: int,
+    policy: AugmentationPolicy,
+    sessions: Sequence[dict[str, Any]] = (),
+    exported_epoch: int | None = None,
+) -> Path:
+    """Fits calibration and thresholds on half the validation split, measures on the other half
+    (``calibrate.fit_on_validation``), and writes ``models/<name>.keras`` and its card (with ``sessions``, the
+    invocations that trained the run: ``record_session``; ``exported_epoch``, the epoch whose weights these are)."""
+    trained_precision = architectures.model_precision(model)
+    if trained_precision != "float32":
+        model = architectures.float32_copy(model, config.architecture, config.input_size, config.resolution)
+    probabilities = ship.predict(model, validation_images, mirror=True)
+    fitted = calibrate.fit_on_validation(
+        validation_set.labels, probabilities, validation_set.groups, datasets.VALIDATION_DATA
+    )
+    logger.info("validation: %s", fitted.metrics["validation"])
+    data = "../shared/data/dfdc-faces (DFDC face crops, 224x224)"
+    if config.extra_reals:
+        data += f"; ../shared/data/{config.extra_reals} ({train.EXTRA_REALS_WORDS[config.extra_reals]})"
+    training = {
+        "data": data,
+        "split": f"by group (source video): SHA-1 of the group modulo 100 < {config.validation_percent} is validation",
+        "validation_percent": config.validation_percent,
+        "train_count": train_count,
+        "validation_count": len(validation_set),
+        "resolution": config.resolution,
+        "epochs_run": epochs_run,
+        "exported_epoch": exported_epoch,
+        "steps_per_epoch": config.steps_per_epoch,
+        "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "augmentation": policy.describe(),
+        "seed": config.seed,
+        "limit": config.limit,
+        "command": config.command,
+        "fakes": config.fakes,
+        "extra_reals": config.extra_reals,
+        "precision": trained_precision,
+        "selected_on": training_run.SELECT_ON[config.select_on or "dfdc"],
+        "sessions": list(sessions),
+    }
+    if config.fakes != "dfdc":
+        training["self_blend"] = {
+            **dataclasses.asdict(self_blend_batches.DEFAULT_CONFIG),
+            "mask": f"convex hull of the 468-point face mesh (landmarks v{landmarks.LANDMARK_VERSION})",
+            "batches": "balanced: half reals, half fakes; the self-blends are of the same batch's reals",
+        }
+    start = f"fine-tuned from {config.init_weights}" if config.init_weights else "trained from scratch"
+    description = f"{config.architecture} classifier of face crops, {start} on DFDC face crops."
+    if config.fakes != "dfdc" or config.extra_reals:
+        description = (
+            f"{config.architecture} classifier of face crops, {start} on DFDC face crops "
+            f"(fakes: {config.fakes}; extra reals: {config.extra_reals or 'none'})."
+        )
+    training["init_weights"] = config.init_weights
+    return ship.save_with_card(
+        model,
+        config.name,
+        Path(config.models_folder),
+        config.architecture,
+        description,
+        training,
+        fitted.metrics,
+        fitted.thresholds,
+        fitted.calibration,
+        limitations=ship.training_limitations(config.fakes),
+        test_time_flip=True,
+    )

@@ -1,0 +1,314 @@
+"""From a trained network to a shipped model: ``models/<name>.keras`` (or ``.int8.npz``) and its card.
+
+Every shipped model's calibration and decision thresholds are fitted on one half of the DFDC validation split and
+measured on the other (``calibrate.fit_on_validation``), whether it was just trained (``train.export``),
+recalibrated (``python -m detector calibrate``), stored in 8 bits (``quantize``) or made by averaging shipped
+models (``combine``). The card also states, in a reviewer's words, what the model's training fakes leave it blind
+to (``training_limitations``, ``average_limitations``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from detector.config import AnalysisConfig
+from detector.errors import ModelCardError
+from detector.evaluation import metrics
+from detector.models import model_card, weight_storage
+from detector.shipping import calibrate
+from detector.training import architectures, datasets
+
+logger = logging.getLogger(__name__)
+
+
+FAKES_SEEN = {
+    "dfdc": "Trained on DFDC face swaps only: other manipulation methods may go unnoticed.",
+    "sbi": "Trained on self-blended real faces, not on real deepfakes: it looks for blending traces, "
+    "which face swaps leave but fully generated or re-enacted faces may not.",
+    "both": "Trained on DFDC face swaps and self-blended real faces: manipulations that leave no blending "
+    "trace (fully generated or re-enacted faces) may go unnoticed.",
+}
+MIXED_FAKES_START = "Averages models trained on"
+FACES_ONLY = "Judges faces only: not audio, not fully generated video, not edits elsewhere in the frame."
+
+
+def training_limitations(fakes: str) -> tuple[str, ...]:
+    """What a model trained on these fakes cannot be trusted with, in a reviewer's words."""
+    return (FAKES_SEEN[fakes], FACES_ONLY)
+
+
+def fakes_by_model(cards: Sequence[model_card.ModelCard]) -> dict[str, str]:
+    """Which fakes trained each single network inside these models: a single model's card says it in
+    ``training.fakes``, an average's in ``training.fakes_by_model`` (so averages of averages still know)."""
+    by_model: dict[str, str] = {}
+    missing = []
+    for card in cards:
+        if "fakes_by_model" in card.training:
+            by_model.update(card.training["fakes_by_model"])
+        elif card.training.get("fakes") in FAKES_SEEN:
+            by_model[card.name] = card.training["fakes"]
+        else:
+            missing.append(card.name)
+    if missing:
+        raise ModelCardError(f"the cards of {', '.join(missing)} do not say which fakes trained them (training.fakes)")
+    return by_model
+
+
+def average_limitations(cards: Sequence[model_card.ModelCard]) -> tuple[str, ...]:
+    """The limitations of an average of these models, as one model's: one statement of the fakes its networks
+    were trained on (not each member's, which would contradict each other: "DFDC only" beside "DFDC and
+    self-blends"), then every other limitation a member states, once.
+    """
+    by_model = fakes_by_model(cards)
+    kinds = set(by_model.values())
+    if len(kinds) == 1:
+        seen = FAKES_SEEN[kinds.pop()]
+    else:
+        swaps = ", ".join(name for name, fakes in by_model.items() if fakes in ("dfdc", "both"))
+        blends = ", ".join(name for name, fakes in by_model.items() if fakes in ("sbi", "both"))
+        seen = (
+            f"{MIXED_FAKES_START} DFDC face swaps ({swaps}) and on self-blended real faces ({blends}): "
+            "other manipulation methods, above all those that leave no blending trace (fully generated or "
+            "re-enacted faces), may go unnoticed."
+        )
+    training_statements = set(FAKES_SEEN.values())
+    others = (
+        text
+        for card in cards
+        for text in card.limitations
+        if text not in training_statements and not text.startswith(MIXED_FAKES_START)
+    )
+    return (seen, *dict.fromkeys(others))
+
+
+def save_with_card(
+    model: keras.Model,
+    name: str,
+    folder: Path,
+    architecture: str,
+    description: str,
+    training: dict,
+    measured: dict,
+    thresholds: model_card.Thresholds | None = None,
+    probability_calibration: model_card.Calibration | None = None,
+    limitations: tuple[str, ...] | None = None,
+    test_time_flip: bool = False,
+) -> Path:
+    """Writes ``folder/<name>.keras`` (without optimizer state) and its card; returns the card's path.
+
+    The crop framing recorded in the card is the one the pipeline's cropping reproduces (``AnalysisConfig``'s
+    defaults, measured on the training crops: docs/DESIGN.md, "Crop framing").
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = model_card.weights_path(name, folder)
+    # The optimizer state is only needed to resume, which uses the run folder: leave it out of the product.
+    model.save(weights, include_optimizer=False)
+    framing = AnalysisConfig()
+    card = model_card.ModelCard(
+        name=name,
+        architecture=architecture,
+        version=datetime.date.today().isoformat(),
+        description=description,
+        preprocessing=model_card.Preprocessing(
+            input_size=int(model.input_shape[1]),
+            face_margin=framing.face_margin,
+            face_detector=framing.detector_model,
+            test_time_flip=test_time_flip,
+        ),
+        thresholds=thresholds or model_card.Thresholds(),
+        training=training,
+        metrics=measured,
+        sha256=model_card.file_sha256(weights),
+        keras_version=keras.__version__,
+        file_megabytes=round(os.path.getsize(weights) / 1e6, 2),
+        limitations=limitations or training_limitations("dfdc"),
+        calibration=probability_calibration,
+    )
+    return model_card.write_card(card, folder)
+
+
+def recalibrate(
+    name: str,
+    models_folder: Path | None = None,
+    cache_folder: Path | None = Path(".cache"),
+    target_precision: float = calibrate.TARGET_PRECISION,
+    method: str = calibrate.DEFAULT_METHOD,
+) -> model_card.ModelCard:
+    """Fits calibration (``method``: "temperature" or "platt") and thresholds for a shipped model without
+    retraining, and rewrites its card.
+
+    Scores the DFDC validation split (the card's ``validation_percent``, else 15) with the model's raw outputs
+    and replaces the card's calibration, thresholds and metrics; the weights are not touched, so their sha256
+    (checked before and after) stays the one in the card.
+    """
+    folder = models_folder or model_card.models_folder()
+    card = model_card.read_card(name, folder)
+    weights = model_card.verified_weights(card, folder)
+    model = weight_storage.load(weights)
+    validation_set, images, percent = _validation_images(card, cache_folder)
+    mirror = card.preprocessing.test_time_flip
+    fitted = calibrate.fit_on_validation(
+        validation_set.labels,
+        predict(model, images, mirror=mirror),
+        validation_set.groups,
+        datasets.VALIDATION_DATA,
+        target_precision,
+        method=method,
+    )
+    updated = dataclasses.replace(
+        card,
+        thresholds=fitted.thresholds,
+        # How the stored weights compare with the float ones stays true: the weights did not change.
+        metrics={**fitted.metrics, **{key: card.metrics[key] for key in ("storage",) if key in card.metrics}},
+        calibration=fitted.calibration,
+        training={**card.training, "validation_percent": percent},
+    )
+    if model_card.file_sha256(weights) != updated.sha256:
+        raise ModelCardError(f"the weights of {name!r} changed while recalibrating")
+    model_card.write_card(updated, folder)
+    return updated
+
+
+def combined_training_data(member_data: Iterable[str]) -> str:
+    """The training data of an average: each source its members name, once, in the order first named.
+
+    A member's ``training["data"]`` lists its sources separated by "; ", so members that share DFDC but differ in
+    extra reals give "DFDC; UTKFace", not DFDC twice.
+    """
+    return "; ".join(dict.fromkeys(part.strip() for data in member_data for part in data.split(";") if part.strip()))
+
+
+def combine(
+    name: str,
+    members: Sequence[str],
+    models_folder: Path | None = None,
+    cache_folder: Path | None = Path(".cache"),
+    command: str = "",
+) -> model_card.ModelCard:
+    """Saves one model that averages the named shipped models (``architectures.average_of``) with a card of its
+    own: calibration, thresholds and metrics fitted and measured for the average (``recalibrate``), not borrowed
+    from a member. The members must share input size and crop framing; the result scores each crop mirrored too.
+    """
+    folder = models_folder or model_card.models_folder()
+    cards = [model_card.read_card(member, folder) for member in members]
+    framings = {(card.preprocessing.input_size, card.preprocessing.face_margin) for card in cards}
+    if len(framings) != 1 or len({card.preprocessing.face_detector for card in cards}) != 1:
+        raise ModelCardError(f"{', '.join(members)} do not share input size, crop margin and face detector")
+    combined = architectures.average_of(
+        {card.name: weight_storage.load(model_card.verified_weights(card, folder)) for card in cards}
+    )
+    training = {
+        "data": combined_training_data(str(card.training.get("data", "not stated")) for card in cards),
+        "members": [f"{card.name}: {card.description.rstrip('.')}" for card in cards],
+        "validation_percent": int(cards[0].training.get("validation_percent", datasets.VALIDATION_PERCENT)),
+        "command": command,
+    }
+    limitations = average_limitations(cards)
+    training["fakes_by_model"] = fakes_by_model(cards)
+    if len(set(training["fakes_by_model"].values())) == 1:
+        training["fakes"] = next(iter(training["fakes_by_model"].values()))
+    save_with_card(
+        combined,
+        name,
+        folder,
+        f"average({', '.join(card.architecture for card in cards)})",
+        f"the mean of {len(cards)} models' fake probabilities: {', '.join(members)}.",
+        training,
+        {},
+        limitations=limitations,
+        test_time_flip=True,
+    )
+    return recalibrate(name, folder, cache_folder)
+
+
+def _validation_images(
+    card: model_card.ModelCard, cache_folder: Path | None
+) -> tuple[datasets.CropSet, np.ndarray, int]:
+    """The DFDC validation split the card was measured on (its ``validation_percent``, else 15), decoded at the
+    model's input size, and that percentage."""
+    percent = int(card.training.get("validation_percent", datasets.VALIDATION_PERCENT))
+    validation_set, images = datasets.dfdc_validation(percent, card.preprocessing.input_size, cache_folder)
+    return validation_set, images, percent
+
+
+def quantize(
+    name: str,
+    models_folder: Path | None = None,
+    cache_folder: Path | None = Path(".cache"),
+    target_precision: float = calibrate.TARGET_PRECISION,
+    keep_float: bool = False,
+) -> model_card.ModelCard:
+    """Stores a shipped model's weights in 8 bits (``weight_storage.save_int8``) and rewrites its card.
+
+    Both versions score the whole validation split; the card's ``metrics.storage`` records both ROC AUCs and how
+    far any probability moved. Calibration, thresholds and every other metric are refitted and measured on the
+    8-bit model, the one that is shipped. The float ``.keras`` file is removed unless ``keep_float``.
+    """
+    folder = models_folder or model_card.models_folder()
+    card = model_card.read_card(name, folder)
+    source = model_card.verified_weights(card, folder)
+    if not source.name.endswith(weight_storage.KERAS_SUFFIX):
+        raise ModelCardError(f"{name!r} is already stored as {source.name}")
+    float_model = weight_storage.load(source)
+    target = folder / f"{name}{weight_storage.INT8_SUFFIX}"
+    stored = weight_storage.save_int8(float_model, target)
+    small_model = weight_storage.load_int8(target)
+    validation_set, images, percent = _validation_images(card, cache_folder)
+    mirror = card.preprocessing.test_time_flip
+    float_scores, small_scores = (
+        predict(float_model, images, mirror=mirror),
+        predict(small_model, images, mirror=mirror),
+    )
+    change = np.abs(small_scores - float_scores)
+    labels = validation_set.labels
+    storage = {
+        "format": "8-bit weights, one scale per output channel, restored to float32 at load",
+        **stored,
+        "float32_file_megabytes": round(source.stat().st_size / 1e6, 2),
+        "roc_auc_float32": float(metrics.classification_metrics(labels, float_scores)["roc_auc"]),
+        "roc_auc_8bit": float(metrics.classification_metrics(labels, small_scores)["roc_auc"]),
+        "largest_probability_change": float(change.max()),
+        "mean_probability_change": float(change.mean()),
+        "count": len(labels),
+        "data": f"{datasets.VALIDATION_DATA}, the whole split, probabilities before calibration",
+        "measured_by": "detector.shipping.quantize",
+    }
+    logger.info("8-bit storage of %s: %s", name, storage)
+    # The weights changed a little, so the calibration is refitted, by the method the card had.
+    method = card.calibration.method if card.calibration else calibrate.DEFAULT_METHOD
+    fitted = calibrate.fit_on_validation(
+        labels, small_scores, validation_set.groups, datasets.VALIDATION_DATA, target_precision, method=method
+    )
+    updated = dataclasses.replace(
+        card,
+        thresholds=fitted.thresholds,
+        metrics={**fitted.metrics, "storage": storage},
+        calibration=fitted.calibration,
+        training={**card.training, "validation_percent": percent},
+        sha256=model_card.file_sha256(target),
+        file_megabytes=stored["file_megabytes"],
+    )
+    model_card.write_card(updated, folder)
+    if not keep_float:
+        source.unlink()
+    return updated
+
+
+def predict(model: keras.Model, images: np.ndarray, batch_size: int = 64, mirror: bool = False) -> np.ndarray:
+    """Fake probabilities ``(N,) float64`` for ``(N, S, S, 3) uint8`` crops, batched; with ``mirror``, the mean
+    over each crop and its mirror image (the card's ``test_time_flip``, as ``FaceScorer`` scores)."""
+    if mirror:
+        return (predict(model, images, batch_size) + predict(model, images[:, :, ::-1], batch_size)) / 2
+    outputs = [
+        model.predict_on_batch(images[start : start + batch_size].astype(np.float32))
+        for start in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(outputs).ravel().astype(np.float64)

@@ -1,0 +1,213 @@
+"""Classifier architectures, built by name.
+
+Every model takes face crops as ``(batch, input_size, input_size, 3) float32 RGB in [0, 255]`` and returns the
+probability that the face is fake, ``(batch, 1)``. Resizing to the working resolution and scaling to [-1, 1]
+happen inside the model, so a saved ``.keras`` file carries its own preprocessing and code that scores crops only
+needs the input size from the model card.
+
+``compact`` is the default: a small residual network of depthwise-separable convolutions that trains on two CPU
+cores. ``compact_wide`` is the same design with three times the parameters in its deeper stages, where they cost
+little time (the full-resolution stem dominates a step: 1.3 times the default's training step for 3.2 times its
+parameters). The three others are the architectures of the projects this one grew from (Keras applications, built
+with ``weights=None``: nothing is downloaded).
+
+Also here: loading a weights file into a classifier where it fits (``--init``: this project's checkpoints, or a
+Keras applications backbone file), and the dtype policy a classifier computes with (a run may train in
+``mixed_bfloat16``; ``float32_copy`` is what ships).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from detector.models import weight_storage
+from detector.training import ARCHITECTURES
+
+logger = logging.getLogger(__name__)
+
+
+# (filters, stride) of each residual block after the stem.
+_COMPACT_STAGES = ((64, 2), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1))
+_COMPACT_WIDE_STAGES = ((96, 2), (96, 1), (192, 2), (192, 1), (192, 1), (384, 2), (384, 1), (384, 1))
+
+
+def _preprocessing(inputs: keras.KerasTensor, resolution: int) -> keras.KerasTensor:
+    x = inputs
+    if inputs.shape[1] != resolution or inputs.shape[2] != resolution:
+        # Area interpolation matches cv2.INTER_AREA, which made the cached training images.
+        x = layers.Resizing(resolution, resolution, interpolation="area", name="resize")(x)
+    return layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(x)
+
+
+def _separable_block(x: keras.KerasTensor, filters: int, stride: int, name: str) -> keras.KerasTensor:
+    shortcut = x
+    x = layers.SeparableConv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_sep1")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn1")(x)
+    x = layers.Activation("relu", name=f"{name}_relu1")(x)
+    x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_sep2")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn2")(x)
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(shortcut)
+        shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+    x = layers.Add(name=f"{name}_add")([x, shortcut])
+    return layers.Activation("relu", name=f"{name}_out")(x)
+
+
+def _compact_backbone(stages: tuple[tuple[int, int], ...]) -> Callable:
+    def backbone(x: keras.KerasTensor) -> keras.KerasTensor:
+        # The first stage keeps full resolution for one convolution: blending and resampling traces are
+        # high-frequency, and an early stride-2 stem would discard them before any filter can see them.
+        x = layers.Conv2D(24, 3, padding="same", use_bias=False, name="stem_conv1")(x)
+        x = layers.BatchNormalization(name="stem_bn1")(x)
+        x = layers.Activation("relu", name="stem_relu1")(x)
+        x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem_conv2")(x)
+        x = layers.BatchNormalization(name="stem_bn2")(x)
+        x = layers.Activation("relu", name="stem_relu2")(x)
+        for index, (filters, stride) in enumerate(stages):
+            x = _separable_block(x, filters, stride, name=f"block{index + 1}")
+        return layers.GlobalAveragePooling2D(name="pool")(x)
+
+    return backbone
+
+
+def _application_backbone(factory: Callable[..., keras.Model], resolution: int) -> Callable:
+    def backbone(x: keras.KerasTensor) -> keras.KerasTensor:
+        base = factory(include_top=False, weights=None, input_shape=(resolution, resolution, 3), pooling="avg")
+        return base(x)
+
+    return backbone
+
+
+def build_classifier(
+    architecture: str, input_size: int = 224, resolution: int = 128, dropout: float = 0.3
+) -> keras.Model:
+    """A fake-probability classifier with its preprocessing inside.
+
+    ``input_size`` is the side of the crops it is fed; ``resolution`` the side it works at.
+    """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
+    if input_size < 32 or resolution < 32:
+        raise ValueError(f"input_size and resolution must be at least 32, got {input_size}, {resolution}")
+    backbones: dict[str, Callable] = {
+        "compact": _compact_backbone(_COMPACT_STAGES),
+        "compact_wide": _compact_backbone(_COMPACT_WIDE_STAGES),
+        "inception_resnet_v2": _application_backbone(keras.applications.InceptionResNetV2, resolution),
+        "vgg16": _application_backbone(keras.applications.VGG16, resolution),
+        "resnet50": _application_backbone(keras.applications.ResNet50, resolution),
+    }
+    inputs = keras.Input((input_size, input_size, 3), name="face")
+    x = _preprocessing(inputs, resolution)
+    x = backbones[architecture](x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="fake_probability", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=architecture)
+
+
+def average_of(members: dict[str, keras.Model]) -> keras.Model:
+    """One model whose output is the mean of ``members``' fake probabilities (name -> trained model).
+
+    Each member keeps its own preprocessing inside and becomes a nested model named after it, so a saved file
+    holds them all and scoring code sees one model. All members must take the same input size.
+    """
+    if len(members) < 2:
+        raise ValueError(f"an average needs at least two models, got {len(members)}")
+    sizes = {model.input_shape[1:] for model in members.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"members take different inputs: {sorted(map(str, sizes))}")
+    inputs = keras.Input(next(iter(sizes)), name="face")
+    outputs = [keras.Model(model.input, model.output, name=name)(inputs) for name, model in members.items()]
+    return keras.Model(inputs, layers.Average(name=weight_storage.AVERAGE_LAYER)(outputs), name="average")
+
+
+def _initial_weights_target(model: keras.Model, path: Path) -> tuple[keras.Model, dict]:
+    """Where ``--init`` weights go: a legacy HDF5 file of a backbone alone (its layers do not include the
+    classifier's head) into the nested backbone, by layer name; anything else into the whole model."""
+    legacy = path.suffix in (".h5", ".hdf5") and not path.name.endswith(".weights.h5")
+    backbones = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if not (legacy and backbones):
+        return model, {}
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        group = handle["model_weights"] if "layer_names" not in handle.attrs and "model_weights" in handle else handle
+        names = {name.decode() if isinstance(name, bytes) else name for name in group.attrs.get("layer_names", [])}
+    if model.layers[-1].name in names:
+        return model, {}
+    return backbones[0], {"by_name": True}
+
+
+def load_initial_weights(model: keras.Model, path: Path) -> int:
+    """Loads ``--init`` weights where they fit and returns how many float weight arrays it loaded.
+
+    Keras pairs the file's layers with the model's by their order and class (not their names) and, with
+    ``skip_mismatch``, only warns where the shapes differ; a file of another architecture would leave every array
+    at its random start while the card said "fine-tuned from", so no match at all is an error and a partial match
+    is logged by name. Every float array is filled with NaN first: the ones still NaN afterwards were skipped and
+    get their start back. Other arrays (none in this project's architectures) are loaded but not counted.
+
+    A legacy HDF5 file (``.h5``, as Keras applications ship their ImageNet weights, e.g.
+    ``resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5``) holds a backbone's layers by name, not this
+    project's classifier: it is loaded by name into the nested backbone, and the head keeps its random start.
+    """
+    weights = model.weights
+    fresh = [variable.numpy() for variable in weights]
+    checked = [index for index, variable in enumerate(weights) if keras.backend.is_float_dtype(variable.dtype)]
+    for index in checked:
+        weights[index].assign(np.full(weights[index].shape, np.nan, fresh[index].dtype))
+    target, options = _initial_weights_target(model, path)
+    target.load_weights(path, skip_mismatch=True, **options)
+    skipped = [index for index in checked if np.isnan(weights[index].numpy()).all()]
+    for index in skipped:
+        weights[index].assign(fresh[index])
+    loaded = len(checked) - len(skipped)
+    if loaded == 0:
+        raise ValueError(f"--init {path}: none of the model's {len(checked)} weight arrays matched it")
+    if skipped:
+        names = ", ".join(weights[index].path for index in skipped[:5])
+        logger.warning(
+            "--init %s: %d of %d weight arrays loaded; %s%s keep their random start",
+            path,
+            loaded,
+            len(checked),
+            names,
+            " ..." if len(skipped) > 5 else "",
+        )
+    else:
+        logger.info("--init %s: all %d weight arrays loaded", path, loaded)
+    return loaded
+
+
+def model_precision(model: keras.Model) -> str:
+    """The dtype policy a classifier from ``build_classifier`` computes with: its layers', which the
+    saved file keeps (read from the preprocessing layer, since the output layer is float32 under every policy)."""
+    return model.get_layer("scale").dtype_policy.name
+
+
+def float32_copy(model: keras.Model, architecture: str, input_size: int, resolution: int) -> keras.Model:
+    """The classifier ``build_classifier`` makes of these arguments, computing in float32, with ``model``'s
+    weights (which a mixed-precision model keeps in float32). What ships: bfloat16 arithmetic is fast only on
+    CPUs with AVX512_BF16 or AMX, and a host without them would score several times slower or fall back to
+    emulation."""
+    with dtype_policy("float32"):
+        copy = build_classifier(architecture, input_size, resolution)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Layers built inside use the Keras dtype policy ``name``; the previous global policy is restored after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)

@@ -1,0 +1,164 @@
+"""Labelled face crops for training and evaluation.
+
+The DFDC crops in ``../shared/data/dfdc-faces`` are split into training and validation **by group** (the real
+source video a fake was made from), never by image, so the same person and scene never appear on both sides. The
+split is a hash of the group name, so it is the same on every machine and in every session.
+
+Images are decoded once into a ``(N, S, S, 3) uint8 RGB`` array and cached as ``.npy`` next to the project
+(``.cache/``, ignored by git) so that a resumed run does not decode 29,000 JPEGs again.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from detector.errors import DatasetError
+
+logger = logging.getLogger(__name__)
+
+LABELS = {"REAL": 0, "FAKE": 1}
+DEFAULT_SHARED = Path(__file__).resolve().parents[3] / "shared"
+
+
+def shared_folder() -> Path:
+    """The shared data folder: ``$DETECTOR_SHARED`` or ``../shared`` beside the project."""
+    return Path(os.environ.get("DETECTOR_SHARED", DEFAULT_SHARED))
+
+
+@dataclass(frozen=True)
+class CropSet:
+    """Labelled crops: ``files[i]`` has ``labels[i]`` (1 = fake) and belongs to ``groups[i]``."""
+
+    root: Path
+    files: tuple[str, ...]
+    labels: np.ndarray
+    groups: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not (len(self.files) == len(self.labels) == len(self.groups)):
+            raise ValueError("files, labels and groups must have the same length")
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def subset(self, mask: np.ndarray) -> CropSet:
+        indices = np.flatnonzero(mask)
+        return CropSet(
+            root=self.root,
+            files=tuple(self.files[i] for i in indices),
+            labels=self.labels[indices],
+            groups=tuple(self.groups[i] for i in indices),
+        )
+
+
+def read_labels(labels_csv: Path, image_folder: Path) -> CropSet:
+    """Reads ``file,label[,group]`` rows; a missing group column makes each file its own group."""
+    if not labels_csv.is_file():
+        raise DatasetError(f"label file not found: {labels_csv}")
+    files: list[str] = []
+    labels: list[int] = []
+    groups: list[str] = []
+    with labels_csv.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"file", "label"} <= set(reader.fieldnames):
+            raise DatasetError(f"{labels_csv} needs the columns file,label (found {reader.fieldnames})")
+        for row in reader:
+            label = row["label"].strip().upper()
+            if label not in LABELS:
+                raise DatasetError(f"{labels_csv}: label must be REAL or FAKE, got {row['label']!r}")
+            files.append(row["file"])
+            labels.append(LABELS[label])
+            groups.append(row.get("group") or row["file"])
+    if not files:
+        raise DatasetError(f"{labels_csv} has no rows")
+    return CropSet(root=image_folder, files=tuple(files), labels=np.asarray(labels, np.int32), groups=tuple(groups))
+
+
+def load_dfdc_faces(shared: Path | None = None) -> CropSet:
+    root = (shared or shared_folder()) / "data" / "dfdc-faces"
+    return read_labels(root / "labels.csv", root / "faces")
+
+
+def load_utkface(shared: Path | None = None) -> CropSet:
+    """UTKFace photos, all real; each file is its own group."""
+    folder = (shared or shared_folder()) / "data" / "utkface" / "faces"
+    if not folder.is_dir():
+        raise DatasetError(f"UTKFace folder not found: {folder}")
+    files = tuple(sorted(name for name in os.listdir(folder) if name.lower().endswith(".jpg")))
+    return CropSet(root=folder, files=files, labels=np.zeros(len(files), np.int32), groups=files)
+
+
+UTKFACE_HELD_OUT_PERCENT = 25
+
+
+def split_utkface(photos: CropSet, held_out_percent: int = UTKFACE_HELD_OUT_PERCENT) -> tuple[CropSet, CropSet]:
+    """UTKFace photos to train on, and those never trained on (by the file name's SHA-1, as groups are split):
+    the held-out ones measure how often real faces of people unlike DFDC's are called fake."""
+    return split_by_group(photos, held_out_percent)
+
+
+def is_validation_group(group: str, validation_percent: int) -> bool:
+    """Stable split: the group's SHA-1 modulo 100, below ``validation_percent``, is validation."""
+    digest = hashlib.sha1(group.encode("utf-8")).hexdigest()
+    return int(digest[:8], 16) % 100 < validation_percent
+
+
+VALIDATION_PERCENT = 15
+# How cards and the ensemble table name the data their validation numbers come from.
+VALIDATION_DATA = "DFDC face crops, group-split validation set, one crop each"
+
+
+def split_by_group(crops: CropSet, validation_percent: int = VALIDATION_PERCENT) -> tuple[CropSet, CropSet]:
+    """Training and validation sets; no group is on both sides."""
+    if not 0 < validation_percent < 100:
+        raise ValueError(f"validation_percent must be in (0, 100), got {validation_percent}")
+    mask = np.array([is_validation_group(group, validation_percent) for group in crops.groups], dtype=bool)
+    return crops.subset(~mask), crops.subset(mask)
+
+
+def read_image(path: Path, size: int) -> np.ndarray:
+    """One image as ``(size, size, 3) uint8 RGB``, resized with area interpolation (what the models expect)."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DatasetError(f"cannot read image {path}")
+    image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if image.shape[0] != size or image.shape[1] != size:
+        interpolation = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_CUBIC
+        image = cv2.resize(image, (size, size), interpolation=interpolation)
+    return image
+
+
+def decode_images(root: Path, files: Sequence[str], size: int, cache_folder: Path | None = None) -> np.ndarray:
+    """All images as one ``(N, size, size, 3) uint8 RGB`` array, cached as ``.npy`` when a folder is given."""
+    cache_path = None
+    if cache_folder is not None:
+        key = hashlib.sha1(("\n".join(files) + f"|{root}|{size}").encode()).hexdigest()[:16]
+        cache_path = cache_folder / f"images-{size}-{key}.npy"
+        if cache_path.is_file():
+            logger.info("loading cached images from %s", cache_path)
+            return np.load(cache_path, mmap_mode=None)
+    images = np.empty((len(files), size, size, 3), np.uint8)
+    for position, name in enumerate(files):
+        images[position] = read_image(root / name, size)
+        if position and position % 5000 == 0:
+            logger.info("decoded %d of %d images", position, len(files))
+    if cache_path is not None:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache_path, images)
+    return images
+
+
+def dfdc_validation(validation_percent: int, size: int, cache_folder: Path | None = None) -> tuple[CropSet, np.ndarray]:
+    """The DFDC validation split (``split_by_group`` at ``validation_percent``) and its crops decoded at ``size``:
+    what model cards are measured on."""
+    _, validation = split_by_group(load_dfdc_faces(), validation_percent)
+    return validation, decode_images(validation.root, validation.files, size, cache_folder)

@@ -1,0 +1,331 @@
+"""Training a face-crop classifier: ``python -m detector train ...``.
+
+A run lives in a run folder (``runs/<name>/``, ignored by git; ``detector.training.training_run``): ``log.csv``
+per epoch, ``last.keras`` after each epoch (to continue an interrupted run with ``--resume``), ``best.keras`` at the
+lowest validation loss. When the run ends (epochs done or early stopping) ``train`` returns the best
+model; ``detector.shipping.export`` calibrates and measures it on the validation split and writes
+``models/<name>.keras`` with its card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from detector.models import model_card
+from detector.training import PRECISIONS, architectures, datasets, landmarks, self_blend_batches, training_run
+from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy
+
+logger = logging.getLogger(__name__)
+
+EXTRA_REALS = (None, "utkface")
+# Keras dtype policies a run may use. "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: measured
+# 1.9 times faster a training step for VGG16 and 1.5-1.7 for ResNet50 on this machine's AVX512_BF16 cores, no gain
+# for the compact networks or InceptionResNetV2 (bench/bench_architectures.py --precision, docs/DESIGN.md).
+# Each extra source of real faces in words, for the card's training data ("path (words)", as for DFDC).
+EXTRA_REALS_WORDS = {"utkface": "UTKFace real face photos, except the quarter held out for testing"}
+
+
+def use_threads(count: int) -> None:
+    """Lets TensorFlow use ``count`` threads within and between operations; call before it runs anything.
+
+    Not part of ``TrainingConfig``: it changes how fast a run goes, not what it learns. Measured
+    (``bench/bench_architectures.py --threads``): InceptionResNetV2's many small operations keep two cores busy
+    badly, so two runs side by side on one thread each do 1.4 times the work of one run on both; VGG16 gains 5%."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(count)
+    tf.config.threading.set_inter_op_parallelism_threads(count)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    name: str
+    architecture: str = "compact"
+    input_size: int = 224
+    resolution: int = 128
+    epochs: int = 12
+    # Batches an epoch holds (None: one pass over the training crops). Shorter epochs checkpoint, validate and
+    # early-stop more often, so that a run that must end with a session still leaves its best weights.
+    steps_per_epoch: int | None = None
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    validation_percent: int = datasets.VALIDATION_PERCENT
+    patience: int = 3
+    seed: int = 1234
+    limit: int | None = None
+    init_weights: str | None = None
+    run_folder: str = "runs"
+    models_folder: str = str(model_card.MODELS_FOLDER)
+    cache_folder: str = ".cache"
+    command: str = ""
+    # Training fakes: DFDC fake crops ("dfdc"), self-blends of the training reals ("sbi") or half each ("both");
+    # extra real crops, all for training ("utkface"). See docs/DESIGN.md, "Self-blended training fakes (SBI)".
+    fakes: str = "dfdc"
+    extra_reals: str | None = None
+    precision: str = "float32"
+    # The augmentation a fresh run trains with (None: today's default); a resumed run keeps the one it started with.
+    augmentation: AugmentationPolicy | None = None
+    # Whose validation loss picks the best epoch, halves the rate and stops the run (SELECT_ON; None: "dfdc" for
+    # a fresh run, and for a resumed one what it started with).
+    select_on: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.fakes not in self_blend_batches.FAKE_SOURCES:
+            raise ValueError(f"fakes must be one of {self_blend_batches.FAKE_SOURCES}, got {self.fakes!r}")
+        if self.extra_reals not in EXTRA_REALS:
+            raise ValueError(f"extra_reals must be one of {EXTRA_REALS}, got {self.extra_reals!r}")
+        if self.select_on is not None and self.select_on not in training_run.SELECT_ON:
+            raise ValueError(f"select_on must be one of {tuple(training_run.SELECT_ON)}, got {self.select_on!r}")
+        if self.patience < 1:
+            raise ValueError(f"patience must be at least 1 epoch, got {self.patience}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be at least 1, got {self.steps_per_epoch}")
+
+
+class CropBatches(keras.utils.PyDataset):
+    """Shuffled, augmented batches from an in-memory ``(N, S, S, 3) uint8`` array."""
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        batch_size: int,
+        policy: AugmentationPolicy,
+        seed: int,
+        shuffle: bool,
+    ) -> None:
+        super().__init__()
+        self.images = images
+        self.labels = labels.astype(np.float32)
+        self.batch_size = batch_size
+        self.policy = policy
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order = np.arange(len(images))
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.images) / self.batch_size))
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        batch = self.images[chosen]
+        if self.policy is not NO_AUGMENTATION:
+            batch = self.policy.apply_batch(batch, self.rng)
+        return batch.astype(np.float32), self.labels[chosen]
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self.rng.shuffle(self.order)
+
+
+def _load_split(config: TrainingConfig) -> tuple[datasets.CropSet, datasets.CropSet]:
+    crops = datasets.load_dfdc_faces()
+    train, validation = datasets.split_by_group(crops, config.validation_percent)
+    if config.limit:
+        rng = np.random.default_rng(config.seed)
+        train = train.subset(np.isin(np.arange(len(train)), rng.permutation(len(train))[: config.limit]))
+        validation = validation.subset(
+            np.isin(np.arange(len(validation)), rng.permutation(len(validation))[: max(1, config.limit // 5)])
+        )
+    return train, validation
+
+
+def _load_extra_reals(config: TrainingConfig) -> datasets.CropSet | None:
+    """The extra real crops (``config.extra_reals``) to train on, or None.
+
+    Validation stays the DFDC split, so every run is measured on the same crops. A quarter of UTKFace
+    (``datasets.split_utkface``) is never trained on: it measures false positives on unseen people, for runs
+    with and without it alike. ``limit`` caps the rest too (smoke runs).
+    """
+    if config.extra_reals is None:
+        return None
+    extra, _ = datasets.split_utkface(datasets.load_utkface())
+    if config.limit:
+        extra = extra.subset(np.arange(len(extra)) < config.limit)
+    return extra
+
+
+def _training_batches(
+    config: TrainingConfig,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    initial_epoch: int,
+    policy: AugmentationPolicy,
+) -> keras.utils.PyDataset:
+    """The training batches ``config.fakes`` asks for, with the extra reals added.
+
+    ``"dfdc"`` (the default) keeps the DFDC crops' own real/fake mix (``CropBatches``); ``"sbi"`` and ``"both"``
+    make balanced batches of reals and self-blended (and DFDC) fakes from the reals' face meshes, computed once
+    and cached beside the image cache (``landmarks.precompute_landmarks``).
+    """
+    seed = config.seed + initial_epoch
+    extra_set = _load_extra_reals(config)
+    extra_images = None
+    if extra_set is not None:
+        extra_images = datasets.decode_images(
+            extra_set.root, extra_set.files, config.input_size, Path(config.cache_folder)
+        )
+    if config.fakes == "dfdc":
+        if extra_images is not None:
+            train_images = np.concatenate([train_images, extra_images])
+            train_labels = np.concatenate([train_labels, np.zeros(len(extra_images), train_labels.dtype)])
+        return CropBatches(train_images, train_labels, config.batch_size, policy, seed, shuffle=True)
+    reals = train_images[train_labels == 0]
+    if extra_images is not None:
+        reals = np.concatenate([reals, extra_images])
+    real_landmarks = landmarks.precompute_landmarks(
+        reals,
+        Path(config.cache_folder),
+        progress=lambda done, total: logger.info("face mesh: %d of %d reals", done, total),
+    )
+    dfdc_fakes = train_images[train_labels == 1] if config.fakes == "both" else None
+    return self_blend_batches.SelfBlendBatches(
+        reals, real_landmarks, config.batch_size, policy, seed, config.fakes, dfdc_fakes
+    )
+
+
+def _validation_batches(
+    config: TrainingConfig, validation_images: np.ndarray, validation_labels: np.ndarray
+) -> keras.utils.PyDataset:
+    """The batches whose loss selects the best epoch (``config.select_on``), the same every epoch, unaugmented."""
+    if config.select_on == "dfdc":
+        return CropBatches(validation_images, validation_labels, 64, NO_AUGMENTATION, config.seed, shuffle=False)
+    reals = validation_images[validation_labels == 0]
+    real_landmarks = landmarks.precompute_landmarks(
+        reals,
+        Path(config.cache_folder),
+        progress=lambda done, total: logger.info("face mesh: %d of %d validation reals", done, total),
+    )
+    return self_blend_batches.SelfBlendBatches(
+        reals, real_landmarks, 64, NO_AUGMENTATION, config.seed, fakes="sbi", fixed=True
+    )
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """What a run ends with, for ``detector.shipping.export`` to calibrate, measure and ship: the model of the
+    lowest validation loss (``exported_epoch``), the validation split it was chosen on, and how it was trained."""
+
+    model: keras.Model
+    config: TrainingConfig
+    validation_set: datasets.CropSet
+    validation_images: np.ndarray
+    epochs_run: int
+    train_count: int
+    policy: AugmentationPolicy
+    sessions: tuple[dict[str, Any], ...] = ()
+    exported_epoch: int | None = None
+
+
+def train(config: TrainingConfig, resume: bool = False, export_only: bool = False) -> TrainedRun:
+    """Trains (or resumes) a run and returns its best model; with ``export_only``, returns the best checkpoint as it
+    is. Shipping it (calibration, measurement, card) is ``detector.shipping.export``."""
+    keras.utils.set_random_seed(config.seed)
+    run = Path(config.run_folder) / config.name
+    run.mkdir(parents=True, exist_ok=True)
+    log_path, last_path, best_path = run / "log.csv", run / "last.keras", run / "best.keras"
+
+    train_set, validation_set = _load_split(config)
+    logger.info(
+        "training on %d crops (%d fake), validating on %d (%d fake), split by group",
+        len(train_set),
+        int(train_set.labels.sum()),
+        len(validation_set),
+        int(validation_set.labels.sum()),
+    )
+    cache = Path(config.cache_folder)
+    train_images = datasets.decode_images(train_set.root, train_set.files, config.input_size, cache)
+    validation_images = datasets.decode_images(validation_set.root, validation_set.files, config.input_size, cache)
+
+    initial_epoch = 0
+    if export_only and not (best_path.is_file() or last_path.is_file()):
+        raise FileNotFoundError(f"nothing to export: no checkpoint in {run}")
+    fresh = not export_only and not (resume and last_path.is_file())
+    # What the run trains with and selects on: recorded by a fresh run, kept (and checked) by a continued one.
+    policy = training_run.run_policy(run, fresh, requested=config.augmentation)
+    config = dataclasses.replace(config, select_on=training_run.run_select_on(run, fresh, config.select_on))
+    if export_only:
+        model = None
+    elif not fresh:
+        model = keras.saving.load_model(last_path)
+        started_with = architectures.model_precision(model)
+        if started_with != config.precision:
+            raise ValueError(f"run {config.name!r} was started with --precision {started_with}; resume it with that")
+        initial_epoch = training_run.completed_epochs(log_path)
+        logger.info("resuming %s after epoch %d", config.name, initial_epoch)
+    else:
+        # A fresh start forgets an earlier run of the same name: its log and its sessions.
+        for stale in (log_path, run / training_run.SESSIONS_FILE):
+            stale.unlink(missing_ok=True)
+        with architectures.dtype_policy(config.precision):
+            model = architectures.build_classifier(config.architecture, config.input_size, config.resolution)
+        if config.init_weights:
+            architectures.load_initial_weights(model, Path(config.init_weights))
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            loss="binary_crossentropy",
+            metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
+        )
+
+    losses = training_run.validation_losses(log_path)
+    _, stopped = training_run.plateau_schedule(losses, config.learning_rate, config.patience)
+    if export_only or stopped or initial_epoch >= config.epochs:
+        action = "export"
+    else:
+        action = "resume" if initial_epoch else "start"
+    sessions = training_run.record_session(run, config.command, len(losses), action)
+    if initial_epoch < config.epochs and not (export_only or stopped):
+        training_batches = _training_batches(config, train_images, train_set.labels, initial_epoch, policy)
+        # The batches hold what they need (for SBI, copies of the reals): let the full array go.
+        del train_images
+        validation_batches = _validation_batches(config, validation_images, validation_set.labels)
+        callbacks = [
+            keras.callbacks.CSVLogger(str(log_path), append=True),
+            # Before the checkpoints, so that last.keras holds the rate the next epoch will use.
+            training_run.PlateauSchedule(losses, config.learning_rate, config.patience),
+            keras.callbacks.ModelCheckpoint(str(last_path)),
+            keras.callbacks.ModelCheckpoint(
+                str(best_path),
+                monitor="val_loss",
+                save_best_only=True,
+                # A resumed run must not replace the best checkpoint with a worse first epoch.
+                initial_value_threshold=min(losses, default=None),
+            ),
+        ]
+        model.fit(
+            training_batches,
+            validation_data=validation_batches,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=config.steps_per_epoch,
+            callbacks=callbacks,
+            verbose=2,
+        )
+
+    best = keras.saving.load_model(best_path if best_path.is_file() else last_path)
+    extra_set = _load_extra_reals(config)
+    train_count = len(train_set) + (len(extra_set) if extra_set is not None else 0)
+    losses = training_run.validation_losses(log_path)
+    # best.keras holds the epoch of the lowest logged loss (the checkpoint only takes a loss below the log's best).
+    exported_epoch = int(np.argmin(losses)) + 1 if best_path.is_file() and losses else len(losses)
+    return TrainedRun(
+        best,
+        config,
+        validation_set,
+        validation_images,
+        len(losses),
+        train_count,
+        policy,
+        tuple(sessions),
+        exported_epoch,
+    )

@@ -1,0 +1,171 @@
+"""A training run's folder (``runs/<name>/``, ignored by git): what a run keeps so that it continues the same in a
+later session and its card can say how it was made.
+
+``log.csv`` holds one row per epoch; the learning rate and the decision to stop are computed from its validation
+losses (``plateau_schedule``), not from callbacks' memory, which a new process would not have. ``augmentation.json``
+and ``select_on.json`` record what a fresh run trains with and selects its epochs on, which a resumed run keeps;
+``sessions.jsonl`` lists every invocation with the code version that ran it.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import json
+import logging
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from detector.training.augment import AugmentationPolicy
+
+logger = logging.getLogger(__name__)
+
+
+def completed_epochs(log_path: Path) -> int:
+    return len(validation_losses(log_path))
+
+
+def validation_losses(log_path: Path) -> list[float]:
+    if not log_path.is_file():
+        return []
+    with log_path.open(newline="") as handle:
+        # A row cut short (the process stopped while writing it) has no validation loss: that epoch did not count.
+        return [float(row["val_loss"]) for row in csv.DictReader(handle) if row.get("val_loss")]
+
+
+def plateau_schedule(
+    losses: Sequence[float], initial_rate: float, patience: int, factor: float = 0.5, least_rate: float = 1e-5
+) -> tuple[float, bool]:
+    """The learning rate for the next epoch, and whether to stop, from the validation losses of the epochs so far.
+
+    Each epoch that does not lower the best loss halves the rate (down to ``least_rate``); ``patience`` of them in a
+    row stop the run. A function of the run's log, not of a callback's memory: a run resumed in a later session
+    slows down and stops exactly as one left running would (Keras's callbacks forget both on every ``fit``)."""
+    rate, best, stalled = initial_rate, float("inf"), 0
+    for loss in losses:
+        if loss < best:
+            best, stalled = loss, 0
+        else:
+            stalled += 1
+            rate = max(rate * factor, least_rate)
+    return rate, stalled >= patience
+
+
+class PlateauSchedule(keras.callbacks.Callback):
+    """Applies ``plateau_schedule`` to the run's history and each new epoch's validation loss."""
+
+    def __init__(self, losses: Sequence[float], initial_rate: float, patience: int) -> None:
+        super().__init__()
+        self.losses = list(losses)
+        self.initial_rate = initial_rate
+        self.patience = patience
+
+    def _apply(self) -> bool:
+        rate, stop = plateau_schedule(self.losses, self.initial_rate, self.patience)
+        self.model.optimizer.learning_rate = rate
+        logger.info(
+            "after %d epochs (best validation loss %.4f): learning rate %.3g%s",
+            len(self.losses),
+            min(self.losses, default=float("nan")),
+            rate,
+            ", stopping" if stop else "",
+        )
+        return stop
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        # A run that should already have stopped is not trained at all (``train`` checks before ``fit``).
+        self._apply()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.losses.append(float(logs["val_loss"]))
+        if self._apply():
+            self.model.stop_training = True
+
+
+POLICY_FILE = "augmentation.json"
+
+
+SELECT_ON = {
+    "dfdc": "validation loss on the DFDC validation crops (real and fake)",
+    "self_blends": "validation loss on the DFDC validation reals and self-blends of them (no fake labels used)",
+}
+SELECT_ON_FILE = "select_on.json"
+
+
+def run_select_on(run: Path, fresh: bool, requested: str | None = None) -> str:
+    """What a run's validation loss is measured on (``SELECT_ON``): ``requested`` (None: ``"dfdc"``) for a fresh
+    run, written into the run folder; a resumed run keeps what it started with, since its log's losses are
+    compared across epochs, and refuses another. Runs from before the choice existed selected on DFDC."""
+    path = run / SELECT_ON_FILE
+    if fresh:
+        chosen = requested or "dfdc"
+        path.write_text(json.dumps({"select_on": chosen}) + "\n", encoding="utf-8")
+        return chosen
+    started = json.loads(path.read_text(encoding="utf-8"))["select_on"] if path.is_file() else "dfdc"
+    if requested is not None and started != requested:
+        raise ValueError(f"{run} selects on {started}; continue it with --select-on {started.replace('_', '-')}")
+    return started
+
+
+def run_policy(run: Path, fresh: bool, requested: AugmentationPolicy | None = None) -> AugmentationPolicy:
+    """The augmentation a run trains with: for a fresh run ``requested`` (None: today's default), written into the
+    run folder; on resume or export the policy the run started with, so its card describes what the model saw.
+    Raises ``ValueError`` when a resumed run is asked for a different policy than it started with."""
+    path = run / POLICY_FILE
+    if fresh or not path.is_file():
+        if not fresh:
+            logger.warning("%s has no %s: recording the policy asked for now", run, POLICY_FILE)
+        policy = requested or AugmentationPolicy()
+        path.write_text(json.dumps(dataclasses.asdict(policy), indent=1) + "\n", encoding="utf-8")
+        return policy
+    policy = AugmentationPolicy(**json.loads(path.read_text(encoding="utf-8")))
+    if requested is not None and requested != policy:
+        raise ValueError(
+            f"{run} started with augmentation {policy.describe()}; continue it without --augment or with the same"
+        )
+    return policy
+
+
+SESSIONS_FILE = "sessions.jsonl"
+
+
+def code_version() -> dict[str, Any]:
+    """The project's git commit, and whether the working tree differed from it; ``commit`` is None outside git."""
+    project = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        changes = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "uncommitted_changes": None}
+    return {"commit": commit, "uncommitted_changes": bool(changes)}
+
+
+def record_session(run: Path, command: str, epochs_done: int, action: str) -> list[dict[str, Any]]:
+    """Appends this invocation (when, which code, after how many epochs, what it did) to the run's sessions file and
+    returns all of them: a run resumed across sessions may have been trained by more than one version of the code,
+    and its card says which."""
+    entry = {
+        "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **code_version(),
+        "after_epoch": epochs_done,
+        "action": action,
+        "command": command,
+    }
+    path = run / SESSIONS_FILE
+    with path.open("a") as handle:
+        handle.write(json.dumps(entry) + "\n")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,218 @@
+"""The whole analysis on synthetic videos (tiny untrained model: plumbing) and bad input of every kind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SHARED, requires_shared, two_models_folder
+from video_factory import make_audio_only, make_video, pasted_faces
+
+from detector.analysis import pipeline
+from detector.analysis.scoring import load_scorer
+from detector.config import AnalysisConfig
+from detector.errors import UnreadableVideoError, VideoTooLargeError
+from detector.training import datasets
+from detector.types import VerdictLabel
+
+FACES = SHARED / "data" / "dfdc-faces" / "faces"
+
+
+@pytest.fixture(scope="module")
+def scorer(tiny_models_folder):
+    return load_scorer("tiny", tiny_models_folder)
+
+
+def face(name: str, side: int = 160) -> np.ndarray:
+    return datasets.read_image(FACES / name, side)
+
+
+def flat(frame_number: int, width: int, height: int) -> np.ndarray:
+    return np.full((height, width, 3), (30 + frame_number, 90, 160), np.uint8)
+
+
+@requires_shared
+def test_one_person_gets_one_track_scored_in_every_frame(tmp_path, scorer):
+    path = make_video(tmp_path / "one.mp4", frames=30, size=(480, 320), draw=pasted_faces([face("abplofmgwg.jpg")]))
+    stages = []
+    result = pipeline.analyze(
+        path, scorer, AnalysisConfig(frame_count=12), progress=lambda stage, fraction, message: stages.append(stage)
+    )
+    assert len(result.frames) == 12
+    assert [track.track_id for track in result.tracks] == [0]
+    assert len(result.tracks[0].scores) == 12
+    assert result.verdict.fake_probability is not None
+    assert result.verdict.label in (VerdictLabel.FAKE, VerdictLabel.REAL, VerdictLabel.UNCERTAIN)
+    assert set(stages) >= {"reading", "faces", "scoring"}
+    crop = result.crops[(result.frames[0].index, 0)]
+    assert crop.shape == (224, 224, 3)
+    # The face was pasted at 160 px: the crop (margin 1.0) holds the face, not the grey background.
+    assert abs(float(crop.mean()) - 90) > 5
+
+
+@requires_shared
+def test_two_people_get_a_track_and_a_verdict_each(tmp_path, scorer):
+    draw = pasted_faces([face("abplofmgwg.jpg", 140), face("aabqcugcpc.jpg", 140)], step=1)
+    path = make_video(tmp_path / "two.mp4", frames=24, size=(560, 280), draw=draw)
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=8))
+    assert [track.track_id for track in result.tracks] == [0, 1]
+    assert all(len(track.scores) == 8 for track in result.tracks)
+    lefts = [np.mean([score.box.x for score in track.scores]) for track in result.tracks]
+    assert lefts[0] != pytest.approx(lefts[1], abs=50)
+    assert all(track.verdict.fake_probability is not None for track in result.tracks)
+
+
+def test_no_face_gives_an_abstention_with_the_reason(tmp_path, scorer):
+    path = make_video(tmp_path / "flat.mp4", frames=20, size=(320, 240), draw=flat)
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=8))
+    assert result.verdict.label is VerdictLabel.UNCERTAIN
+    assert result.verdict.fake_probability is None
+    assert result.verdict.reason == "No face was found in any of the 8 sampled frames."
+    assert result.tracks == ()
+    assert all(frame.faces == () for frame in result.frames)
+
+
+@requires_shared
+def test_faces_too_small_are_not_scored_and_the_reason_says_so(tmp_path, scorer):
+    path = make_video(
+        tmp_path / "small.mp4", frames=12, size=(640, 360), draw=pasted_faces([face("abplofmgwg.jpg", 40)])
+    )
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=6, min_face_size=64))
+    assert result.verdict.fake_probability is None
+    assert "too small" in result.verdict.reason
+
+
+@requires_shared
+def test_a_one_frame_video_is_read_and_its_face_scored(tmp_path, scorer):
+    path = make_video(tmp_path / "single.mp4", frames=1, size=(320, 240), draw=pasted_faces([face("abplofmgwg.jpg")]))
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=32))
+    assert len(result.frames) == 1
+    assert len(result.tracks) == 1 and len(result.tracks[0].scores) == 1
+    # A video of fewer frames than the abstention rule's 4 is judged on all it has.
+    assert result.verdict.fake_probability is not None and result.verdict.frames_used == 1
+
+
+@requires_shared
+def test_rotated_phone_clip_is_judged_upright(tmp_path, scorer):
+    draw = pasted_faces([face("abplofmgwg.jpg", 150)])
+    path = make_video(tmp_path / "phone.mp4", frames=12, size=(240, 420), rotation=90, draw=draw)
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=6))
+    assert (result.info.width, result.info.height, result.info.rotation_degrees) == (240, 420, 90)
+    assert len(result.tracks) == 1 and len(result.tracks[0].scores) == 6
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda folder: ((folder / "empty.mp4").write_bytes(b"") and None) or folder / "empty.mp4", "empty"),
+        (lambda folder: (folder / "notes.mp4").write_text("hello") and folder / "notes.mp4", "video"),
+        (lambda folder: make_audio_only(folder / "sound.mp4"), "audio"),
+    ],
+)
+def test_unreadable_input_raises_a_clear_error(tmp_path, scorer, make, message):
+    path = make(tmp_path)
+    with pytest.raises(UnreadableVideoError, match=message):
+        pipeline.analyze(path, scorer, AnalysisConfig(frame_count=4))
+
+
+def test_truncated_video_is_refused_or_judged_on_what_remains(tmp_path, scorer):
+    whole = make_video(tmp_path / "whole.mp4", frames=40, size=(320, 240), draw=flat, faststart=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    try:
+        result = pipeline.analyze(cut, scorer, AnalysisConfig(frame_count=8))
+    except UnreadableVideoError as error:
+        assert str(error)
+    else:
+        assert 1 <= len(result.frames) < 8
+
+
+def test_files_over_the_size_limit_are_refused_before_decoding(tmp_path, scorer):
+    path = make_video(tmp_path / "big.mp4", frames=10, size=(320, 240), draw=flat)
+    with open(path, "ab") as handle:
+        handle.write(b"\0" * (2 * 1024 * 1024))
+    with pytest.raises(VideoTooLargeError, match="1 MB"):
+        pipeline.analyze(path, scorer, AnalysisConfig(max_file_megabytes=1))
+
+
+def test_a_4k_frame_is_decoded_at_bounded_size(tmp_path, scorer):
+    path = make_video(tmp_path / "uhd.mp4", frames=3, size=(3840, 2160), draw=flat)
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=3, max_frame_side=1280))
+    assert (result.info.width, result.info.height) == (3840, 2160)
+    assert len(result.frames) == 3
+
+
+def test_a_ten_minute_video_is_sampled_across_its_whole_length(tmp_path, scorer):
+    path = make_video(tmp_path / "long.mp4", frames=1200, fps=2.0, size=(160, 96), draw=flat, gop=50)
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=32))
+    assert result.info.duration_seconds == pytest.approx(600, abs=1)
+    assert len(result.frames) == 32
+    times = [frame.time_seconds for frame in result.frames]
+    assert times[0] < 20 and times[-1] > 580
+    assert times == sorted(set(times))
+
+
+def photo_with_face(path, orientation: int = 1, side: int = 160):
+    """A photo of a real face crop on grey; stored turned so that EXIF ``orientation`` (1, 6 or 8) shows it upright."""
+    from PIL import Image
+
+    image = np.full((360, 480, 3), 90, np.uint8)
+    image[100 : 100 + side, 160 : 160 + side] = face("abplofmgwg.jpg", side)
+    stored = np.ascontiguousarray(np.rot90(image, k={1: 0, 6: 1, 8: -1}[orientation]))
+    picture = Image.fromarray(stored)
+    exif = picture.getexif()
+    exif[0x0112] = orientation
+    picture.save(path, exif=exif, quality=92)
+    return path
+
+
+@requires_shared
+@pytest.mark.parametrize("orientation", [1, 6, 8])
+def test_a_photo_with_a_face_gets_a_verdict_with_a_probability(tmp_path, scorer, orientation):
+    path = photo_with_face(tmp_path / "portrait.jpg", orientation)
+
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=32))
+
+    assert result.info.is_photo and (result.info.width, result.info.height) == (480, 360)
+    assert [frame.index for frame in result.frames] == [0]
+    assert [track.track_id for track in result.tracks] == [0]
+    verdict = result.verdict
+    assert verdict.fake_probability is not None and 0.0 <= verdict.fake_probability <= 1.0
+    assert verdict.frames_used == 1
+    assert verdict.reason.startswith(pipeline.PHOTO_REASON)
+    # A photo has no duration to be too short.
+    assert "very_short" not in [issue.code for issue in result.quality_issues]
+    # Upright: the face was found where it was pasted, whichever way the photo was stored.
+    box = result.frames[0].faces[0].box
+    assert 160 <= box.center[0] <= 320 and 100 <= box.center[1] <= 260
+
+
+def test_a_photo_without_a_face_says_so(tmp_path, scorer):
+    from PIL import Image
+
+    path = tmp_path / "wall.png"
+    Image.fromarray(flat(0, 320, 240)).save(path)
+    result = pipeline.analyze(path, scorer)
+    assert result.verdict.label is VerdictLabel.UNCERTAIN and result.verdict.fake_probability is None
+    assert result.verdict.reason == "No face was found in the picture."
+
+
+@requires_shared
+def test_an_ensemble_keeps_each_models_scores_and_verdicts(tmp_path, tiny_models_folder):
+    from detector.outputs import export
+
+    folder = two_models_folder(tmp_path / "models", tiny_models_folder)
+    ensemble = load_scorer(["tiny", "other"], folder)
+    path = make_video(tmp_path / "one.mp4", frames=20, size=(480, 320), draw=pasted_faces([face("abplofmgwg.jpg")]))
+    result = pipeline.analyze(path, ensemble, AnalysisConfig(frame_count=6))
+    scores = result.face_scores
+    assert scores and all(len(score.model_probabilities) == 2 for score in scores)
+    for score in scores:
+        assert score.fake_probability == pytest.approx(np.mean(score.model_probabilities))
+    assert [(opinion.model, opinion.track_id) for opinion in result.opinions] == [("tiny", 0), ("other", 0)]
+    data = export.result_to_dict(result)
+    assert [opinion["model"] for opinion in data["model_opinions"]] == ["tiny", "other"]
+    assert len(data["frames"][0]["faces"][0]["model_probabilities"]) == 2
+
+    alone = pipeline.analyze(path, load_scorer("tiny", folder), AnalysisConfig(frame_count=6))
+    assert alone.opinions == () and all(score.model_probabilities == () for score in alone.face_scores)
+    assert "model_probabilities" not in export.result_to_dict(alone)["frames"][0]["faces"][0]

@@ -1,0 +1,188 @@
+import dataclasses
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import balanced_validation_crops, requires_shared, shipped_models
+
+from detector import cli
+from detector.analysis.scoring import FaceScorer
+from detector.errors import ModelCardError
+from detector.models import model_card
+from detector.shipping import ship
+from detector.training import architectures, datasets
+from scripts import face_swap_labels, utkface_labels
+
+
+@requires_shared
+def test_calibrate_rewrites_the_card_of_a_shipped_model_and_leaves_its_weights(
+    tiny_models_folder, tmp_path, monkeypatch, capsys
+):
+    for suffix in (".keras", ".json"):
+        shutil.copy(tiny_models_folder / f"tiny{suffix}", tmp_path / f"tiny{suffix}")
+    before = model_card.read_card("tiny", tmp_path)
+    validation = balanced_validation_crops()
+    monkeypatch.setattr(datasets, "load_dfdc_faces", lambda: validation)
+    argv = ["calibrate", "--name", "tiny", "--models-folder", str(tmp_path), "--cache-folder", str(tmp_path / "c")]
+    assert cli.main(argv) == 0
+    assert "card rewritten, weights unchanged" in capsys.readouterr().out
+    after = model_card.read_card("tiny", tmp_path)
+    assert after.sha256 == before.sha256 == model_card.file_sha256(tmp_path / "tiny.keras")
+    assert before.calibration is None and after.calibration is not None
+    assert after.metrics["validation"]["count"] == after.metrics["validation_split"]["report_count"] < len(validation)
+    assert after.thresholds.chosen_on.startswith("calibration half")
+    assert after.training == {**before.training, "validation_percent": 15}
+    assert after.calibration.method == "platt"  # the default
+    FaceScorer("tiny", tmp_path)  # the sha256 check passes
+
+    assert cli.main([*argv, "--method", "temperature"]) == 0
+    assert "calibration temperature " in capsys.readouterr().out
+    by_temperature = model_card.read_card("tiny", tmp_path).calibration
+    assert by_temperature.method == "temperature" and by_temperature.bias == 0.0
+
+    with open(tmp_path / "tiny.keras", "ab") as handle:
+        handle.write(b"tampered")
+    assert cli.main(argv) == 1
+    assert "do not match" in capsys.readouterr().err
+
+
+@requires_shared
+def test_quantize_stores_8_bit_weights_and_measures_that_quality_did_not_move(
+    tiny_models_folder, tmp_path, monkeypatch, capsys
+):
+    for suffix in (".keras", ".json"):
+        shutil.copy(tiny_models_folder / f"tiny{suffix}", tmp_path / f"tiny{suffix}")
+    validation = balanced_validation_crops()
+    monkeypatch.setattr(datasets, "load_dfdc_faces", lambda: validation)
+    argv = ["quantize", "--name", "tiny", "--models-folder", str(tmp_path), "--cache-folder", str(tmp_path / "c")]
+    assert cli.main(["calibrate", *argv[1:], "--method", "temperature"]) == 0
+    assert cli.main(argv) == 0
+    assert model_card.read_card("tiny", tmp_path).calibration.method == "temperature"  # refitted the same way
+    assert "(8-bit)" in capsys.readouterr().out
+    assert not (tmp_path / "tiny.keras").exists()
+    card = model_card.read_card("tiny", tmp_path)
+    storage = card.metrics["storage"]
+    assert card.sha256 == model_card.file_sha256(tmp_path / "tiny.int8.npz")
+    assert storage["count"] == len(validation) and storage["tensors_8bit"] > 0
+    assert abs(storage["roc_auc_8bit"] - storage["roc_auc_float32"]) < 0.05
+    assert 0 <= storage["mean_probability_change"] <= storage["largest_probability_change"] < 0.05
+    assert card.calibration is not None and "validation" in card.metrics
+    FaceScorer("tiny", tmp_path)  # the new sha256 check passes
+
+    assert cli.main(["calibrate", *argv[1:]]) == 0
+    assert model_card.read_card("tiny", tmp_path).metrics["storage"] == storage
+    assert cli.main(argv) == 1
+    assert "already stored" in capsys.readouterr().err
+
+
+@requires_shared
+def test_combine_saves_one_averaging_model_with_its_own_calibration(tiny_models_folder, tmp_path, monkeypatch, capsys):
+    shutil.copy(tiny_models_folder / "tiny.keras", tmp_path / "tiny.keras")
+    shutil.copy(tiny_models_folder / "tiny.json", tmp_path / "tiny.json")
+    other = architectures.build_classifier("compact", input_size=224, resolution=48)
+    ship.save_with_card(
+        other,
+        "other",
+        tmp_path,
+        "compact",
+        "second untrained model",
+        {"data": "none", "fakes": "both"},
+        {},
+        limitations=ship.training_limitations("both"),
+    )
+    validation = balanced_validation_crops()
+    monkeypatch.setattr(datasets, "load_dfdc_faces", lambda: validation)
+    argv = ["combine", "--name", "pair", "--member", "tiny", "--member", "other"]
+    argv += ["--models-folder", str(tmp_path), "--cache-folder", str(tmp_path / "c")]
+    assert cli.main(argv) == 0
+    assert "pair: mean of tiny, other" in capsys.readouterr().out
+    card = model_card.read_card("pair", tmp_path)
+    assert card.architecture == "average(compact, compact)" and card.preprocessing.test_time_flip
+    assert card.training["members"] == ["tiny: untrained model for plumbing tests", "other: second untrained model"]
+    assert card.calibration is not None and card.metrics["validation"]["count"] > 0
+    assert "combine --name pair" in card.training["command"]
+    assert card.limitations == (
+        "Averages models trained on DFDC face swaps (tiny, other) and on self-blended real faces (other): other "
+        "manipulation methods, above all those that leave no blending trace (fully generated or re-enacted faces), "
+        "may go unnoticed.",
+        ship.FACES_ONLY,
+    )
+    assert card.training["fakes_by_model"] == {"tiny": "dfdc", "other": "both"}
+    assert "fakes" not in card.training  # its members saw different fakes
+    pair, tiny, second = (FaceScorer(name, tmp_path) for name in ("pair", "tiny", "other"))
+    crops = np.random.default_rng(0).integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)
+    expected = (tiny.score_uncalibrated(crops) + second.score_uncalibrated(crops)) / 2
+    # Each member scores mirrored inside the pair (the pair's card asks for it); the tiny cards do not.
+    mirrored = (tiny.score_uncalibrated(crops[:, :, ::-1]) + second.score_uncalibrated(crops[:, :, ::-1])) / 2
+    np.testing.assert_allclose(pair.score_uncalibrated(crops), (expected + mirrored) / 2, atol=1e-5)
+
+
+def _card_trained_on(name: str, fakes: str | None) -> model_card.ModelCard:
+    card = model_card.ModelCard.from_dict(json.loads(model_card.card_path("compact_v1").read_text()))
+    training = {"data": "x"} if fakes is None else {"data": "x", "fakes": fakes}
+    limitations = ship.training_limitations(fakes or "dfdc")
+    return dataclasses.replace(card, name=name, training=training, limitations=limitations)
+
+
+def test_an_average_states_one_training_limitation_that_fits_all_its_members():
+    same = ship.average_limitations([_card_trained_on("a", "both"), _card_trained_on("b", "both")])
+    assert same == ship.training_limitations("both")
+    mixed = ship.average_limitations([_card_trained_on("a", "dfdc"), _card_trained_on("b", "sbi")])
+    assert mixed[0].startswith("Averages models trained on DFDC face swaps (a) and on self-blended real faces (b)")
+    assert mixed[1:] == (ship.FACES_ONLY,)
+    with pytest.raises(ModelCardError, match="the cards of c do not say which fakes"):
+        ship.average_limitations([_card_trained_on("a", "dfdc"), _card_trained_on("c", None)])
+
+
+def test_an_average_of_an_average_names_every_network_once_in_one_statement():
+    inner_members = [_card_trained_on("a", "dfdc"), _card_trained_on("b", "both")]
+    inner = dataclasses.replace(
+        _card_trained_on("ab", None),
+        training={"data": "x", "fakes_by_model": ship.fakes_by_model(inner_members)},
+        limitations=ship.average_limitations(inner_members),
+    )
+    outer = ship.average_limitations([inner, _card_trained_on("c", "sbi")])
+    assert outer[0].startswith(
+        "Averages models trained on DFDC face swaps (a, b) and on self-blended real faces (b, c)"
+    )
+    assert outer[1:] == (ship.FACES_ONLY,)
+
+
+def test_models_scored_together_name_the_limitations_only_some_of_them_state():
+    cards = [_card_trained_on("a", "dfdc"), _card_trained_on("b", "both"), _card_trained_on("c", "both")]
+    assert model_card.limitations_of(cards) == (
+        ship.FAKES_SEEN["dfdc"].rstrip(".") + " (a).",
+        ship.FACES_ONLY,
+        ship.FAKES_SEEN["both"].rstrip(".") + " (b, c).",
+    )
+    assert model_card.limitations_of(cards[:1]) == cards[0].limitations
+
+
+@pytest.mark.parametrize("name", shipped_models())
+def test_each_shipped_card_states_the_limitations_its_training_implies(name):
+    card = model_card.read_card(name)
+    if card.architecture.startswith("average("):
+        members = [model_card.read_card(member.split(":")[0]) for member in card.training["members"]]
+        assert card.limitations == ship.average_limitations(members)
+    else:
+        assert card.limitations == ship.training_limitations(card.training["fakes"])
+
+
+def test_an_average_names_each_training_source_of_its_members_once():
+    dfdc = "../shared/data/dfdc-faces (DFDC face crops, 224x224)"
+    utk = "../shared/data/utkface (UTKFace real face photos, except the quarter held out for testing)"
+    data = ship.combined_training_data([dfdc, f"{dfdc}; {utk}", f"{utk}; {dfdc}"])
+    assert data == f"{dfdc}; {utk}"
+    assert ship.combined_training_data(["none"]) == "none"
+
+
+@pytest.mark.parametrize("name", shipped_models())
+def test_each_shipped_card_records_how_it_does_beyond_dfdc(name):
+    # scripts/ship_model.py records both; the page and the README show them for every model.
+    metrics = model_card.read_card(name).metrics
+    assert metrics["unseen_real_faces"]["data"] == utkface_labels.HELD_OUT_DESCRIPTION
+    for people, key in face_swap_labels.RECORD_KEYS.items():
+        assert metrics[key]["data"] == face_swap_labels.DESCRIPTIONS[people]
+        assert metrics[key]["count_fake"] == metrics[key]["count_real"] > 1000
+        assert "false_positive_rate" in metrics[f"{key}_decisions"]

@@ -1,0 +1,152 @@
+import keras
+import numpy as np
+import pytest
+
+from detector.models import weight_storage
+from detector.training import architectures
+
+
+@pytest.mark.parametrize(
+    ("architecture", "resolution"),
+    [("compact", 64), ("compact_wide", 64), ("resnet50", 64), ("vgg16", 64), ("inception_resnet_v2", 75)],
+)
+def test_builds_and_predicts_probabilities(architecture, resolution):
+    model = architectures.build_classifier(architecture, input_size=96, resolution=resolution)
+    images = np.random.default_rng(0).integers(0, 256, (2, 96, 96, 3)).astype(np.float32)
+    output = np.asarray(model.predict_on_batch(images))
+    assert output.shape == (2, 1)
+    assert np.all(np.isfinite(output)) and np.all((output >= 0) & (output <= 1))
+
+
+def test_preprocessing_is_inside_the_model():
+    model = architectures.build_classifier("compact", input_size=224, resolution=128)
+    names = [layer.name for layer in model.layers]
+    assert "resize" in names and "scale" in names
+    assert model.input_shape == (None, 224, 224, 3)
+
+
+def test_the_wide_compact_model_has_more_parameters_than_the_default():
+    default = architectures.build_classifier("compact", input_size=64, resolution=64)
+    wide = architectures.build_classifier("compact_wide", input_size=64, resolution=64)
+    assert wide.count_params() > 2 * default.count_params()
+
+
+def _train_choices(option: str) -> tuple[str, ...]:
+    from detector import cli
+
+    train_parser = cli.build_parser()._subparsers._group_actions[0].choices["train"]
+    return tuple(next(action for action in train_parser._actions if action.dest == option).choices)
+
+
+def test_the_command_line_offers_every_architecture():
+    assert _train_choices("architecture") == architectures.ARCHITECTURES
+
+
+def test_the_command_line_offers_every_precision():
+    from detector.training import train
+
+    assert _train_choices("precision") == train.PRECISIONS
+
+
+def test_unknown_architecture():
+    with pytest.raises(ValueError, match="architecture"):
+        architectures.build_classifier("alexnet")
+
+
+def test_an_average_of_models_scores_the_mean_of_its_members_and_saves_as_one_file(tmp_path):
+    import keras
+    import numpy as np
+
+    first = architectures.build_classifier("compact", input_size=64, resolution=32)
+    second = architectures.build_classifier("compact", input_size=64, resolution=48)
+    combined = architectures.average_of({"first": first, "second": second})
+    crops = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3)).astype(np.float32)
+    expected = (first.predict_on_batch(crops) + second.predict_on_batch(crops)) / 2
+    np.testing.assert_allclose(combined.predict_on_batch(crops), expected, atol=1e-6)
+    path = tmp_path / "pair.keras"
+    combined.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    np.testing.assert_allclose(loaded.predict_on_batch(crops), expected, atol=1e-6)
+    assert [member.name for member in weight_storage.average_members(loaded)] == ["first", "second"]
+    assert weight_storage.average_members(first) == []
+    with pytest.raises(ValueError, match="at least two"):
+        architectures.average_of({"first": first})
+    with pytest.raises(ValueError, match="different inputs"):
+        architectures.average_of({"a": first, "b": architectures.build_classifier("compact", input_size=96)})
+
+
+def test_a_float32_copy_scores_like_the_bfloat16_model_it_copies():
+    with architectures.dtype_policy("mixed_bfloat16"):
+        mixed = architectures.build_classifier("compact", 64, 32)
+    copy = architectures.float32_copy(mixed, "compact", 64, 32)
+    assert architectures.model_precision(copy) == "float32"
+    crops = np.random.default_rng(1).integers(0, 256, (4, 64, 64, 3)).astype(np.float32)
+    expected = mixed.predict(crops, verbose=0)
+    np.testing.assert_allclose(copy.predict(crops, verbose=0), expected, atol=0.02)
+    for kept, original in zip(copy.weights, mixed.weights, strict=True):
+        np.testing.assert_array_equal(kept.numpy(), original.numpy())
+
+
+def test_init_weights_load_where_they_fit_and_a_file_that_fits_nothing_is_refused(tmp_path, caplog):
+    source = architectures.build_classifier("compact", input_size=224, resolution=48)
+    for variable in source.weights:
+        variable.assign(variable.numpy() + 0.25)  # unlike any fresh start, so a skipped array shows
+    source.save(tmp_path / "start.keras")
+
+    same = architectures.build_classifier("compact", input_size=224, resolution=48)
+    assert architectures.load_initial_weights(same, tmp_path / "start.keras") == len(same.weights)
+    for loaded, saved in zip(same.weights, source.weights, strict=True):
+        np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
+
+    wider = architectures.build_classifier("compact_wide", input_size=224, resolution=48)
+    start = [variable.numpy() for variable in wider.weights]
+    with caplog.at_level("WARNING", logger="detector.architectures"):
+        loaded = architectures.load_initial_weights(wider, tmp_path / "start.keras")
+    assert 0 < loaded < len(wider.weights)
+    assert f"{loaded} of {len(wider.weights)} weight arrays loaded" in caplog.text
+    kept = [np.array_equal(variable.numpy(), fresh) for variable, fresh in zip(wider.weights, start, strict=True)]
+    assert sum(kept) == len(wider.weights) - loaded  # the skipped ones got their random start back, not NaN
+
+    with pytest.raises(ValueError, match=r"none of the model's .* weight arrays matched"):
+        architectures.load_initial_weights(architectures.build_classifier("vgg16", 224, 32), tmp_path / "start.keras")
+
+
+def test_init_loads_a_keras_applications_style_backbone_file_by_name_into_the_backbone(tmp_path, caplog):
+    # Keras applications ship ImageNet weights as legacy HDF5 files of the backbone alone (include_top=False),
+    # its layers named as in keras.applications; made here from an untrained backbone, nothing downloaded.
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    backbone = keras.applications.ResNet50(include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg")
+    for variable in backbone.weights:
+        variable.assign(variable.numpy() + 0.25)
+    with h5py.File(tmp_path / "resnet50_notop.h5", "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, backbone)
+
+    model = architectures.build_classifier("resnet50", input_size=64, resolution=32)
+    head = [variable.numpy() for variable in model.get_layer("fake_probability").weights]
+    with caplog.at_level("WARNING", logger="detector.architectures"):
+        loaded = architectures.load_initial_weights(model, tmp_path / "resnet50_notop.h5")
+    assert loaded == len(backbone.weights) == len(model.weights) - 2
+    assert "fake_probability" in caplog.text  # the head is named as keeping its random start
+    nested = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    for loaded_variable, saved in zip(nested.weights, backbone.weights, strict=True):
+        np.testing.assert_array_equal(loaded_variable.numpy(), saved.numpy())
+    for variable, fresh in zip(model.get_layer("fake_probability").weights, head, strict=True):
+        np.testing.assert_array_equal(variable.numpy(), fresh)
+
+
+def test_a_legacy_file_of_the_whole_classifier_loads_into_the_whole_classifier(tmp_path):
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    # ResNet50 nests its backbone, so a file of the whole classifier must be told from one of the backbone alone.
+    source = architectures.build_classifier("resnet50", input_size=64, resolution=32)
+    for variable in source.weights:
+        variable.assign(variable.numpy() + 0.25)
+    with h5py.File(tmp_path / "classifier.h5", "w") as handle:
+        legacy_h5_format.save_weights_to_hdf5_group(handle, source)
+    model = architectures.build_classifier("resnet50", input_size=64, resolution=32)
+    assert architectures.load_initial_weights(model, tmp_path / "classifier.h5") == len(model.weights)
+    for loaded, saved in zip(model.weights, source.weights, strict=True):
+        np.testing.assert_array_equal(loaded.numpy(), saved.numpy())

@@ -1,0 +1,87 @@
+import cv2
+import numpy as np
+import pytest
+from conftest import requires_shared
+
+from detector.errors import DatasetError
+from detector.training import datasets, train
+
+
+def write_crops(folder, count=6):
+    folder.mkdir()
+    rows = ["file,label,group"]
+    for index in range(count):
+        image = np.full((40, 40, 3), index * 30, np.uint8)
+        cv2.imwrite(str(folder / f"{index}.jpg"), image)
+        rows.append(f"{index}.jpg,{'FAKE' if index % 2 else 'REAL'},g{index // 2}")
+    labels = folder.parent / "labels.csv"
+    labels.write_text("\n".join(rows) + "\n")
+    return labels
+
+
+def test_split_by_group_never_shares_a_group():
+    groups = tuple(f"group{i // 2}" for i in range(400))
+    crops = datasets.CropSet(
+        root=None, files=tuple(map(str, range(400))), labels=np.zeros(400, np.int32), groups=groups
+    )
+    train, validation = datasets.split_by_group(crops, 20)
+    assert not set(train.groups) & set(validation.groups)
+    assert len(train) + len(validation) == 400
+    assert 40 <= len(validation) <= 120  # about 20 % of the groups
+    again_train, _ = datasets.split_by_group(crops, 20)
+    assert again_train.files == train.files  # stable
+
+
+def test_read_labels_and_decode_with_cache(tmp_path):
+    labels = write_crops(tmp_path / "faces")
+    crops = datasets.read_labels(labels, tmp_path / "faces")
+    assert list(crops.labels) == [0, 1, 0, 1, 0, 1]
+    assert crops.groups[:2] == ("g0", "g0")
+    images = datasets.decode_images(crops.root, crops.files, 32, tmp_path / "cache")
+    assert images.shape == (6, 32, 32, 3) and images.dtype == np.uint8
+    assert abs(int(images[2].mean()) - 60) <= 2
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 1
+    np.testing.assert_array_equal(datasets.decode_images(crops.root, crops.files, 32, tmp_path / "cache"), images)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("name,label\na.jpg,REAL\n", "file,label"),
+        ("file,label\na.jpg,MAYBE\n", "REAL or FAKE"),
+        ("file,label\n", "no rows"),
+    ],
+)
+def test_bad_label_files(tmp_path, content, message):
+    path = tmp_path / "labels.csv"
+    path.write_text(content)
+    with pytest.raises(DatasetError, match=message):
+        datasets.read_labels(path, tmp_path)
+
+
+def test_unreadable_image(tmp_path):
+    (tmp_path / "x.jpg").write_text("not an image")
+    with pytest.raises(DatasetError, match="cannot read"):
+        datasets.read_image(tmp_path / "x.jpg", 32)
+
+
+@requires_shared
+def test_dfdc_faces_split_is_balanced_and_disjoint():
+    crops = datasets.load_dfdc_faces()
+    assert len(crops) == 29164
+    train, validation = datasets.split_by_group(crops, 15)
+    assert not set(train.groups) & set(validation.groups)
+    assert 0.12 < len(validation) / len(crops) < 0.18
+    assert 0.4 < validation.labels.mean() < 0.6
+
+
+@requires_shared
+def test_a_quarter_of_utkface_is_held_out_and_never_trained_on():
+    photos = datasets.load_utkface()
+    train_part, held_out = datasets.split_utkface(photos)
+    assert set(train_part.files).isdisjoint(held_out.files)
+    assert len(train_part) + len(held_out) == len(photos)
+    assert 0.2 < len(held_out) / len(photos) < 0.3
+    assert datasets.split_utkface(photos)[1].files == held_out.files  # stable between runs
+    config = train.TrainingConfig(name="x", extra_reals="utkface")
+    assert set(train._load_extra_reals(config).files) == set(train_part.files)

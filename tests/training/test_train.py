@@ -1,0 +1,203 @@
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from conftest import PROJECT, balanced_validation_crops, requires_shared
+
+from detector import cli
+from detector.analysis.scoring import FaceScorer
+from detector.models import calibration, model_card
+from detector.shipping import calibrate, export, ship
+from detector.training import architectures, datasets, train, training_run
+
+
+def _short_run(tmp_path, name: str, **settings) -> train.TrainingConfig:
+    """One epoch at 32 px on a few crops, everything written under ``tmp_path``."""
+    return train.TrainingConfig(
+        name=name,
+        resolution=32,
+        epochs=1,
+        batch_size=16,
+        run_folder=str(tmp_path / "runs"),
+        models_folder=str(tmp_path / "models"),
+        cache_folder=str(tmp_path / "cache"),
+        **settings,
+    )
+
+
+@requires_shared
+def test_a_short_run_writes_a_usable_model_and_card(tmp_path):
+    config = _short_run(tmp_path, "smoke", limit=64, command="python -m detector train --name smoke")
+    card_file = export.train_and_export(config)
+    card = model_card.read_card("smoke", tmp_path / "models")
+    assert card_file == tmp_path / "models" / "smoke.json"
+    validation = card.metrics["validation"]
+    assert validation["count"] == 12 and 0.0 <= validation["accuracy"] <= 1.0
+    assert card.training["train_count"] == 64 and card.training["epochs_run"] == 1
+    assert (tmp_path / "runs" / "smoke" / "log.csv").read_text().count("\n") == 2
+    assert FaceScorer("smoke", tmp_path / "models").score(
+        __import__("numpy").zeros((1, 224, 224, 3), "uint8")
+    ).shape == (1,)
+    assert card.training["augmentation"] == train.AugmentationPolicy().describe()
+    # Resuming a finished run trains nothing more and exports again, with the augmentation the run recorded.
+    policy_file = tmp_path / "runs" / "smoke" / training_run.POLICY_FILE
+    policy_file.write_text(json.dumps({**json.loads(policy_file.read_text()), "h264": 0.0}))
+    export.train_and_export(config, resume=True)
+    resumed = json.loads(card_file.read_text())["training"]
+    assert resumed["epochs_run"] == 1 and "H.264" not in resumed["augmentation"]
+    assert [session["action"] for session in resumed["sessions"]] == ["start", "export"]
+
+
+@requires_shared
+def test_a_resumed_run_keeps_its_best_checkpoint_rate_and_patience(tmp_path):
+    config = _short_run(tmp_path, "resumed", limit=64, patience=1)
+    export.train_and_export(config)
+    run = tmp_path / "runs" / "resumed"
+    # Make the first epoch unbeatable: the resumed epoch must not replace best.keras, must halve the rate for the
+    # next one (saved in last.keras), and with patience 1 must end the run.
+    log = run / "log.csv"
+    header, row = log.read_text().splitlines()
+    columns = header.split(",")
+    values = row.split(",")
+    values[columns.index("val_loss")] = "0.0"
+    log.write_text(f"{header}\n{','.join(values)}\n")
+    best = (run / "best.keras").read_bytes()
+    export.train_and_export(dataclasses.replace(config, epochs=3), resume=True)
+    assert (run / "best.keras").read_bytes() == best
+    assert log.read_text().count("\n") == 3
+    # The card says the weights shipped are the first epoch's, of two run.
+    card = model_card.read_card("resumed", tmp_path / "models")
+    assert (card.training["epochs_run"], card.training["exported_epoch"]) == (2, 1)
+    last = keras.saving.load_model(run / "last.keras")
+    assert float(last.optimizer.learning_rate) == pytest.approx(config.learning_rate / 2)
+    export.train_and_export(dataclasses.replace(config, epochs=3), resume=True)
+    assert log.read_text().count("\n") == 3
+
+
+@requires_shared
+def test_epochs_can_be_shorter_than_a_pass_over_the_crops(tmp_path):
+    # 64 crops in batches of 16 are 4 batches a pass; epochs of 2 batches checkpoint and validate twice as often.
+    config = dataclasses.replace(_short_run(tmp_path, "short_epochs", limit=64, steps_per_epoch=2), epochs=2)
+    export.train_and_export(config)
+    run = tmp_path / "runs" / "short_epochs"
+    assert (run / "log.csv").read_text().count("\n") == 3
+    assert int(keras.saving.load_model(run / "last.keras").optimizer.iterations) == 4
+    card = model_card.read_card("short_epochs", tmp_path / "models")
+    assert (card.training["epochs_run"], card.training["steps_per_epoch"]) == (2, 2)
+
+
+@requires_shared
+def test_export_fits_calibration_and_thresholds_on_one_half_and_reports_the_other(tmp_path):
+    validation = balanced_validation_crops()
+    images = datasets.decode_images(validation.root, validation.files, 224)
+    model = architectures.build_classifier("compact", input_size=224, resolution=32)
+    config = train.TrainingConfig(name="exported", models_folder=str(tmp_path), command="test")
+    export.export(model, config, validation, images, epochs_run=0, train_count=0, policy=train.NO_AUGMENTATION)
+    card = model_card.read_card("exported", tmp_path)
+    assert card.training["augmentation"] == "none"
+    in_half = [calibrate.in_calibration_half(group) for group in validation.groups]
+    split = card.metrics["validation_split"]
+    assert (split["calibration_count"], split["report_count"]) == (sum(in_half), len(in_half) - sum(in_half))
+    assert card.metrics["validation"]["count"] == split["report_count"]
+    assert card.calibration is not None and card.calibration.fitted_count == split["calibration_count"]
+    assert card.thresholds.chosen_on.startswith("calibration half")
+    assert card.metrics["decisions"]["fake_threshold"] == card.thresholds.fake
+    assert card.training["validation_percent"] == 15
+    # New cards score each crop with its mirror image, as the calibration was fitted.
+    assert card.preprocessing.test_time_flip
+    raw = ship.predict(model, images, mirror=True)
+    scored = FaceScorer("exported", tmp_path).score(images)
+    expected = calibration.apply(raw, card.calibration)
+    np.testing.assert_allclose(scored, expected, atol=1e-4)
+
+
+@requires_shared
+def test_a_bfloat16_run_trains_in_bfloat16_ships_in_float32_says_so_and_resumes_only_so(tmp_path):
+    config = _short_run(tmp_path, "half", limit=48, precision="mixed_bfloat16")
+    export.train_and_export(config)
+    assert keras.config.dtype_policy().name == "float32"  # the run's policy did not leak
+    card = model_card.read_card("half", tmp_path / "models")
+    assert card.training["precision"] == "mixed_bfloat16"
+    assert architectures.model_precision(keras.saving.load_model(tmp_path / "runs" / "half" / "last.keras")) == (
+        "mixed_bfloat16"
+    )
+    scorer = FaceScorer("half", tmp_path / "models")
+    assert architectures.model_precision(scorer.model) == "float32"
+    scores = scorer.score(np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8))
+    assert scores.dtype == np.float64 and np.all((scores >= 0) & (scores <= 1))
+
+    with pytest.raises(ValueError, match="--precision mixed_bfloat16"):
+        export.train_and_export(dataclasses.replace(config, precision="float32", epochs=2), resume=True)
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        train.TrainingConfig(name="x", precision="float16")
+
+
+@pytest.mark.parametrize(("setting", "option"), [("patience", "--patience"), ("steps_per_epoch", "--steps-per-epoch")])
+def test_patience_and_epoch_length_must_be_at_least_one(capsys, setting, option):
+    with pytest.raises(ValueError, match=setting):
+        train.TrainingConfig(name="x", **{setting: 0})
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--name", "x", option, "0"])
+    assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_the_command_line_passes_the_augmentation_asked_for(monkeypatch, capsys):
+    captured = []
+    monkeypatch.setattr(
+        export, "train_and_export", lambda config, resume, export_only: captured.append(config) or Path("x")
+    )
+    assert cli.main(["train", "--name", "x", "--augment", "h264=0"]) == 0
+    assert cli.main(["train", "--name", "x"]) == 0
+    assert captured[0].augmentation == train.AugmentationPolicy(h264=0.0)
+    assert captured[1].augmentation is None
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--name", "x", "--augment", "sharpen=1"])
+    assert "NAME=SHARE" in capsys.readouterr().err
+
+
+@requires_shared
+def test_a_run_can_select_its_epochs_on_self_blends_of_the_validation_reals(tmp_path):
+    config = _short_run(tmp_path, "blends", limit=48, fakes="sbi", select_on="self_blends")
+    export.train_and_export(config)
+    card = model_card.read_card("blends", tmp_path / "models")
+    assert card.training["selected_on"] == training_run.SELECT_ON["self_blends"]
+    # The card's numbers stay DFDC's, whatever chose the epoch.
+    assert card.metrics["validation"]["count_fake"] > 0
+    log = (tmp_path / "runs" / "blends" / "log.csv").read_text().splitlines()
+    assert "val_loss" in log[0] and len(log) == 2
+    with pytest.raises(ValueError, match="--select-on self-blends"):
+        export.train_and_export(dataclasses.replace(config, select_on="dfdc", epochs=2), resume=True)
+
+
+def test_the_command_line_limits_tensorflow_to_the_threads_asked_for():
+    # In a process of its own: TensorFlow takes thread settings only before it first runs, which this one did.
+    code = (
+        "import pathlib, sys\n"
+        "import tensorflow as tf\n"
+        "from detector import cli\n"
+        "from detector.shipping import export\n"
+        "threading = tf.config.threading\n"
+        "def fake_train(config, resume, export_only):\n"
+        "    print(threading.get_intra_op_parallelism_threads(), threading.get_inter_op_parallelism_threads())\n"
+        "    return pathlib.Path('x')\n"
+        "export.train_and_export = fake_train\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    project = PROJECT
+    ran = subprocess.run(
+        [sys.executable, "-c", code, "train", "--name", "x", "--threads", "1"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[0] == "1 1"

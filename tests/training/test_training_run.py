@@ -1,0 +1,60 @@
+import json
+import subprocess
+
+import pytest
+
+from detector.outputs import model_facts
+from detector.training import training_run
+from detector.training.augment import AugmentationPolicy
+
+
+def test_the_plateau_schedule_halves_after_each_stalled_epoch_and_stops_after_patience_in_a_row():
+    # The validation losses of runs/resnet50_v1b, epochs 1-12, with the rates Keras logged for epochs 2-12.
+    losses = [0.686, 1.118, 0.634, 0.775, 0.631, 0.677, 0.625, 0.580, 0.576, 0.573, 0.560, 0.562]
+    logged = [1e-3, 5e-4, 5e-4, 2.5e-4, 2.5e-4, 1.25e-4, 1.25e-4, 1.25e-4, 1.25e-4, 1.25e-4, 1.25e-4]
+    rates = [training_run.plateau_schedule(losses[:n], 1e-3, patience=4)[0] for n in range(1, 12)]
+    assert rates == pytest.approx(logged)
+    assert training_run.plateau_schedule(losses, 1e-3, patience=4) == (pytest.approx(6.25e-5), False)
+    assert training_run.plateau_schedule([], 1e-3, patience=4) == (1e-3, False)
+    assert training_run.plateau_schedule([*losses, 0.57, 0.58, 0.56], 1e-3, patience=4)[1] is True
+    assert training_run.plateau_schedule([*losses, 0.57, 0.58, 0.55], 1e-3, patience=4)[1] is False
+    assert training_run.plateau_schedule([1.0] + [2.0] * 20, 1e-3, patience=99)[0] == 1e-5
+
+
+def test_a_run_keeps_the_augmentation_it_started_with(tmp_path):
+    fresh = training_run.run_policy(tmp_path, fresh=True)
+    assert fresh == AugmentationPolicy()
+    (tmp_path / training_run.POLICY_FILE).write_text(
+        json.dumps({**json.loads((tmp_path / training_run.POLICY_FILE).read_text()), "jpeg": 0.9})
+    )
+    assert training_run.run_policy(tmp_path, fresh=False).jpeg == 0.9
+    assert training_run.run_policy(tmp_path, fresh=True).jpeg == AugmentationPolicy().jpeg
+
+
+def test_a_fresh_run_records_the_augmentation_asked_for_and_a_resume_refuses_another(tmp_path):
+    asked = AugmentationPolicy(h264=0.0)
+    assert training_run.run_policy(tmp_path, fresh=True, requested=asked) == asked
+    assert training_run.run_policy(tmp_path, fresh=False) == asked
+    assert training_run.run_policy(tmp_path, fresh=False, requested=asked) == asked
+    with pytest.raises(ValueError, match="started with augmentation"):
+        training_run.run_policy(tmp_path, fresh=False, requested=AugmentationPolicy())
+
+
+def test_a_run_from_before_policies_were_recorded_gets_the_default(tmp_path):
+    assert training_run.run_policy(tmp_path, fresh=False) == AugmentationPolicy()
+    assert (tmp_path / training_run.POLICY_FILE).is_file()
+
+
+def test_each_invocation_of_a_run_is_recorded_with_the_code_that_ran_it(tmp_path):
+    command = "python -m detector train --name x"
+    run = tmp_path
+    first = training_run.record_session(run, command, 0, "start")
+    second = training_run.record_session(run, command, 3, "resume")
+    assert [entry["action"] for entry in second] == ["start", "resume"] and second[0] == first[0]
+    assert second[1]["after_epoch"] == 3 and second[1]["command"] == "python -m detector train --name x"
+    version = training_run.code_version()
+    # This test runs inside the project's git checkout (CI clones it); the commit is the checkout's HEAD.
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
+    assert version["commit"] == (head or None)
+    assert second[1]["commit"] == version["commit"]
+    assert model_facts.training_lines({"sessions": second}) == []  # for whoever reproduces it, not the page
