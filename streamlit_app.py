@@ -87,7 +87,7 @@ def render_settings(
         "Frames to sample",
         8,
         64,
-        defaults.frame_count,
+        defaults.frames_to_sample,
         help="Evenly spaced frames to examine. More frames: a steadier verdict, a slower check.",
     )
     strategies = sorted(STRATEGIES, key=list(presentation.STRATEGY_EXPLANATIONS).index)
@@ -115,7 +115,7 @@ def render_settings(
             help="How sure the face detector must be that it sees a face. Lower finds more faces and more mistakes.",
         )
     config = defaults.replace(
-        frame_count=frame_count,
+        frames_to_sample=frame_count,
         aggregation=aggregation,
         min_face_size=min_face_size,
         min_face_confidence=min_face_confidence,

@@ -44,11 +44,11 @@ def main() -> int:
     from detector.analysis.scoring import load_scorer
     from detector.config import AnalysisConfig
 
-    config = AnalysisConfig(frame_count=arguments.frames)
+    config = AnalysisConfig(frames_to_sample=arguments.frames)
     scorer = load_scorer(arguments.models)
     detector = FaceDetector(config.detector_model, config.min_face_confidence)
     cold_start = time.perf_counter() - started
-    print(f"model(s): {', '.join(scorer.names)}; frames sampled: {config.frame_count}")
+    print(f"model(s): {', '.join(scorer.names)}; frames sampled: {config.frames_to_sample}")
     memory = peak_megabytes()
     print(f"cold start (imports + model + face detector): {cold_start:.2f} s; memory after it {memory:.0f} MB")
 

@@ -43,7 +43,6 @@ def main() -> int:
     folder = Path(arguments.models_folder) if arguments.models_folder else None
     scorer = load_scorer(arguments.models, folder)
     config = AnalysisConfig()
-    thresholds = pipeline.decision_thresholds(config, scorer.card.thresholds)
     with (
         FaceDetector(config.detector_model, config.min_face_confidence) as detector,
         tempfile.TemporaryDirectory() as out,
@@ -57,13 +56,13 @@ def main() -> int:
             line = f"{path.name}: {info.width}x{info.height} {info.duration_seconds:.1f} s, analysis {analysed:.2f} s"
             mode = annotate.annotation_mode(info)
             started = time.perf_counter()
-            own = annotate.write_annotated_video(path, result, Path(out) / "own.mp4", *thresholds)
+            own = annotate.write_annotated(path, result, Path(out) / "own.mp4")
             line += f"; annotated ({mode}) {time.perf_counter() - started:.2f} s, {own.stat().st_size:,} B"
             limit = annotate.MAX_EVERY_FRAME_SECONDS
             annotate.MAX_EVERY_FRAME_SECONDS = -1.0  # every clip as a slideshow
             try:
                 started = time.perf_counter()
-                slides = annotate.write_annotated_video(path, result, Path(out) / "slides.mp4", *thresholds)
+                slides = annotate.write_annotated(path, result, Path(out) / "slides.mp4")
                 line += f"; slideshow {time.perf_counter() - started:.2f} s, {slides.stat().st_size:,} B"
             finally:
                 annotate.MAX_EVERY_FRAME_SECONDS = limit

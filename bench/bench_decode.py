@@ -82,7 +82,7 @@ def main() -> None:
     clips += arguments.clips
     if not clips:
         sys.exit(f"no clips: {SAMPLES} is missing and none were given")
-    config = AnalysisConfig(frame_count=arguments.frames)
+    config = AnalysisConfig(frames_to_sample=arguments.frames)
 
     header = (
         f"{'clip':<22} {'size':>9} {'frames':>6} {'keyfr':>5} {'probe s':>7} {'forward s':>9} {'seek s':>7} "

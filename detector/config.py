@@ -17,13 +17,13 @@ DETECTOR_MODELS = ("short_range", "full_range")
 class AnalysisConfig:
     """How to sample, find faces, score and decide.
 
-    Sampling: ``sampling="count"`` takes ``frame_count`` evenly spaced frames; ``sampling="stride"`` takes every
+    Sampling: ``sampling="count"`` takes ``frames_to_sample`` evenly spaced frames; ``sampling="stride"`` takes every
     ``frame_stride``-th frame, at most ``max_frames`` of them.
 
     Faces: a face is kept when the detector's confidence is at least ``min_face_confidence``; faces smaller than
     ``min_face_size`` pixels (larger box side, in the frame) are detected but not scored, because the model cannot
-    judge them. Crops are squares ``face_margin`` times the detector box's larger side (see docs/DESIGN.md,
-    "Crop framing").
+    judge them. How a face is cropped (size, margin, centre) is the model's to say, not the analysis's: it comes
+    from the model card's preprocessing, so that inference crops are framed exactly like the training crops.
 
     Decision: per track and per video, by the named ``aggregation`` strategy. A probability at or above
     ``fake_threshold`` reads FAKE; one inside ``[uncertain_low, fake_threshold)`` reads UNCERTAIN; below it REAL.
@@ -34,7 +34,7 @@ class AnalysisConfig:
     """
 
     sampling: str = "count"
-    frame_count: int = 32
+    frames_to_sample: int = 32
     frame_stride: int = 10
     max_frames: int = 128
     max_frame_side: int = 1920
@@ -43,8 +43,6 @@ class AnalysisConfig:
     detector_model: str = "full_range"
     min_face_confidence: float = 0.5
     min_face_size: int = 48
-    face_margin: float = 1.0
-    crop_size: int = 224
     max_faces_per_frame: int = 4
     track_iou_threshold: float = 0.2
     min_track_share: float = 0.25
@@ -53,7 +51,6 @@ class AnalysisConfig:
     fake_threshold: float | None = None
     uncertain_low: float | None = None
     min_frames_with_face: int = 4
-    batch_size: int = 16
 
     def __post_init__(self) -> None:
         if self.sampling not in SAMPLING_MODES:
@@ -61,22 +58,18 @@ class AnalysisConfig:
         if self.detector_model not in DETECTOR_MODELS:
             raise ValueError(f"detector_model must be one of {DETECTOR_MODELS}, got {self.detector_model!r}")
         for name in (
-            "frame_count",
+            "frames_to_sample",
             "frame_stride",
             "max_frames",
             "max_frame_side",
             "max_file_megabytes",
-            "crop_size",
             "max_faces_per_frame",
             "min_frames_with_face",
-            "batch_size",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.min_face_size < 0:
             raise ValueError(f"min_face_size must be >= 0, got {self.min_face_size}")
-        if self.face_margin < 1.0:
-            raise ValueError(f"face_margin must be >= 1 (a crop at least as large as the face), got {self.face_margin}")
         for name in (
             "min_face_confidence",
             "track_iou_threshold",

@@ -260,14 +260,32 @@ class ModelOpinion:
 
 
 @dataclass(frozen=True)
+class DecisionThresholds:
+    """The thresholds a verdict was decided with: FAKE at or above ``fake``; UNCERTAIN from ``uncertain_low`` up to
+    ``fake``; REAL below. ``chosen_on`` says where they come from (validation data, or the user's settings)."""
+
+    fake: float
+    uncertain_low: float
+    chosen_on: str
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.uncertain_low <= self.fake <= 1.0:
+            raise ValueError(
+                f"thresholds must satisfy 0 <= uncertain_low <= fake <= 1, got {self.uncertain_low}, {self.fake}"
+            )
+
+
+@dataclass(frozen=True)
 class VideoResult:
-    """Everything the checker found in one video. ``crops`` maps (frame_index, track_id) to the face crop."""
+    """Everything the checker found in one video. ``crops`` maps (frame_index, track_id) to the face crop;
+    ``thresholds`` are those the verdicts were decided with, for every output to show and draw."""
 
     info: VideoInfo
     model_names: tuple[str, ...]
     frames: tuple[FrameRecord, ...]
     tracks: tuple[Track, ...]
     verdict: Verdict
+    thresholds: DecisionThresholds
     timings_seconds: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     crops: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, repr=False, compare=False)

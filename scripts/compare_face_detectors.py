@@ -39,7 +39,7 @@ class ClipResult:
 
 
 def run_clip(path: Path, detectors: dict[str, FaceDetector], frame_count: int) -> tuple[str, dict[str, ClipResult]]:
-    info, frames = video.sample_frames(path, AnalysisConfig(frame_count=frame_count))
+    info, frames = video.sample_frames(path, AnalysisConfig(frames_to_sample=frame_count))
     results = {name: ClipResult() for name in detectors}
     for frame in frames:
         for name, detector in detectors.items():

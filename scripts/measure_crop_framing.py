@@ -117,7 +117,7 @@ def self_check(detector: FaceDetector, canvas_factor: float, margins: tuple[floa
         return
     measured: dict[float, list[Framing]] = {margin: [] for margin in margins}
     for path in clips:
-        _, sampled = video.sample_frames(path, AnalysisConfig(frame_count=frames))
+        _, sampled = video.sample_frames(path, AnalysisConfig(frames_to_sample=frames))
         for frame in sampled:
             found = detector.detect(frame.image)
             if not found:

@@ -35,6 +35,7 @@ import numpy as np
 from detector.analysis import cropping, quality, video
 from detector.analysis.faces import FaceDetector
 from detector.config import AnalysisConfig
+from detector.models import model_card
 from detector.types import FaceBox
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -72,7 +73,7 @@ def clip_faces(
     path: Path, frames: int, detector: FaceDetector, margin: float, size: int
 ) -> tuple[list[np.ndarray], list[list[FaceBox]], float]:
     """The sampled frames, the faces big enough to score in each, and the file's bits per pixel."""
-    config = AnalysisConfig(frame_count=frames)
+    config = AnalysisConfig(frames_to_sample=frames)
     info = video.probe(path, config)
     images, boxes = [], []
     for frame in video.iter_frames(path, info, video.sample_indices(info, config), config):
@@ -120,9 +121,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--frames", type=int, default=16, help="frames sampled per clip")
     parser.add_argument("--crf", type=int, nargs="*", default=[23, 35, 45, 51], help="H.264 CRF values to try")
-    parser.add_argument("--margin", type=float, default=AnalysisConfig().face_margin, help="crop margin")
-    parser.add_argument("--size", type=int, default=AnalysisConfig().crop_size, help="crop side, px")
+    parser.add_argument("--margin", type=float, help="crop margin (default: the default model card's)")
+    parser.add_argument("--size", type=int, help="crop side, px (default: the default model card's)")
     args = parser.parse_args(argv)
+    preprocessing = model_card.read_card(model_card.default_model()).preprocessing
+    args.margin = args.margin or preprocessing.face_margin
+    args.size = args.size or preprocessing.input_size
 
     sizes = training_face_sizes()
     print(describe("training faces: face size px (all labels.csv rows)", sizes, 1))

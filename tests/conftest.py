@@ -84,7 +84,7 @@ def make_result(probabilities_by_track: dict[int, list[float | None]], fake_thre
     import numpy as np
 
     from detector.analysis import aggregation
-    from detector.types import FaceBox, FaceScore, FrameRecord, Track, VideoInfo, VideoResult
+    from detector.types import DecisionThresholds, FaceBox, FaceScore, FrameRecord, Track, VideoInfo, VideoResult
 
     frame_total = max(len(values) for values in probabilities_by_track.values()) if probabilities_by_track else 4
     frames, per_track, crops = [], {}, {}
@@ -108,4 +108,5 @@ def make_result(probabilities_by_track: dict[int, list[float | None]], fake_thre
     )
     verdict = aggregation.decide_video(tracks, "mean", fake_threshold, fake_threshold, "No face was found.")
     info = VideoInfo("clip.mp4", 1000, 640, 360, 30.0, frame_total * 15, frame_total * 0.5, codec="h264")
-    return VideoResult(info, ("tiny",), tuple(frames), tracks, verdict, {"total": 1.0}, (), crops)
+    thresholds = DecisionThresholds(fake_threshold, fake_threshold, "chosen for this test")
+    return VideoResult(info, ("tiny",), tuple(frames), tracks, verdict, thresholds, {"total": 1.0}, (), crops)

@@ -5,7 +5,7 @@ from detector.config import AnalysisConfig
 
 def test_defaults_are_valid_and_round_trip():
     config = AnalysisConfig()
-    assert config.frame_count == 32
+    assert config.frames_to_sample == 32
     assert AnalysisConfig(**config.as_dict()) == config
 
 
@@ -13,9 +13,9 @@ def test_defaults_are_valid_and_round_trip():
     "changes",
     [
         {"sampling": "random"},
-        {"frame_count": 0},
+        {"frames_to_sample": 0},
         {"detector_model": "huge"},
-        {"face_margin": 0.9},
+        {"max_faces_per_frame": 0},
         {"min_face_confidence": 1.5},
         {"fake_threshold": 0.4, "uncertain_low": 0.6},
         {"min_face_size": -1},
@@ -27,7 +27,7 @@ def test_rejects_bad_values(changes):
 
 
 def test_replace_validates():
-    config = AnalysisConfig().replace(frame_count=8)
-    assert config.frame_count == 8
+    config = AnalysisConfig().replace(frames_to_sample=8)
+    assert config.frames_to_sample == 8
     with pytest.raises(ValueError):
-        config.replace(frame_count=-3)
+        config.replace(frames_to_sample=-3)

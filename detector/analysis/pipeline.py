@@ -25,7 +25,7 @@ from detector.analysis.scoring import EnsembleScorer
 from detector.config import AnalysisConfig
 from detector.errors import UnreadableVideoError
 from detector.models.model_card import Thresholds
-from detector.types import FaceBox, FaceScore, FrameRecord, Track, VideoResult
+from detector.types import DecisionThresholds, FaceBox, FaceScore, FrameRecord, Track, VideoResult
 
 logger = logging.getLogger(__name__)
 
@@ -94,12 +94,16 @@ def _no_face_reason(found: list[_FrameFaces], config: AnalysisConfig) -> str:
     return f"No face was found in any of the {len(found)} sampled frames."
 
 
-def decision_thresholds(config: AnalysisConfig, chosen: Thresholds) -> tuple[float, float]:
+SETTINGS_CHOSEN = "set in the analysis settings"
+
+
+def decision_thresholds(config: AnalysisConfig, chosen: Thresholds) -> DecisionThresholds:
     """The thresholds in force: the configuration's where it sets them, else ``chosen`` (a model card's, or those
-    fitted for several models' average)."""
+    fitted for several models' average). The analysis stores them on its result; outputs read them from there."""
     fake = chosen.fake if config.fake_threshold is None else config.fake_threshold
     low = chosen.uncertain_low if config.uncertain_low is None else config.uncertain_low
-    return fake, min(low, fake)
+    from_settings = config.fake_threshold is not None or config.uncertain_low is not None
+    return DecisionThresholds(fake, min(low, fake), SETTINGS_CHOSEN if from_settings else chosen.chosen_on)
 
 
 def analyze(
@@ -180,7 +184,8 @@ def analyze(
             crops[(frame.index, track_id)] = crop
         frames.append(FrameRecord(frame.index, frame.time_seconds, tuple(scores)))
 
-    fake_threshold, uncertain_low = decision_thresholds(config, scorer.thresholds)
+    thresholds = decision_thresholds(config, scorer.thresholds)
+    fake_threshold, uncertain_low = thresholds.fake, thresholds.uncertain_low
     # A video with fewer frames than the abstention rule asks for (a photo has one) is judged on all of them.
     min_frames = min(config.min_frames_with_face, info.frame_count)
     tracks = []
@@ -201,7 +206,10 @@ def analyze(
         for measurement, track_id in zip(frame.measurements, ids, strict=True)
         if track_id in kept
     }
-    member_thresholds = [decision_thresholds(config, member.card.thresholds) for member in scorer.scorers]
+    member_thresholds = [
+        (chosen.fake, chosen.uncertain_low)
+        for chosen in (decision_thresholds(config, member.card.thresholds) for member in scorer.scorers)
+    ]
     opinions = disagreement.model_opinions(tracks, scorer.names, config.aggregation, member_thresholds, min_frames)
     issues = quality.assess(measured, info, len(found))
     tracks = [quality.review_track(track, issues) for track in tracks]
@@ -222,6 +230,7 @@ def analyze(
         frames=tuple(frames),
         tracks=tuple(tracks),
         verdict=verdict,
+        thresholds=thresholds,
         timings_seconds=timings,
         notes=tuple(notes),
         crops=crops,

@@ -124,13 +124,13 @@ def probe(path: str | os.PathLike[str], config: AnalysisConfig | None = None) ->
 def sample_indices(info: VideoInfo, config: AnalysisConfig) -> list[int]:
     """The frame indices to analyse, ascending and unique.
 
-    ``"count"``: ``config.frame_count`` indices, each at the centre of one of as many equal segments of the
+    ``"count"``: ``config.frames_to_sample`` indices, each at the centre of one of as many equal segments of the
     video (every frame when the video has fewer). ``"stride"``: every ``config.frame_stride``-th frame from 0;
     when that is more than ``config.max_frames``, that many of them spread the same way (still multiples of the
     stride).
     """
     if config.sampling == "count":
-        return _spread(range(info.frame_count), config.frame_count)
+        return _spread(range(info.frame_count), config.frames_to_sample)
     return _spread(range(0, info.frame_count, config.frame_stride), config.max_frames)
 
 

@@ -170,7 +170,9 @@ def _add_evaluate(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPa
     parser.add_argument("--model", action="append", dest="models", help="model name (repeat for an ensemble)")
     parser.add_argument("--report", help="write the JSON report here")
     parser.add_argument("--plots", help="write roc.html and reliability.html (Plotly, offline) into this folder")
-    parser.add_argument("--frames", type=int, default=AnalysisConfig.frame_count, help="frames to sample per video")
+    parser.add_argument(
+        "--frames", type=int, default=AnalysisConfig.frames_to_sample, help="frames to sample per video"
+    )
     parser.add_argument("--aggregation", default=AnalysisConfig.aggregation, choices=sorted(STRATEGIES))
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
@@ -215,7 +217,7 @@ def _run_evaluate(arguments: argparse.Namespace) -> int:
     if (problem := _record_error(arguments)) is not None:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    config = AnalysisConfig(frame_count=arguments.frames, aggregation=arguments.aggregation)
+    config = AnalysisConfig(frames_to_sample=arguments.frames, aggregation=arguments.aggregation)
     scorer = load_scorer(arguments.models)
     common.warn_unfitted(scorer)
     thresholds = pipeline.decision_thresholds(config, scorer.thresholds)

@@ -31,7 +31,7 @@ def _add_scan(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser
         dest="models",
         help="model name in models/ (repeat for an ensemble; default: the default model)",
     )
-    parser.add_argument("--frames", type=int, default=AnalysisConfig.frame_count, help="frames to sample")
+    parser.add_argument("--frames", type=int, default=AnalysisConfig.frames_to_sample, help="frames to sample")
     parser.add_argument("--aggregation", default=AnalysisConfig.aggregation, choices=sorted(STRATEGIES))
     parser.add_argument(
         "--threshold",
@@ -66,17 +66,10 @@ def _add_scan(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser
     return parser
 
 
-def _write_annotated(
-    result: VideoResult, path: str, config: AnalysisConfig, thresholds: tuple[float, float], out: Path
-) -> None:
+def _write_annotated(result: VideoResult, path: str, config: AnalysisConfig, out: Path) -> None:
     from detector.outputs import annotate
 
-    if result.info.is_photo:
-        out = annotate.write_annotated_photo(
-            path, result, out.with_suffix(".png"), *thresholds, analysis_max_side=config.max_frame_side
-        )
-    else:
-        out = annotate.write_annotated_video(path, result, out, *thresholds, analysis_max_side=config.max_frame_side)
+    out = annotate.write_annotated(path, result, out, analysis_max_side=config.max_frame_side)
     print(f"{path}: wrote the annotated copy {out}", file=sys.stderr)
 
 
@@ -100,7 +93,6 @@ def _report_argument(value: str) -> Path:
 
 
 # Faces per person shown with where the model looked, in a report (the page shows as many).
-REPORT_EXPLAINED_PER_PERSON = 3
 
 
 def _write_report(
@@ -115,8 +107,7 @@ def _write_report(
         file_name=Path(path).name,
         size_bytes=Path(path).stat().st_size,
         sha256=model_card.file_sha256(Path(path)),
-        overlays=explain.explain_top_faces(result, scorer, REPORT_EXPLAINED_PER_PERSON),
-        thresholds=scorer.thresholds,
+        overlays=explain.explain_top_faces(result, scorer),
     )
     from detector.outputs import report_files
 
@@ -140,8 +131,7 @@ def _scan_one(
     if report_path is not None:
         _write_report(result, path, scorer, config, report_path)
     if annotate_path is not None:
-        thresholds = pipeline.decision_thresholds(config, scorer.thresholds)
-        _write_annotated(result, path, config, thresholds, annotate_path)
+        _write_annotated(result, path, config, annotate_path)
     verdict = result.verdict
     if verdict.fake_probability is None:
         line = f"{path}: {verdict.label.plain_words}: {verdict.reason}"
@@ -162,7 +152,7 @@ def _run_scan(arguments: argparse.Namespace) -> int:
     from detector.analysis.scoring import load_scorer
 
     config = AnalysisConfig(
-        frame_count=arguments.frames,
+        frames_to_sample=arguments.frames,
         aggregation=arguments.aggregation,
         fake_threshold=arguments.threshold,
         uncertain_low=arguments.threshold,

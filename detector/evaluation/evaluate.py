@@ -27,6 +27,7 @@ from detector.errors import DetectorError
 from detector.evaluation import metrics
 from detector.models import model_card
 from detector.training import datasets
+from detector.types import DecisionThresholds
 
 if TYPE_CHECKING:
     from detector.analysis.faces import FaceDetector
@@ -103,18 +104,20 @@ def _counts(labels: np.ndarray) -> dict[str, int]:
 def evaluate_crops(
     crops: datasets.CropSet,
     scorer: EnsembleScorer,
-    thresholds: tuple[float, float],
+    thresholds: DecisionThresholds,
     resamples: int = RESAMPLES,
     seed: int = SEED,
     cache_folder: Path | None = None,
     labels_file: str | None = None,
 ) -> LevelEvaluation:
-    """Scores every crop once and measures them; ``thresholds`` is ``(fake, uncertain_low)``."""
+    """Scores every crop once and measures them at ``thresholds`` (``pipeline.decision_thresholds``)."""
     images = datasets.decode_images(crops.root, crops.files, scorer.input_size, cache_folder)
     probabilities = scorer.score(images)
     grouped = any(group != name for group, name in zip(crops.groups, crops.files, strict=True))
     groups = np.asarray(crops.groups, dtype=object) if grouped else None
-    measured, intervals, decisions = measure(crops.labels, probabilities, *thresholds, groups, resamples, seed)
+    measured, intervals, decisions = measure(
+        crops.labels, probabilities, thresholds.fake, thresholds.uncertain_low, groups, resamples, seed
+    )
     data = {
         "labels": labels_file,
         "folder": str(crops.root),
@@ -140,7 +143,7 @@ def evaluate_videos(
     """
     from detector.analysis import pipeline  # Imported here: the crop level needs no face detector.
 
-    fake_threshold, uncertain_low = pipeline.decision_thresholds(config, scorer.thresholds)
+    thresholds = pipeline.decision_thresholds(config, scorer.thresholds)
     kept_ids, kept_labels, kept_probabilities = [], [], []
     abstentions, errors, per_video = [], [], []
     for position, (name, label) in enumerate(zip(videos.files, videos.labels, strict=True)):
@@ -175,12 +178,12 @@ def evaluate_videos(
         "errors": len(errors),
         "counted": "videos with a fake probability; abstentions and unreadable videos are excluded",
         "resampled_by": "video",
-        "frames": config.frame_count if config.sampling == "count" else f"every {config.frame_stride}th",
+        "frames": config.frames_to_sample if config.sampling == "count" else f"every {config.frame_stride}th",
         "aggregation": config.aggregation,
     }
     if labels.size:
         measured, intervals, decisions = measure(
-            labels, probabilities, fake_threshold, uncertain_low, None, resamples, seed
+            labels, probabilities, thresholds.fake, thresholds.uncertain_low, None, resamples, seed
         )
     else:
         measured, intervals, decisions = {}, {}, {}
@@ -283,7 +286,7 @@ def model_descriptions(scorer: EnsembleScorer) -> list[dict[str, Any]]:
 def report(
     levels: list[LevelEvaluation],
     scorer: EnsembleScorer,
-    thresholds: tuple[float, float],
+    thresholds: DecisionThresholds,
     command: str,
     resamples: int = RESAMPLES,
     seed: int = SEED,
@@ -302,9 +305,9 @@ def report(
             + ", ".join(name for name, done in zip(scorer.names, calibrated, strict=True) if not done)
         ),
         "thresholds": {
-            "fake": thresholds[0],
-            "uncertain_low": thresholds[1],
-            "chosen_on": scorer.thresholds.chosen_on,
+            "fake": thresholds.fake,
+            "uncertain_low": thresholds.uncertain_low,
+            "chosen_on": thresholds.chosen_on,
             "fitted_for_these_models": scorer.thresholds_fitted,
         },
         "bootstrap": {

@@ -302,8 +302,43 @@ def output_paths(out: str | os.PathLike[str], inputs: Sequence[str | os.PathLike
     return paths
 
 
-def describe(result: VideoResult, fake_threshold: float, uncertain_low: float) -> str:
+def write_annotated(
+    path: str | os.PathLike[str],
+    result: VideoResult,
+    out_path: str | os.PathLike[str],
+    analysis_max_side: int = AnalysisConfig.max_frame_side,
+) -> Path:
+    """The annotated copy of a video (H.264 mp4) or a photo (PNG, whatever ``out_path`` ends in), drawn with the
+    thresholds the analysis decided with; returns where it went."""
+    thresholds = result.thresholds
+    if result.info.is_photo:
+        return write_annotated_photo(
+            path,
+            result,
+            Path(out_path).with_suffix(ANNOTATED_PHOTO_SUFFIX),
+            thresholds.fake,
+            thresholds.uncertain_low,
+            analysis_max_side=analysis_max_side,
+        )
+    return write_annotated_video(
+        path, result, out_path, thresholds.fake, thresholds.uncertain_low, analysis_max_side=analysis_max_side
+    )
+
+
+ANNOTATED_PHOTO_SUFFIX = ".png"
+ANNOTATED_VIDEO_SUFFIX = ".mp4"
+
+
+def annotated_file_type(result: VideoResult) -> tuple[str, str]:
+    """The annotated copy's file suffix and MIME type: ``(".png", "image/png")`` or ``(".mp4", "video/mp4")``."""
+    if result.info.is_photo:
+        return ANNOTATED_PHOTO_SUFFIX, "image/png"
+    return ANNOTATED_VIDEO_SUFFIX, "video/mp4"
+
+
+def describe(result: VideoResult) -> str:
     """What the annotated video shows and how to read it, for a caption beside it."""
+    fake_threshold, uncertain_low = result.thresholds.fake, result.thresholds.uncertain_low
     sampled = len(result.frames)
     if annotation_mode(result.info) == EVERY_FRAME:
         what = (

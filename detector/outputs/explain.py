@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Faces explained per person, in the page and in the reports alike: each person's most suspicious.
+EXPLAINED_PER_PERSON = 3
+
 # Sub-models built for a model, kept as long as the model lives: building one costs a graph walk.
 _GRADIENT_MODELS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
@@ -189,7 +192,7 @@ def overlay(crop: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.nd
     return np.clip(np.round(blended), 0, 255).astype(np.uint8)
 
 
-def top_faces(result: VideoResult, per_person: int = 3) -> list[tuple[int, int]]:
+def top_faces(result: VideoResult, per_person: int = EXPLAINED_PER_PERSON) -> list[tuple[int, int]]:
     """The ``(frame_index, track_id)`` keys of each person's most suspicious faces that have a crop.
 
     In the order the page's gallery shows them: people in track order, faces by falling fake probability.
@@ -205,7 +208,7 @@ def top_faces(result: VideoResult, per_person: int = 3) -> list[tuple[int, int]]
 
 
 def explain_top_faces(
-    result: VideoResult, scorer: EnsembleScorer, per_person: int = 3
+    result: VideoResult, scorer: EnsembleScorer, per_person: int = EXPLAINED_PER_PERSON
 ) -> dict[tuple[int, int], np.ndarray]:
     """Overlays ``(S, S, 3) uint8 RGB`` of each person's ``per_person`` most suspicious faces, by crop key.
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from detector.analysis import disagreement, pipeline
 from detector.config import AnalysisConfig
-from detector.models.model_card import ModelCard, Thresholds, limitations_of
+from detector.models.model_card import ModelCard, limitations_of
 from detector.outputs import model_facts, presentation
 from detector.outputs.charts import PERSON_COLORS
 from detector.types import Verdict, VerdictLabel, VideoResult, person_label
@@ -126,6 +126,7 @@ class Report:
     models: tuple[ModelSummary, ...]
     fake_threshold: float
     uncertain_low: float
+    thresholds_chosen_on: str
     aggregation: str
     aggregation_explanation: str
     verdict_label: VerdictLabel
@@ -266,13 +267,11 @@ def build_report(
     sha256: str,
     overlays: Mapping[tuple[int, int], np.ndarray] | None = None,
     generated_at: datetime.datetime | None = None,
-    thresholds: Thresholds | None = None,
 ) -> Report:
     """The report of one analysed video.
 
-    ``cards`` are the cards of the models that scored it; ``thresholds`` those the analysis used
-    (``EnsembleScorer.thresholds``: for several models, the ones fitted for their average), by default the one
-    card's; ``config`` overrides both where it sets them, as in the analysis. ``file_name`` is the name the reader
+    ``cards`` are the cards of the models that scored it; the thresholds are those the analysis decided with
+    (``result.thresholds``). ``file_name`` is the name the reader
     knows the video by (the upload's name, not a temporary path); ``size_bytes`` and ``sha256`` identify the exact
     file (``uploads.upload_digest`` for bytes, ``model_card.file_sha256`` for a path). ``overlays`` maps
     ``(frame_index, track_id)`` like ``result.crops`` to a heatmap image of the same crop; faces without one show
@@ -289,13 +288,13 @@ def build_report(
     if generated_at.tzinfo is None:
         raise ValueError("generated_at must carry a time zone")
     overlays = overlays or {}
-    thresholds = thresholds or cards[0].thresholds
-    fake_threshold, uncertain_low = pipeline.decision_thresholds(config, thresholds)
+    thresholds = result.thresholds
+    fake_threshold, uncertain_low = thresholds.fake, thresholds.uncertain_low
     info, verdict = result.info, result.verdict
     # With several models, say whose thresholds judged their average (unless the settings chose them).
     selection_notes = (
         (f"Thresholds for the {len(cards)} models' average: {thresholds.chosen_on}.",)
-        if len(cards) > 1 and config.fake_threshold is None
+        if len(cards) > 1 and thresholds.chosen_on != pipeline.SETTINGS_CHOSEN
         else ()
     )
 
@@ -347,6 +346,7 @@ def build_report(
         models=tuple(_model_summary(card) for card in cards),
         fake_threshold=fake_threshold,
         uncertain_low=uncertain_low,
+        thresholds_chosen_on=thresholds.chosen_on,
         aggregation=verdict.strategy,
         aggregation_explanation=presentation.STRATEGY_EXPLANATIONS.get(verdict.strategy, ""),
         verdict_label=verdict.label,

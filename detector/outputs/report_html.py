@@ -245,8 +245,7 @@ def _method_section(report: reports.Report) -> str:
     parts = ["<h2>How the check was made</h2>"]
     if len(report.models) > 1:
         parts.append(
-            f"<p>{len(report.models)} models were averaged; the thresholds are those of the first, "
-            f"{_escape(report.models[0].name)}.</p>"
+            f"<p>{len(report.models)} models were averaged; their average was judged with the thresholds below.</p>"
         )
     for model in report.models:
         rows = [
@@ -265,7 +264,7 @@ def _method_section(report: reports.Report) -> str:
     if report.uncertain_low < report.fake_threshold:
         thresholds += f"; inconclusive from {report.uncertain_low:.2f} up to {report.fake_threshold:.2f}"
     rows = [
-        ("Thresholds", _escape(f"{thresholds} ({report.models[0].thresholds_chosen_on}).")),
+        ("Thresholds", _escape(f"{thresholds} ({report.thresholds_chosen_on}).")),
         ("Combining frames", _escape(f"“{report.aggregation}”: {report.aggregation_explanation}")),
     ]
     parts.append(_facts_table(rows))

@@ -307,8 +307,7 @@ class _Writer:
         self.heading("How the check was made", space=60)
         if len(report.models) > 1:
             self.paragraph(
-                f"{len(report.models)} models were averaged; the thresholds are those of the first, "
-                f"{report.models[0].name}."
+                f"{len(report.models)} models were averaged; their average was judged with the thresholds below."
             )
         for model in report.models:
             self.facts(
@@ -331,7 +330,7 @@ class _Writer:
             thresholds += f"; inconclusive from {report.uncertain_low:.2f} up to {report.fake_threshold:.2f}"
         self.facts(
             [
-                ("Thresholds", f"{thresholds} ({report.models[0].thresholds_chosen_on})."),
+                ("Thresholds", f"{thresholds} ({report.thresholds_chosen_on})."),
                 ("Combining frames", f"“{report.aggregation}”: {report.aggregation_explanation}"),
             ]
         )

@@ -223,7 +223,7 @@ def check_stability(
             copy_path = Path(folder) / "copy.mp4"
             _write_video_copy(Path(path), info, indices, size, copy_path)
         encoded = time.perf_counter() - started
-        copy_config = config.replace(sampling="count", frame_count=sample_count)
+        copy_config = config.replace(sampling="count", frames_to_sample=sample_count)
         copy = pipeline.analyze(copy_path, scorer, copy_config, detector=detector, progress=progress)
     seconds = time.perf_counter() - started
     logger.info("stability check of %s: copy made in %.2f s, %.2f s in all", info.path, encoded, seconds)

@@ -34,9 +34,8 @@ def flat(frame_number: int, width: int, height: int) -> np.ndarray:
 def test_one_person_gets_one_track_scored_in_every_frame(tmp_path, scorer):
     path = make_video(tmp_path / "one.mp4", frames=30, size=(480, 320), draw=pasted_faces([face("abplofmgwg.jpg")]))
     stages = []
-    result = pipeline.analyze(
-        path, scorer, AnalysisConfig(frame_count=12), progress=lambda stage, fraction, message: stages.append(stage)
-    )
+    config = AnalysisConfig(frames_to_sample=12)
+    result = pipeline.analyze(path, scorer, config, progress=lambda stage, fraction, message: stages.append(stage))
     assert len(result.frames) == 12
     assert [track.track_id for track in result.tracks] == [0]
     assert len(result.tracks[0].scores) == 12
@@ -53,7 +52,7 @@ def test_one_person_gets_one_track_scored_in_every_frame(tmp_path, scorer):
 def test_two_people_get_a_track_and_a_verdict_each(tmp_path, scorer):
     draw = pasted_faces([face("abplofmgwg.jpg", 140), face("aabqcugcpc.jpg", 140)], step=1)
     path = make_video(tmp_path / "two.mp4", frames=24, size=(560, 280), draw=draw)
-    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=8))
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=8))
     assert [track.track_id for track in result.tracks] == [0, 1]
     assert all(len(track.scores) == 8 for track in result.tracks)
     lefts = [np.mean([score.box.x for score in track.scores]) for track in result.tracks]
@@ -63,7 +62,7 @@ def test_two_people_get_a_track_and_a_verdict_each(tmp_path, scorer):
 
 def test_no_face_gives_an_abstention_with_the_reason(tmp_path, scorer):
     path = make_video(tmp_path / "flat.mp4", frames=20, size=(320, 240), draw=flat)
-    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=8))
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=8))
     assert result.verdict.label is VerdictLabel.UNCERTAIN
     assert result.verdict.fake_probability is None
     assert result.verdict.reason == "No face was found in any of the 8 sampled frames."
@@ -76,7 +75,7 @@ def test_faces_too_small_are_not_scored_and_the_reason_says_so(tmp_path, scorer)
     path = make_video(
         tmp_path / "small.mp4", frames=12, size=(640, 360), draw=pasted_faces([face("abplofmgwg.jpg", 40)])
     )
-    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=6, min_face_size=64))
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=6, min_face_size=64))
     assert result.verdict.fake_probability is None
     assert "too small" in result.verdict.reason
 
@@ -84,7 +83,7 @@ def test_faces_too_small_are_not_scored_and_the_reason_says_so(tmp_path, scorer)
 @requires_shared
 def test_a_one_frame_video_is_read_and_its_face_scored(tmp_path, scorer):
     path = make_video(tmp_path / "single.mp4", frames=1, size=(320, 240), draw=pasted_faces([face("abplofmgwg.jpg")]))
-    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=32))
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=32))
     assert len(result.frames) == 1
     assert len(result.tracks) == 1 and len(result.tracks[0].scores) == 1
     # A video of fewer frames than the abstention rule's 4 is judged on all it has.
@@ -95,7 +94,7 @@ def test_a_one_frame_video_is_read_and_its_face_scored(tmp_path, scorer):
 def test_rotated_phone_clip_is_judged_upright(tmp_path, scorer):
     draw = pasted_faces([face("abplofmgwg.jpg", 150)])
     path = make_video(tmp_path / "phone.mp4", frames=12, size=(240, 420), rotation=90, draw=draw)
-    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=6))
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=6))
     assert (result.info.width, result.info.height, result.info.rotation_degrees) == (240, 420, 90)
     assert len(result.tracks) == 1 and len(result.tracks[0].scores) == 6
 
@@ -111,7 +110,7 @@ def test_rotated_phone_clip_is_judged_upright(tmp_path, scorer):
 def test_unreadable_input_raises_a_clear_error(tmp_path, scorer, make, message):
     path = make(tmp_path)
     with pytest.raises(UnreadableVideoError, match=message):
-        pipeline.analyze(path, scorer, AnalysisConfig(frame_count=4))
+        pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=4))
 
 
 def test_truncated_video_is_refused_or_judged_on_what_remains(tmp_path, scorer):
@@ -119,7 +118,7 @@ def test_truncated_video_is_refused_or_judged_on_what_remains(tmp_path, scorer):
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     try:
-        result = pipeline.analyze(cut, scorer, AnalysisConfig(frame_count=8))
+        result = pipeline.analyze(cut, scorer, AnalysisConfig(frames_to_sample=8))
     except UnreadableVideoError as error:
         assert str(error)
     else:
@@ -136,14 +135,14 @@ def test_files_over_the_size_limit_are_refused_before_decoding(tmp_path, scorer)
 
 def test_a_4k_frame_is_decoded_at_bounded_size(tmp_path, scorer):
     path = make_video(tmp_path / "uhd.mp4", frames=3, size=(3840, 2160), draw=flat)
-    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=3, max_frame_side=1280))
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=3, max_frame_side=1280))
     assert (result.info.width, result.info.height) == (3840, 2160)
     assert len(result.frames) == 3
 
 
 def test_a_ten_minute_video_is_sampled_across_its_whole_length(tmp_path, scorer):
     path = make_video(tmp_path / "long.mp4", frames=1200, fps=2.0, size=(160, 96), draw=flat, gop=50)
-    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=32))
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=32))
     assert result.info.duration_seconds == pytest.approx(600, abs=1)
     assert len(result.frames) == 32
     times = [frame.time_seconds for frame in result.frames]
@@ -170,7 +169,7 @@ def photo_with_face(path, orientation: int = 1, side: int = 160):
 def test_a_photo_with_a_face_gets_a_verdict_with_a_probability(tmp_path, scorer, orientation):
     path = photo_with_face(tmp_path / "portrait.jpg", orientation)
 
-    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=32))
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=32))
 
     assert result.info.is_photo and (result.info.width, result.info.height) == (480, 360)
     assert [frame.index for frame in result.frames] == [0]
@@ -203,7 +202,7 @@ def test_an_ensemble_keeps_each_models_scores_and_verdicts(tmp_path, tiny_models
     folder = two_models_folder(tmp_path / "models", tiny_models_folder)
     ensemble = load_scorer(["tiny", "other"], folder)
     path = make_video(tmp_path / "one.mp4", frames=20, size=(480, 320), draw=pasted_faces([face("abplofmgwg.jpg")]))
-    result = pipeline.analyze(path, ensemble, AnalysisConfig(frame_count=6))
+    result = pipeline.analyze(path, ensemble, AnalysisConfig(frames_to_sample=6))
     scores = result.face_scores
     assert scores and all(len(score.model_probabilities) == 2 for score in scores)
     for score in scores:
@@ -213,6 +212,6 @@ def test_an_ensemble_keeps_each_models_scores_and_verdicts(tmp_path, tiny_models
     assert [opinion["model"] for opinion in data["model_opinions"]] == ["tiny", "other"]
     assert len(data["frames"][0]["faces"][0]["model_probabilities"]) == 2
 
-    alone = pipeline.analyze(path, load_scorer("tiny", folder), AnalysisConfig(frame_count=6))
+    alone = pipeline.analyze(path, load_scorer("tiny", folder), AnalysisConfig(frames_to_sample=6))
     assert alone.opinions == () and all(score.model_probabilities == () for score in alone.face_scores)
     assert "model_probabilities" not in export.result_to_dict(alone)["frames"][0]["faces"][0]

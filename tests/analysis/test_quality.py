@@ -310,7 +310,7 @@ def scorer(tiny_models_folder):
 def test_pipeline_small_faces_make_the_verdict_inconclusive_and_say_why(tmp_path, scorer):
     face = cv2.resize(datasets.read_image(FACE, 160), (60, 60), interpolation=cv2.INTER_AREA)
     path = make_video(tmp_path / "small.mp4", frames=60, size=(320, 240), draw=pasted_faces([face], step=1))
-    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=8))
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=8))
     assert len(result.tracks) == 1 and len(result.tracks[0].scores) == 8
     codes = {issue.code: issue for issue in result.quality_issues}
     assert codes["faces_small"].severe and codes["faces_small"].share == 1.0
@@ -333,7 +333,7 @@ def test_pipeline_blurred_video_is_inconclusive_and_a_sharp_one_is_not(tmp_path,
 
     def analyze(name: str, drawing) -> object:
         path = make_video(tmp_path / name, frames=90, size=(480, 320), draw=drawing)
-        return pipeline.analyze(path, scorer, AnalysisConfig(frame_count=8))
+        return pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=8))
 
     sharp, soft = analyze("sharp.mp4", draw), analyze("soft.mp4", blurred)
     assert [issue.code for issue in sharp.quality_issues] == []

@@ -52,4 +52,4 @@ def test_analysis_key_changes_with_content_models_and_settings() -> None:
     assert hash(key) == hash(uploads.analysis_key(digest, ("tiny",), AnalysisConfig()))
     assert key != uploads.analysis_key(uploads.upload_digest(b"abd"), ["tiny"], config)
     assert key != uploads.analysis_key(digest, ["tiny", "other"], config)
-    assert key != uploads.analysis_key(digest, ["tiny"], config.replace(frame_count=8))
+    assert key != uploads.analysis_key(digest, ["tiny"], config.replace(frames_to_sample=8))

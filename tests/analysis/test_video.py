@@ -66,7 +66,7 @@ def draw_noisy(number: int, width: int, height: int) -> np.ndarray:
 )
 def test_probe_and_sample_each_format(tmp_path, name, codec, codec_name, container, estimate):
     path = make_video(tmp_path / name, frames=30, size=(160, 96), fps=25, codec=codec)
-    config = AnalysisConfig(frame_count=6)
+    config = AnalysisConfig(frames_to_sample=6)
 
     info = video.probe(path, config)
 
@@ -101,7 +101,7 @@ def test_rotated_clip_comes_out_upright(tmp_path, name, rotation, rotate_tag):
         stored = container.streams.video[0]
         assert (stored.width, stored.height) == ((160, 96) if rotation in (90, 270) else (96, 160))
 
-    info, frames = video.sample_frames(path, AnalysisConfig(frame_count=2))
+    info, frames = video.sample_frames(path, AnalysisConfig(frames_to_sample=2))
 
     assert (info.rotation_degrees, info.width, info.height) == (rotation, 96, 160)
     images = [frame.image for frame in frames]
@@ -305,10 +305,10 @@ def test_iter_frames_rejects_bad_arguments(tmp_path):
 @pytest.mark.parametrize(
     ("frame_count", "config", "expected"),
     [
-        (300, AnalysisConfig(frame_count=4), [37, 112, 187, 262]),
-        (10, AnalysisConfig(frame_count=5), [1, 3, 5, 7, 9]),
-        (10, AnalysisConfig(frame_count=32), list(range(10))),
-        (1, AnalysisConfig(frame_count=32), [0]),
+        (300, AnalysisConfig(frames_to_sample=4), [37, 112, 187, 262]),
+        (10, AnalysisConfig(frames_to_sample=5), [1, 3, 5, 7, 9]),
+        (10, AnalysisConfig(frames_to_sample=32), list(range(10))),
+        (1, AnalysisConfig(frames_to_sample=32), [0]),
         (100, AnalysisConfig(sampling="stride", frame_stride=10), [0, 10, 20, 30, 40, 50, 60, 70, 80, 90]),
         (1000, AnalysisConfig(sampling="stride", frame_stride=10, max_frames=4), [120, 370, 620, 870]),
         (25, AnalysisConfig(sampling="stride", frame_stride=7, max_frames=4), [0, 7, 14, 21]),
@@ -361,14 +361,14 @@ def test_write_h264_rejects_bad_frames_and_leaves_no_file(tmp_path, frames, mess
 def test_real_1080p_clip():
     path = SAMPLES / "abqwwspghj.mp4"
 
-    info, frames = video.sample_frames(path, AnalysisConfig(frame_count=32))
+    info, frames = video.sample_frames(path, AnalysisConfig(frames_to_sample=32))
     frames = list(frames)
 
     assert (info.width, info.height, info.codec, info.rotation_degrees) == (1920, 1080, "h264", 0)
     assert info.fps == pytest.approx(29.97, abs=0.01)
     assert info.duration_seconds == pytest.approx(10.0, abs=0.1)
     assert (info.frame_count, info.frame_count_is_estimate) == (300, False)
-    assert [frame.index for frame in frames] == video.sample_indices(info, AnalysisConfig(frame_count=32))
+    assert [frame.index for frame in frames] == video.sample_indices(info, AnalysisConfig(frames_to_sample=32))
     assert all(frame.image.shape == (1080, 1920, 3) for frame in frames)
     assert len({frame.image[::64, ::64].tobytes() for frame in frames}) == 32  # 32 different pictures
 
@@ -414,7 +414,7 @@ def test_a_photo_is_a_video_of_one_frame(tmp_path, name, codec, container):
         0,
         False,
     )
-    assert video.sample_indices(info, AnalysisConfig(frame_count=32)) == [0]
+    assert video.sample_indices(info, AnalysisConfig(frames_to_sample=32)) == [0]
     assert [(frame.index, frame.time_seconds) for frame in frames] == [(0, 0.0)]
     if container == "jpeg":
         assert np.abs(frames[0].image.astype(int) - image).mean() < 3

@@ -50,7 +50,7 @@ def test_scan_prints_a_verdict_line_and_writes_the_stable_json(tiny, face_clip, 
     first = data["frames"][0]
     assert {"index", "time", "faces"} <= set(first)
     assert {"box", "track", "fake_probability"} <= set(first["faces"][0])
-    assert data["config"]["frame_count"] == 8
+    assert data["config"]["frames_to_sample"] == 8
 
 
 @requires_shared

@@ -126,7 +126,7 @@ def test_video_level_counts_abstentions_and_leaves_them_out_of_the_metrics(tiny_
     (tmp_path / "videos.csv").write_text("file,label\nfake.mp4,FAKE\nreal.mp4,REAL\nempty.mp4,REAL\nbroken.mp4,FAKE\n")
     videos = datasets.read_labels(tmp_path / "videos.csv", tmp_path)
     scorer = load_scorer("tiny", tiny_models_folder)
-    level = evaluate.evaluate_videos(videos, scorer, AnalysisConfig(frame_count=6), resamples=20)
+    level = evaluate.evaluate_videos(videos, scorer, AnalysisConfig(frames_to_sample=6), resamples=20)
     assert level.ids == ("fake.mp4", "real.mp4")
     assert level.labels.tolist() == [1, 0]
     assert level.abstentions == ("empty.mp4",)

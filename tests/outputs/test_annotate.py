@@ -48,7 +48,7 @@ def numbered_face(frame: int, width: int, height: int) -> np.ndarray:
 def face_clip(tmp_path_factory, scorer):
     """A 30-frame 480 x 360 clip of a face below the frame number, and its analysis (6 sampled frames)."""
     path = make_video(tmp_path_factory.mktemp("clip") / "face.mp4", frames=30, size=(480, 360), draw=numbered_face)
-    return path, pipeline.analyze(path, scorer, AnalysisConfig(frame_count=6))
+    return path, pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=6))
 
 
 def read_back(path: Path) -> tuple[str, float, list[np.ndarray]]:
@@ -124,7 +124,7 @@ def test_frames_between_samples_show_the_nearest_sampled_frames_boxes(face_clip,
 def test_boxes_follow_frames_the_analysis_decoded_smaller(tmp_path, scorer):
     """The analysis decoded at most 240 px; the annotated copy is 480 px: boxes are scaled by 2."""
     path = make_video(tmp_path / "face.mp4", frames=12, size=(480, 360), draw=numbered_face)
-    result = pipeline.analyze(path, scorer, AnalysisConfig(frame_count=3, max_frame_side=240, min_face_size=32))
+    result = pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=3, max_frame_side=240, min_face_size=32))
     out = annotate.write_annotated_video(path, result, tmp_path / "a.mp4", 0.0, 0.0, 480, analysis_max_side=240)
 
     _, _, frames = read_back(out)
@@ -146,7 +146,7 @@ def test_long_clips_become_a_slideshow_of_the_sampled_frames(face_clip, tmp_path
     assert codec == "h264"
     assert fps == pytest.approx(annotate.SLIDESHOW_FPS)
     assert [frame_number(frame) for frame in frames] == [record.index for record in result.frames]
-    assert "6 sampled frames, one a second" in annotate.describe(result, 0.5, 0.3)
+    assert "6 sampled frames, one a second" in annotate.describe(result)
 
 
 @requires_shared
@@ -165,7 +165,7 @@ def test_a_photo_is_annotated_as_a_picture(tmp_path, scorer):
     rows, columns = label_region(face.box, 1.0)
     assert np.array_equal(median_colour(annotated[rows, columns]), RED)  # a PNG: exact colours
     assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), annotated)
-    assert annotate.describe(result, 0.5, 0.3).startswith("The photo, with each face")
+    assert annotate.describe(result).startswith("The photo, with each face")
 
 
 @pytest.mark.parametrize(

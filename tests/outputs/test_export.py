@@ -20,7 +20,7 @@ def test_json_has_the_stable_keys_and_gaps():
     face = data["frames"][0]["faces"][0]
     assert face["track"] == 0 and face["fake_probability"] == 0.9 and face["box"] == [100.0, 50.0, 80.0, 90.0]
     assert data["people"][0]["frames"] == 3
-    assert data["config"]["frame_count"] == 32
+    assert data["config"]["frames_to_sample"] == 32
 
 
 def test_json_probability_is_null_when_it_cannot_tell():

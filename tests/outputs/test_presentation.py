@@ -11,7 +11,17 @@ import pytest
 from detector import errors
 from detector.analysis.aggregation import STRATEGIES
 from detector.outputs import presentation
-from detector.types import FaceBox, FaceScore, FrameRecord, Track, Verdict, VerdictLabel, VideoInfo, VideoResult
+from detector.types import (
+    DecisionThresholds,
+    FaceBox,
+    FaceScore,
+    FrameRecord,
+    Track,
+    Verdict,
+    VerdictLabel,
+    VideoInfo,
+    VideoResult,
+)
 
 
 def make_info(codec: str = "h264", container: str = "mp4") -> VideoInfo:
@@ -50,7 +60,8 @@ def make_result(track_probabilities: dict[int, list[float]], crops_missing: froz
     for index in range(frame_count):
         frames.append(FrameRecord(index, index / 10, tuple(per_frame[index])))
     verdict = make_verdict(VerdictLabel.UNCERTAIN, None) if not tracks else tracks[0].verdict
-    return VideoResult(make_info(), ("tiny",), tuple(frames), tuple(tracks), verdict, crops=crops)
+    thresholds = DecisionThresholds(0.5, 0.5, "chosen for this test")
+    return VideoResult(make_info(), ("tiny",), tuple(frames), tuple(tracks), verdict, thresholds, crops=crops)
 
 
 def test_every_strategy_has_an_explanation() -> None:
@@ -122,7 +133,12 @@ def test_playback_note_names_the_format() -> None:
 def test_video_summary_counts_frames_with_faces() -> None:
     result = make_result({0: [0.2, 0.3]})
     result = VideoResult(
-        result.info, result.model_names, (*result.frames, FrameRecord(9, 0.9)), result.tracks, result.verdict
+        result.info,
+        result.model_names,
+        (*result.frames, FrameRecord(9, 0.9)),
+        result.tracks,
+        result.verdict,
+        result.thresholds,
     )
     text = presentation.video_summary(result)
     assert "1920 × 1080 pixels, 10.0 seconds at 30 frames per second, H.264 in MP4" in text

@@ -17,7 +17,7 @@ from conftest import make_result
 from detector.config import AnalysisConfig
 from detector.models import model_card
 from detector.outputs import report, report_files, report_html, report_pdf
-from detector.types import VerdictLabel
+from detector.types import DecisionThresholds, VerdictLabel
 
 SHA256 = hashlib.sha256(b"the video").hexdigest()
 NOW = datetime.datetime(2025, 6, 1, 12, 30, tzinfo=datetime.UTC)
@@ -257,19 +257,19 @@ def test_a_report_of_several_models_uses_and_names_the_thresholds_fitted_for_the
     import dataclasses
 
     second = dataclasses.replace(tiny_card, name="second")
-    fitted = model_card.Thresholds(fake=0.8, uncertain_low=0.3, chosen_on="fitted for the pair on validation data")
+    fitted = DecisionThresholds(fake=0.8, uncertain_low=0.3, chosen_on="fitted for the pair on validation data")
     content = report.build_report(
-        two_people,
+        dataclasses.replace(two_people, thresholds=fitted),
         [tiny_card, second],
         AnalysisConfig(),
         "a.mp4",
         size_bytes=1,
         sha256=SHA256,
         generated_at=NOW,
-        thresholds=fitted,
     )
     assert content.fake_threshold == 0.8
+    assert content.thresholds_chosen_on == "fitted for the pair on validation data"
     assert "Thresholds for the 2 models' average: fitted for the pair on validation data." in content.notes
     alone = build(two_people, tiny_card)
-    assert alone.fake_threshold == tiny_card.thresholds.fake
+    assert alone.fake_threshold == two_people.thresholds.fake
     assert not any("average has thresholds" in note for note in alone.notes)

@@ -67,7 +67,7 @@ def test_a_short_clip_is_re_encoded_whole():
 
 def test_a_long_clip_gets_a_run_of_frames_around_each_chosen_sample():
     info = info_of(320, 240, frames=300)
-    sampled = video.sample_indices(info, AnalysisConfig(frame_count=32))
+    sampled = video.sample_indices(info, AnalysisConfig(frames_to_sample=32))
     indices, sample_count = stability.frames_to_encode(info, sampled, 16)
     assert sample_count == 16
     assert len(indices) == 16 * stability.RUN_LENGTH
@@ -87,13 +87,13 @@ def test_fewer_sampled_frames_than_asked_each_get_a_run():
 def test_the_re_analysis_samples_exactly_the_chosen_frames_of_the_copy(tmp_path):
     path = make_video(tmp_path / "numbered.mp4", frames=300, size=(160, 96), fps=30)
     info = video.probe(path)
-    sampled = video.sample_indices(info, AnalysisConfig(frame_count=32))
+    sampled = video.sample_indices(info, AnalysisConfig(frames_to_sample=32))
     indices, sample_count = stability.frames_to_encode(info, sampled, 16)
     copy = tmp_path / "copy.mp4"
     stability._write_video_copy(path, info, indices, stability.copy_size(info), copy)
 
     copy_info = video.probe(copy)
-    copy_config = AnalysisConfig(frame_count=sample_count)
+    copy_config = AnalysisConfig(frames_to_sample=sample_count)
     frames = video.iter_frames(copy, copy_info, video.sample_indices(copy_info, copy_config), copy_config)
     assert copy_info.frame_count == 128
     assert [frame_number(frame.image) for frame in frames] == sampled[1::2]
@@ -104,7 +104,7 @@ def test_check_stability_compares_the_verdicts_and_deletes_the_copy(tmp_path, sc
     face = datasets.read_image(FACES / "abplofmgwg.jpg", 160)
     path = make_video(tmp_path / "face.mp4", frames=30, size=(640, 480), draw=pasted_faces([face]))
     # A threshold of 0: every score reads FAKE, so the verdict holds whatever the untrained model says.
-    config = AnalysisConfig(frame_count=8, fake_threshold=0.0, uncertain_low=0.0)
+    config = AnalysisConfig(frames_to_sample=8, fake_threshold=0.0, uncertain_low=0.0)
     result = pipeline.analyze(path, scorer, config)
     stages = []
 
