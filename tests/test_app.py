@@ -79,7 +79,8 @@ def test_first_load_shows_title_explanation_settings_and_uploader(app: AppTest) 
     assert not app.exception
     assert app.title[0].value == "Deepfake video checker"
     assert "judges faces only" in app.markdown[0].value and "evidence, not proof" in app.markdown[0].value
-    assert app.file_uploader[0].label == "Video or photo to check"
+    assert app.file_uploader[0].label == "Videos or photos to check"
+    assert app.file_uploader[0].accept_multiple_files
     # Streamlit adds aliases (.mpeg4 for .mp4) to the accepted types.
     videos, photos = {".mp4", ".mov", ".m4v", ".avi", ".webm", ".mkv"}, {".jpg", ".jpeg", ".png", ".webp"}
     assert videos | photos <= set(app.file_uploader[0].allowed_type)
@@ -120,11 +121,15 @@ def test_video_with_a_face_gives_verdict_chart_faces_and_downloads(
     assert [button.label for button in app.get("download_button")] == DOWNLOADS
     assert list(private_tmp.iterdir()) == [], "the temporary copy of the upload was not deleted"
 
-    # A rerun (a download, a click elsewhere) shows the remembered result; new settings analyse again.
+    # A rerun (a download, a click elsewhere) shows the remembered result; a setting moved is not applied until
+    # "Apply" is pressed, and then the file is analysed again.
     app.run()
     assert len(calls) == 1
     assert len([text for text in alerts(app) if HEADLINE.match(text)]) == 1
     app.sidebar.slider[0].set_value(8).run()
+    assert len(calls) == 1
+    app.sidebar.slider[0].set_value(8)
+    button(app, "Apply").click().run()
     assert len(calls) == 2
     assert not app.exception
 
@@ -230,11 +235,11 @@ def test_annotated_video_is_made_on_request_shown_and_offered_for_download(
     data = face_video(tmp_path / "face.mp4").read_bytes()
     app.file_uploader[0].set_value(("interview.mp4", data, "video/mp4"))
     app.run()
-    assert any(subheader.value == "Annotated video" for subheader in app.subheader)
     assert len(app.get("video")) == 1  # not made for every upload: only the upload itself is shown
 
     button(app, "Make the annotated video").click().run()
     assert not app.exception
+    assert any(markdown.value == "**Annotated video**" for markdown in app.markdown)
     assert len(app.get("video")) == 2
     assert any(
         "every other frame shows the boxes and scores of the nearest sampled frame" in c.value for c in app.caption
@@ -317,7 +322,8 @@ def test_two_models_selected_show_each_models_verdict(tmp_path: Path, monkeypatc
     monkeypatch.setenv("DETECTOR_MODELS", str(folder))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.sidebar.multiselect[0].set_value(["first", "second"]).run()
+    at.sidebar.multiselect[0].set_value(["first", "second"])
+    button(at, "Apply").click().run()
     # One line per chosen model beside the choice.
     assert [caption.value.split(":")[0] for caption in at.sidebar.caption[:2]] == ["**first**", "**second**"]
     at.file_uploader[0].set_value(("two.mp4", face_video(tmp_path / "face.mp4").read_bytes(), "video/mp4"))
@@ -356,3 +362,95 @@ def test_an_averaged_model_shows_its_members_in_the_model_facts(
     facts = [markdown.value for markdown in at.markdown if "Models averaged:" in markdown.value]
     assert facts and "a: first untrained model; b: second untrained model" in facts[0]
     assert [button.label for button in at.get("download_button")] == DOWNLOADS
+
+
+@requires_face_image
+def test_several_files_give_a_summary_table_and_each_ones_full_result(
+    app: AppTest, tmp_path: Path, private_tmp: Path
+) -> None:
+    face = face_video(tmp_path / "face.mp4").read_bytes()
+    colours = colour_video(tmp_path / "colours.mp4").read_bytes()
+    app.file_uploader[0].set_value(
+        [
+            ("interview.mp4", face, "video/mp4"),
+            ("notes.mp4", b"this is not a video, just some text\n" * 20, "video/mp4"),
+            ("colours.mp4", colours, "video/mp4"),
+        ]
+    )
+    app.run()
+    assert not app.exception
+    (table,) = app.dataframe
+    rows = table.value.to_dict("records")
+    # One bad file does not stop the others: it has its row, with the reason, and the files after it were checked.
+    assert [row["File"] for row in rows] == ["interview.mp4", "notes.mp4", "colours.mp4"]
+    assert rows[1]["Verdict"] == "Not checked" and "not a video the checker can read" in rows[1]["Reason"]
+    assert rows[2]["Verdict"] == "Inconclusive" and rows[2]["Fake probability"] == "—"
+    assert rows[0]["Fake probability"] != "—"
+    (choice,) = [box for box in app.selectbox if box.label == "Full result of"]
+    assert choice.value == 0
+    assert len([text for text in alerts(app) if HEADLINE.match(text)]) == 1
+    assert [item.label for item in app.get("download_button")] == DOWNLOADS
+
+    choice.set_value(1).run()
+    assert not app.exception
+    assert any("not a video the checker can read" in text for text in (error.value for error in app.error))
+    assert not app.get("download_button")
+
+    next(box for box in app.selectbox if box.label == "Full result of").set_value(2).run()
+    assert any(text.startswith("**Inconclusive**") for text in alerts(app))
+    assert list(private_tmp.iterdir()) == [], "the temporary copies of the uploads were not deleted"
+
+
+def test_more_files_than_the_page_takes_are_left_out_with_a_message(
+    app: AppTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked = []
+
+    def refuse(path: Path, *args: object, **kwargs: object) -> None:
+        checked.append(path)
+        raise pipeline.UnreadableVideoError("not a video")
+
+    monkeypatch.setattr(pipeline, "analyze", refuse)
+    files = [(f"clip{number}.mp4", f"clip {number}".encode(), "video/mp4") for number in range(12)]
+    app.file_uploader[0].set_value(files).run()
+    assert not app.exception
+    assert any("12 files were dropped; the checker takes up to 10 at once" in text for text in alerts(app))
+    assert len(checked) == 10
+    assert len(app.dataframe[0].value) == 10
+
+
+@requires_face_image
+def test_on_request_sections_do_not_analyse_again(
+    app: AppTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    analyze = pipeline.analyze
+    monkeypatch.setattr(pipeline, "analyze", lambda *args, **kwargs: calls.append(1) or analyze(*args, **kwargs))
+    app.file_uploader[0].set_value(("interview.mp4", face_video(tmp_path / "face.mp4").read_bytes(), "video/mp4"))
+    app.run()
+    button(app, "Make the annotated video").click().run()
+    app.toggle[0].set_value(True).run()
+    assert not app.exception
+    assert len(calls) == 1
+
+
+@requires_face_image
+def test_about_the_model_is_a_short_summary_with_a_table_and_the_full_figures_folded(tmp_path: Path) -> None:
+    # The shipped default model, with its real measurements: the page shows them in plain words only.
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.file_uploader[0].set_value(("interview.mp4", face_video(tmp_path / "face.mp4").read_bytes(), "video/mp4"))
+    at.run()
+    assert not at.exception
+    assert any(subheader.value == "About the model" for subheader in at.subheader)
+    (table,) = at.dataframe
+    rows = table.value.to_dict("records")
+    assert rows[0]["Measured on"].startswith("Deepfakes like those it learned from")
+    assert all(row["Real faces called fake"].endswith("%") for row in rows)
+    (folded,) = [expander for expander in at.expander if expander.label == "All measurements"]
+    assert not folded.proto.expanded
+    shown = [element.value for kind in (at.markdown, at.caption) for element in kind] + [
+        str(value) for row in rows for value in row.values()
+    ]
+    for text in shown:
+        assert "../shared" not in text and "average(" not in text and "detector." not in text, text

@@ -58,3 +58,38 @@ def upload_digest(data: bytes) -> str:
 def analysis_key(digest: str, model_names: Sequence[str], config: AnalysisConfig) -> Hashable:
     """What a result depends on: the video's content, the models, and every setting of the analysis."""
     return (digest, tuple(model_names), config)
+
+
+# Files a reviewer may drop at once: each is analysed in turn on a small server.
+MAX_FILES = 10
+
+
+def within_limits(sizes: Sequence[int], max_files: int, max_total_bytes: int) -> tuple[int, list[str]]:
+    """How many of several uploads (sizes in bytes, in the order dropped) to check, and why any others are not.
+
+    The first files are kept while there are at most ``max_files`` and their sizes add up to at most
+    ``max_total_bytes``; the messages say which limit left the rest out, in words a reviewer can act on.
+    """
+    if max_files < 1 or max_total_bytes < 1:
+        raise ValueError(f"limits must be positive, got {max_files} files and {max_total_bytes} bytes")
+    kept, total = 0, 0
+    for size in sizes[:max_files]:
+        if total + size > max_total_bytes:
+            break
+        kept, total = kept + 1, total + size
+    messages = []
+    left_out = len(sizes) - kept
+    if len(sizes) > max_files and kept == max_files:
+        messages.append(
+            f"{len(sizes)} files were dropped; the checker takes up to {max_files} at once, so the first "
+            f"{max_files} are checked. Drop the other {left_out} after these."
+        )
+    elif left_out:
+        megabytes = max_total_bytes / 1_000_000
+        if kept == 0:
+            return 0, [f"The first file alone is larger than the {megabytes:,.0f} MB the checker takes at once."]
+        messages.append(
+            f"Together the files are larger than the {megabytes:,.0f} MB the checker takes at once, so only the "
+            f"first {kept} are checked. Drop the other {left_out} after these."
+        )
+    return kept, messages

@@ -6,10 +6,9 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from detector.training import augment
-
 if TYPE_CHECKING:
     from detector.analysis.scoring import EnsembleScorer
+    from detector.training import augment
 
 
 def at_least_one(text: str) -> int:
@@ -20,6 +19,8 @@ def at_least_one(text: str) -> int:
 
 
 def augmentation_policy(text: str) -> augment.AugmentationPolicy:
+    from detector.training import augment
+
     try:
         return augment.policy_from_text(text)
     except ValueError as error:

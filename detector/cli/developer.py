@@ -15,11 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from detector.analysis.aggregation import STRATEGIES
-from detector.analysis.faces import FaceDetector
 from detector.cli import common
 from detector.config import AnalysisConfig
-from detector.models import calibration, model_card
-from detector.shipping import calibrate
+from detector.models import model_card
 from detector.training import ARCHITECTURES, PRECISIONS
 
 
@@ -236,6 +234,8 @@ def _run_evaluate(arguments: argparse.Namespace) -> int:
         videos = datasets.read_labels(Path(arguments.videos), Path(arguments.videos).parent)
         if arguments.limit:
             videos = videos.subset(np.arange(len(videos)) < arguments.limit)
+        from detector.analysis.faces import FaceDetector
+
         with FaceDetector(config.detector_model, config.min_face_confidence) as detector:
             levels.append(
                 evaluate.evaluate_videos(
@@ -272,13 +272,14 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     parser.add_argument(
         "--method",
         choices=model_card.CALIBRATION_METHODS,
-        default=calibrate.DEFAULT_METHOD,
+        default=model_card.DEFAULT_CALIBRATION_METHOD,
         help="temperature: divide the logit; platt: divide it and add a bias (default: %(default)s)",
     )
     return parser
 
 
 def _run_calibrate(arguments: argparse.Namespace) -> int:
+    from detector.models.calibration import describe
     from detector.shipping import ship
 
     card = ship.recalibrate(
@@ -289,7 +290,7 @@ def _run_calibrate(arguments: argparse.Namespace) -> int:
         arguments.method,
     )
     print(
-        f"{card.name}: calibration {calibration.describe(card.calibration)}; fake at {card.thresholds.fake:.3f}, "
+        f"{card.name}: calibration {describe(card.calibration)}; fake at {card.thresholds.fake:.3f}, "
         f"inconclusive from {card.thresholds.uncertain_low:.3f} ({card.thresholds.chosen_on}); card rewritten, "
         "weights unchanged"
     )

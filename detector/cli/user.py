@@ -11,15 +11,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detector.analysis.aggregation import STRATEGIES
-from detector.analysis.faces import FaceDetector
-from detector.analysis.scoring import EnsembleScorer
 from detector.cli import common
 from detector.config import AnalysisConfig
 from detector.errors import DetectorError
 from detector.models import model_card
-from detector.types import VideoResult
+
+if TYPE_CHECKING:
+    from detector.analysis.faces import FaceDetector
+    from detector.analysis.scoring import EnsembleScorer
+    from detector.types import VideoResult
 
 
 def _add_scan(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -172,6 +175,8 @@ def _run_scan(arguments: argparse.Namespace) -> int:
         from detector.outputs.annotate import output_paths
 
         annotate_paths = list(output_paths(arguments.annotate_path, arguments.videos))
+    from detector.analysis.faces import FaceDetector
+
     with FaceDetector(config.detector_model, config.min_face_confidence) as detector:
         for path, report_path, annotate_path in zip(arguments.videos, report_paths, annotate_paths, strict=True):
             try:

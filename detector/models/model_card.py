@@ -66,6 +66,8 @@ class Thresholds:
 
 
 CALIBRATION_METHODS = ("temperature", "platt")
+# The method a new calibration is fitted with (``detector.shipping.calibrate``); each card names its own.
+DEFAULT_CALIBRATION_METHOD = "platt"
 
 
 @dataclass(frozen=True)

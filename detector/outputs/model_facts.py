@@ -78,7 +78,7 @@ _TRAINING_VALUE_WORDS = {
         "sbi": "self-blended real faces (SBI), no real deepfakes",
         "both": "half DFDC fake crops, half self-blended real faces (SBI)",
     },
-    "extra_reals": {"utkface": "UTKFace photos (../shared/data/utkface)"},
+    "extra_reals": {"utkface": "UTKFace photos of real people"},
 }
 _TRAINING_HIDDEN = frozenset(
     {
@@ -140,8 +140,7 @@ def _measurement_context(name: str, measurement: Mapping[str, Any]) -> str:
         if "count_fake" in measurement and "count_real" in measurement:
             context += f": {measurement['count_fake']:,} fake, {measurement['count_real']:,} real"
         context += ")"
-    if "measured_by" in measurement:
-        context += f", by {measurement['measured_by']}"
+    # ``measured_by`` (the code that measured it) stays in the card for whoever reproduces the number.
     return context + ":"
 
 
@@ -237,6 +236,8 @@ def markdown_blocks(lines: list[str]) -> str:
 
 
 def _training_value(key: str, value: Any) -> str:
+    if key == "data" and isinstance(value, str):
+        return _data_words(value)
     if key == "resolution" and isinstance(value, int):
         return f"{value} px (each face crop is shrunk to {value}x{value} before the network sees it)"
     words = _TRAINING_VALUE_WORDS.get(key, {})
@@ -257,10 +258,15 @@ def training_lines(training: Mapping[str, Any]) -> list[str]:
 
 
 def _training_data(card: ModelCard) -> str:
-    """The card's training data in words: each source written ``"../data/x (DFDC face crops, 224x224)"`` becomes
-    ``"DFDC face crops, 224x224"``; sources are separated by ``"; "``."""
+    """The card's training data in words (``_data_words``)."""
+    return _data_words(str(card.training.get("data") or ""))
+
+
+def _data_words(data: str) -> str:
+    """Training data in words, without where it was stored: each source written ``"../data/x (DFDC face crops,
+    224x224)"`` becomes ``"DFDC face crops, 224x224"``; sources are separated by ``"; "``."""
     sources = []
-    for source in str(card.training.get("data") or "").split(";"):
+    for source in data.split(";"):
         source = source.strip()
         if source.endswith(")") and "(" in source and "/" in source.split("(", 1)[0]:
             source = source.split("(", 1)[1][:-1].strip()

@@ -249,6 +249,27 @@ def report_file_name(upload_name: str, extension: str) -> str:
     return f"{stem}-deepfake-check.{extension}"
 
 
+def summary_row(file_name: str, verdict: Verdict) -> dict[str, str]:
+    """One file's row in the table of several: its name, the verdict in words, the fake probability, the reason."""
+    probability = "—" if verdict.fake_probability is None else f"{verdict.fake_probability:.2f}"
+    return {
+        "File": file_name,
+        "Verdict": verdict.label.plain_words,
+        "Fake probability": probability,
+        "Reason": verdict.reason,
+    }
+
+
+def error_row(file_name: str, message: str) -> dict[str, str]:
+    """The row of a file that could not be checked: no verdict and no probability, the reason in its place."""
+    return {"File": file_name, "Verdict": "Not checked", "Fake probability": "—", "Reason": message.split("\n\n")[0]}
+
+
+def choice_label(file_name: str, result: VideoResult | None) -> str:
+    """How a file is named where the reviewer picks whose full result to see."""
+    return f"{file_name}: {result.verdict.label.plain_words if result is not None else 'not checked'}"
+
+
 SCOPE_TITLE = "What this checker can and cannot judge"
 EXPLANATION_TOGGLE = "Show where the model looked"
 EXPLANATION_CAPTION = (

@@ -37,12 +37,12 @@ from scipy import optimize
 from detector.evaluation import metrics
 from detector.models import model_card
 from detector.models.calibration import describe, logits, rescale
+from detector.models.model_card import DEFAULT_CALIBRATION_METHOD as DEFAULT_METHOD
 
 logger = logging.getLogger(__name__)
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
 BIAS_BOUNDS = (-10.0, 10.0)
-DEFAULT_METHOD = "platt"
 TARGET_PRECISION = 0.9
 MIN_CALLS = 10
 # Below this many crops of each class in each half, the fit is not worth trusting: nothing is fitted.

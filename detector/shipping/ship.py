@@ -19,7 +19,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from detector.config import AnalysisConfig
 from detector.errors import ModelCardError
 from detector.evaluation import metrics
 from detector.models import model_card, weight_storage
@@ -104,14 +103,13 @@ def save_with_card(
 ) -> Path:
     """Writes ``folder/<name>.keras`` (without optimizer state) and its card; returns the card's path.
 
-    The crop framing recorded in the card is the one the pipeline's cropping reproduces (``AnalysisConfig``'s
-    defaults, measured on the training crops: docs/DESIGN.md, "Crop framing").
+    The crop framing recorded in the card is that of the training crops (``datasets.CROP_FACE_MARGIN``, measured:
+    docs/DESIGN.md, "Crop framing"); the analysis reads it from the card and crops every face the same way.
     """
     folder.mkdir(parents=True, exist_ok=True)
     weights = model_card.weights_path(name, folder)
     # The optimizer state is only needed to resume, which uses the run folder: leave it out of the product.
     model.save(weights, include_optimizer=False)
-    framing = AnalysisConfig()
     card = model_card.ModelCard(
         name=name,
         architecture=architecture,
@@ -119,8 +117,8 @@ def save_with_card(
         description=description,
         preprocessing=model_card.Preprocessing(
             input_size=int(model.input_shape[1]),
-            face_margin=framing.face_margin,
-            face_detector=framing.detector_model,
+            face_margin=datasets.CROP_FACE_MARGIN,
+            face_detector=datasets.CROP_FACE_DETECTOR,
             test_time_flip=test_time_flip,
         ),
         thresholds=thresholds or model_card.Thresholds(),

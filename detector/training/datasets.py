@@ -26,6 +26,11 @@ from detector.errors import DatasetError
 logger = logging.getLogger(__name__)
 
 LABELS = {"REAL": 0, "FAKE": 1}
+# How the training crops are framed, as the analysis must reproduce it: a square of this many times the face
+# detector's box (its larger side), found by this detector (measured on the DFDC crops: docs/DESIGN.md, "Crop
+# framing"). Written into every model card; the analysis crops by the card.
+CROP_FACE_MARGIN = 1.0
+CROP_FACE_DETECTOR = "full_range"
 DEFAULT_SHARED = Path(__file__).resolve().parents[3] / "shared"
 
 

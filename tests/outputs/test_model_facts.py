@@ -27,9 +27,7 @@ def test_metric_lines_explain_each_number_and_what_it_was_measured_on() -> None:
         }
     }
     lines = model_facts.metric_lines(metrics)
-    assert lines[0] == (
-        "Validation, measured on DFDC face crops (2,000 face crops: 1,000 fake, 1,000 real), by scikit-learn:"
-    )
+    assert lines[0] == ("Validation, measured on DFDC face crops (2,000 face crops: 1,000 fake, 1,000 real):")
     assert any(line.startswith("- ROC AUC 0.912: how well the model ranks") for line in lines)
     assert any("Accuracy 0.850: share of crops labelled correctly at threshold 0.500" in line for line in lines)
     assert any("Balanced accuracy not defined" in line for line in lines)
@@ -153,9 +151,7 @@ def test_metric_lines_show_a_recorded_evaluation_with_its_data_unit_and_rates() 
         "unseen_reals_decisions": {"false_positive_rate": 0.039, "uncertain_share": 0.51, "count": 40, **context},
     }
     lines = model_facts.metric_lines(metrics)
-    assert lines[0] == (
-        "Unseen reals, measured on held-out real photos (40 videos: 0 fake, 40 real), by python -m detector evaluate:"
-    )
+    assert lines[0] == ("Unseen reals, measured on held-out real photos (40 videos: 0 fake, 40 real):")
     assert lines[1].startswith("- Log loss 0.290 (95% range 0.270 to 0.310): ")
     assert lines[2].startswith("Unseen reals, at the card's thresholds, measured on held-out real photos (40 videos)")
     assert lines[3:] == [
@@ -183,3 +179,11 @@ def test_a_model_choice_line_says_what_the_model_is_and_its_comparable_numbers(t
     )
     average = dataclasses.replace(card, architecture="average(compact, resnet50)", metrics={}, training={})
     assert model_facts.model_choice_line(average) == "**tiny**: average of 2 networks."
+
+
+def test_training_lines_name_the_data_without_where_it_was_stored() -> None:
+    lines = model_facts.training_lines(
+        {"data": "../shared/data/dfdc-faces (DFDC face crops, 224x224); ../shared/data/utkface (UTKFace photos)"}
+    )
+    assert lines == ["Training data: DFDC face crops, 224x224; UTKFace photos"]
+    assert model_facts.training_lines({"extra_reals": "utkface"}) == ["Extra real faces: UTKFace photos of real people"]

@@ -262,3 +262,18 @@ def test_a_photo_is_described_as_a_photo_and_its_one_frame_as_scores():
     ]
     with pytest.raises(ValueError, match="one frame"):
         presentation.single_frame_scores(make_result({0: [0.5, 0.6]}))
+
+
+def test_the_table_of_several_files_has_a_row_for_each_checked_or_not() -> None:
+    result = make_result({0: [0.9, 0.8]})
+    row = presentation.summary_row("clip.mp4", result.verdict)
+    assert row["File"] == "clip.mp4" and row["Verdict"] == result.verdict.label.plain_words
+    assert row["Fake probability"] == f"{result.verdict.fake_probability:.2f}" and row["Reason"]
+    failed = presentation.error_row("notes.mp4", "This is not a video the checker can read.\n\nTry another copy.")
+    assert failed == {
+        "File": "notes.mp4",
+        "Verdict": "Not checked",
+        "Fake probability": "—",
+        "Reason": "This is not a video the checker can read.",
+    }
+    assert presentation.choice_label("notes.mp4", None) == "notes.mp4: not checked"

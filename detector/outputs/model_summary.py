@@ -1,0 +1,128 @@
+"""A model's measured quality in a few plain sentences and one small table, for reviewers who will not read a
+model card: on each kind of data it was measured on, how often it called real faces fake and how often it missed
+fakes. Pure functions over the measurements a card records (``detector.outputs.model_facts`` words all of them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from detector.models.model_card import ModelCard
+
+# The measurements a card records at its thresholds, in the order a reviewer reads them: (card key, what the data
+# is, in a reviewer's words).
+MEASURED_KINDS = (
+    ("decisions", "Deepfakes like those it learned from (DFDC videos of people it never saw)"),
+    ("dfdc_face_swaps_decisions", "Face swaps made another way, on the same kind of video"),
+    ("unseen_face_swaps_decisions", "Face swaps made another way, in photos of people it never saw"),
+    ("unseen_real_faces_decisions", "Real people it never saw (photos)"),
+)
+NOT_MEASURED = "not measured"
+
+_ARCHITECTURE_WORDS = {
+    "compact": "a small convolutional network",
+    "compact_wide": "a wider small convolutional network",
+    "resnet50": "a ResNet50 network",
+    "vgg16": "a VGG16 network",
+    "inception_resnet_v2": "an InceptionResNetV2 network",
+}
+_NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
+
+
+@dataclass(frozen=True)
+class MeasuredRow:
+    """One kind of data a model was measured on, at its thresholds; a rate is None where the data has no such
+    faces (no fakes among real people's photos)."""
+
+    kind: str
+    real_called_fake: float | None
+    fakes_missed: float | None
+    inconclusive: float | None
+    count: int | None
+
+
+def _rate(decisions: Mapping[str, Any], key: str) -> float | None:
+    value = decisions.get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def measured_rows(metrics: Mapping[str, Any]) -> list[MeasuredRow]:
+    """A row per kind of data in ``metrics`` (a card's, or the measurements of several models' average), in the
+    order of ``MEASURED_KINDS``; kinds not measured are left out."""
+    rows = []
+    for key, kind in MEASURED_KINDS:
+        decisions = metrics.get(key)
+        if not isinstance(decisions, Mapping):
+            continue
+        has_fakes = "false_negative_rate" in decisions
+        count = decisions.get("count")
+        rows.append(
+            MeasuredRow(
+                kind=kind,
+                real_called_fake=_rate(decisions, "false_positive_rate"),
+                fakes_missed=_rate(decisions, "false_negative_rate") if has_fakes else None,
+                inconclusive=_rate(decisions, "uncertain_share"),
+                count=int(count) if isinstance(count, int) else None,
+            )
+        )
+    return rows
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
+def table_rows(rows: Sequence[MeasuredRow]) -> list[dict[str, str]]:
+    """The rows as a table's cells, with column names a reviewer reads."""
+    return [
+        {
+            "Measured on": row.kind,
+            "Real faces called fake": _percent(row.real_called_fake),
+            "Fakes missed (called real)": _percent(row.fakes_missed),
+            "Left inconclusive": _percent(row.inconclusive),
+        }
+        for row in rows
+    ]
+
+
+def plain_kind(card: ModelCard) -> str:
+    """What a model is, in words: "the average of three small convolutional networks", "a ResNet50 network"."""
+    if card.architecture.startswith("average("):
+        parts = [part.strip() for part in card.architecture[len("average(") : -1].split(",")]
+        kinds = {_ARCHITECTURE_WORDS.get(part, "network").split(" ", 1)[1] for part in parts}
+        count = _NUMBERS.get(len(parts), str(len(parts)))
+        if len(kinds) == 1:
+            return f"the average of {count} {kinds.pop().replace('network', 'networks')}"
+        return f"the average of {count} networks"
+    return _ARCHITECTURE_WORDS.get(card.architecture, "a neural network")
+
+
+def summary_sentences(what: str, rows: Sequence[MeasuredRow]) -> list[str]:
+    """A few sentences on what scored the faces (``what``, e.g. ``plain_kind(card)``) and how it did, from the
+    measurements alone (no number made up)."""
+    sentences = [f"The checker scores each face with {what}, trained from scratch for this checker."]
+    learned = next((row for row in rows if row.kind == MEASURED_KINDS[0][1]), None)
+    others = [row for row in rows if row.kind in (MEASURED_KINDS[1][1], MEASURED_KINDS[2][1])]
+    if learned is not None and learned.fakes_missed is not None and learned.real_called_fake is not None:
+        sentences.append(
+            f"On deepfakes like those it learned from, it missed {_percent(learned.fakes_missed)} of fake faces and "
+            f"called {_percent(learned.real_called_fake)} of real faces fake, leaving "
+            f"{_percent(learned.inconclusive)} undecided."
+        )
+    missed = [row.fakes_missed for row in others if row.fakes_missed is not None]
+    if missed and learned is not None and learned.fakes_missed is not None:
+        worst = max(missed)
+        if worst > learned.fakes_missed:
+            sentences.append(
+                f"Manipulations made another way fool it more often: it missed up to {_percent(worst)} of those. "
+                "A result of “No sign of manipulation found” does not rule them out."
+            )
+    if not rows:
+        sentences.append("It has no measurements on labelled data: its scores cannot be trusted.")
+    sentences.append(
+        "These rates are for single faces; a video's verdict combines many frames, and footage unlike the data "
+        "below may fare worse."
+    )
+    return sentences

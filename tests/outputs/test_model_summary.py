@@ -1,0 +1,74 @@
+"""Tests for detector/outputs/model_summary.py: a model's measurements in a few sentences and one small table."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from detector.models import model_card
+from detector.outputs import model_summary
+
+MEASURED = {
+    "decisions": {"false_positive_rate": 0.088, "false_negative_rate": 0.041, "uncertain_share": 0.43, "count": 2078},
+    "dfdc_face_swaps_decisions": {
+        "false_positive_rate": 0.078,
+        "false_negative_rate": 0.145,
+        "uncertain_share": 0.5,
+        "count": 4112,
+    },
+    "unseen_real_faces_decisions": {"false_positive_rate": 0.039, "uncertain_share": 0.51, "count": 1240},
+    "validation": {"roc_auc": 0.87},
+}
+
+
+def test_rows_follow_the_reviewers_order_and_leave_out_what_the_data_cannot_have() -> None:
+    rows = model_summary.measured_rows(MEASURED)
+    assert [row.kind for row in rows] == [
+        model_summary.MEASURED_KINDS[0][1],
+        model_summary.MEASURED_KINDS[1][1],
+        model_summary.MEASURED_KINDS[3][1],
+    ]
+    learned, swaps, reals = rows
+    assert (learned.real_called_fake, learned.fakes_missed, learned.inconclusive) == (0.088, 0.041, 0.43)
+    assert swaps.count == 4112
+    # Photos of real people hold no fakes: nothing can be missed, and the table says so rather than "0%".
+    assert reals.fakes_missed is None
+    cells = model_summary.table_rows(rows)
+    assert cells[0] == {
+        "Measured on": model_summary.MEASURED_KINDS[0][1],
+        "Real faces called fake": "9%",
+        "Fakes missed (called real)": "4%",
+        "Left inconclusive": "43%",
+    }
+    assert cells[2]["Fakes missed (called real)"] == "—"
+
+
+def test_the_summary_says_how_it_did_and_that_other_methods_fool_it_more() -> None:
+    rows = model_summary.measured_rows(MEASURED)
+    text = " ".join(model_summary.summary_sentences("a small convolutional network", rows))
+    assert "missed 4% of fake faces and called 9% of real faces fake, leaving 43% undecided" in text
+    assert "missed up to 14% of those" in text
+    assert "single faces" in text
+
+
+def test_a_model_without_measurements_says_its_scores_cannot_be_trusted() -> None:
+    assert model_summary.measured_rows({}) == []
+    text = " ".join(model_summary.summary_sentences("a small convolutional network", []))
+    assert "cannot be trusted" in text
+
+
+@pytest.mark.parametrize(
+    ("architecture", "words"),
+    [
+        ("average(compact, compact, compact)", "the average of three small convolutional networks"),
+        ("average(compact, resnet50)", "the average of two networks"),
+        ("resnet50", "a ResNet50 network"),
+        ("compact", "a small convolutional network"),
+        ("something_new", "a neural network"),
+    ],
+)
+def test_plain_kind_never_shows_code_style_names(tiny_models_folder: Path, architecture: str, words: str) -> None:
+    card = dataclasses.replace(model_card.read_card("tiny", tiny_models_folder), architecture=architecture)
+    assert model_summary.plain_kind(card) == words
