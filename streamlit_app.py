@@ -465,9 +465,10 @@ def render_checked(item: Checked, folder: Path, names: list[str], config: Analys
     render_about_model(scorer)
 
 
-def render_scope(cards: list[model_card.ModelCard]) -> None:
-    """What the checker can and cannot judge, for the chosen models: shown open, before and after a check."""
-    with st.expander(presentation.SCOPE_TITLE, expanded=True):
+def render_scope(cards: list[model_card.ModelCard], expanded: bool) -> None:
+    """What the checker can and cannot judge, for the chosen models: open until files are dropped, then folded
+    above their results."""
+    with st.expander(presentation.SCOPE_TITLE, expanded=expanded):
         st.markdown("\n".join(f"- {line}" for line in model_facts.scope_lines(cards)))
 
 
@@ -496,7 +497,7 @@ def main() -> None:
         help=f"Up to {uploads.MAX_FILES} at once. Videos: MP4, MOV, M4V, AVI, WebM or MKV. Photos: JPEG, PNG or WebP.",
     )
     st.caption("Uploaded files are deleted from the server as soon as they have been checked.")
-    render_scope([cards[name] for name in names])
+    render_scope([cards[name] for name in names], expanded=not dropped)
     if not names:
         st.warning("Choose at least one model under Settings, then press Apply.")
         return

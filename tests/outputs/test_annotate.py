@@ -6,6 +6,7 @@ thresholds, not through what the model says.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import av
@@ -217,7 +218,7 @@ def test_write_annotated_video_refuses_a_result_without_frames(tmp_path):
     from conftest import make_result
 
     result = make_result({0: [0.9, 0.8]})
-    empty = type(result)(result.info, result.model_names, (), (), result.verdict)
+    empty = dataclasses.replace(result, frames=(), tracks=())
     with pytest.raises(ValueError, match="no sampled frames"):
         annotate.write_annotated_video(tmp_path / "x.mp4", empty, tmp_path / "out.mp4", 0.5, 0.3)
     assert not (tmp_path / "out.mp4").exists()
