@@ -1,4 +1,4 @@
-"""What each architecture costs on this machine: parameters, file size, scoring 32 crops, one training step.
+"""What each architecture costs on the computer it runs on: parameters, file size, scoring 32 crops, one training step.
 
     python bench/bench_architectures.py [--resolution 128] [--architecture NAME ...] [--repeats 3] [--threads N]
 

@@ -31,7 +31,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--steps-per-epoch",
         type=common.at_least_one,
         help="batches in an epoch (default: one pass over the training crops); shorter epochs checkpoint and "
-        "validate more often, for runs that must end within a working session",
+        "validate more often, for runs that may be interrupted",
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)

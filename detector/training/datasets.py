@@ -2,7 +2,7 @@
 
 The DFDC crops in ``../shared/data/dfdc-faces`` are split into training and validation **by group** (the real
 source video a fake was made from), never by image, so the same person and scene never appear on both sides. The
-split is a hash of the group name, so it is the same on every machine and in every session.
+split is a hash of the group name, so it is the same on every computer and every time.
 
 Images are decoded once into a ``(N, S, S, 3) uint8 RGB`` array and cached as ``.npy`` next to the project
 (``.cache/``, ignored by git) so that a resumed run does not decode 29,000 JPEGs again.

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 EXTRA_REALS = (None, "utkface")
 # Keras dtype policies a run may use. "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: measured
-# 1.9 times faster a training step for VGG16 and 1.5-1.7 for ResNet50 on this machine's AVX512_BF16 cores, no gain
+# 1.9 times faster a training step for VGG16 and 1.5-1.7 for ResNet50 on CPUs with AVX512_BF16, no gain
 # for the compact networks or InceptionResNetV2 (bench/bench_architectures.py --precision, docs/DESIGN.md).
 # Each extra source of real faces in words, for the card's training data ("path (words)", as for DFDC).
 EXTRA_REALS_WORDS = {"utkface": "UTKFace real face photos, except the quarter held out for testing"}
@@ -52,7 +52,7 @@ class TrainingConfig:
     resolution: int = 128
     epochs: int = 12
     # Batches an epoch holds (None: one pass over the training crops). Shorter epochs checkpoint, validate and
-    # early-stop more often, so that a run that must end with a session still leaves its best weights.
+    # early-stop more often, so that a run that is interrupted still leaves its best weights.
     steps_per_epoch: int | None = None
     batch_size: int = 32
     learning_rate: float = 1e-3

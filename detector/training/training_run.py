@@ -1,5 +1,5 @@
 """A training run's folder (``runs/<name>/``, ignored by git): what a run keeps so that it continues the same in a
-later session and its card can say how it was made.
+later invocation and its card can say how it was made.
 
 ``log.csv`` holds one row per epoch; the learning rate and the decision to stop are computed from its validation
 losses (``plateau_schedule``), not from callbacks' memory, which a new process would not have. ``augmentation.json``
@@ -44,7 +44,7 @@ def plateau_schedule(
     """The learning rate for the next epoch, and whether to stop, from the validation losses of the epochs so far.
 
     Each epoch that does not lower the best loss halves the rate (down to ``least_rate``); ``patience`` of them in a
-    row stop the run. A function of the run's log, not of a callback's memory: a run resumed in a later session
+    row stop the run. A function of the run's log, not of a callback's memory: a run resumed by a later invocation
     slows down and stops exactly as one left running would (Keras's callbacks forget both on every ``fit``)."""
     rate, best, stalled = initial_rate, float("inf"), 0
     for loss in losses:
@@ -156,7 +156,7 @@ def code_version() -> dict[str, Any]:
 
 def record_session(run: Path, command: str, epochs_done: int, action: str) -> list[dict[str, Any]]:
     """Appends this invocation (when, which code, after how many epochs, what it did) to the run's sessions file and
-    returns all of them: a run resumed across sessions may have been trained by more than one version of the code,
+    returns all of them: a run resumed several times may have been trained by more than one version of the code,
     and its card says which."""
     entry = {
         "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
