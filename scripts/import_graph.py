@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("detector.models",),
     ("detector.analysis",),
     ("detector.outputs", "detector.training"),
-    ("detector.evaluation",),
+    ("detector.evaluation", "detector.archive"),
     ("detector.shipping",),
     ("detector.cli",),
     ("detector", "detector.__main__"),

@@ -59,7 +59,7 @@ def test_lazy_imports_and_relative_imports_count(tmp_path):
 
 def test_the_stages_are_folders():
     folders = {path.name for path in (PROJECT / "detector").iterdir() if (path / "__init__.py").is_file()}
-    assert {"models", "analysis", "outputs", "training", "evaluation", "shipping", "cli"} <= folders
+    assert {"models", "analysis", "outputs", "training", "evaluation", "shipping", "archive", "cli"} <= folders
 
 
 def test_no_module_is_longer_than_a_person_reads_at_once():

@@ -47,6 +47,9 @@ SEEK_MIN_SKIPPED_FRAMES = 16
 # 10 s 1080p sample clips took 1.86-2.05 s instead of 3.12-3.49 s with PyAV's default, "SLICE"
 # (bench/bench_decode.py --threads, docs/DESIGN.md, "Decoder threads").
 DECODER_THREADS = "AUTO"
+# How many threads the decoder may use: 0 lets FFmpeg take one per core. A batch worker that owns one core of a
+# shared machine sets 1 (detector.archive.worker).
+DECODER_THREAD_COUNT = 0
 
 # probe() gives up on the first picture after this many packets: decoders need a few (frame threads, B-frame
 # reordering), hundreds mean a broken stream.
@@ -177,6 +180,7 @@ def iter_frames(
     with _open(Path(path)) as container:
         stream = _video_stream(container)
         stream.thread_type = DECODER_THREADS
+        stream.thread_count = DECODER_THREAD_COUNT
         start = stream.start_time or 0
         keyframes = _keyframe_indices(container, stream, start, info.fps) if strategy != "forward" else []
         frames = _indexed_frames(container, stream, start, info.fps)

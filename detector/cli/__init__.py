@@ -1,6 +1,7 @@
 """The command line: ``python -m detector COMMAND ...``.
 
-The reviewer's command, ``scan``, is in ``user``; the developer's (``train``, ``evaluate``, ``score-crops``,
+The reviewer's command, ``scan``, is in ``user``; the operator's ``scan-archive`` (thousands of files, on Ray) in
+``archive``; the developer's (``train``, ``evaluate``, ``score-crops``,
 ``calibrate``, ``quantize``, ``combine``, ``ensembles``) are in ``developer``.
 
 Exit status: 0 when every input was judged (an "inconclusive" verdict included), 1 when an input could not be read
@@ -14,7 +15,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from detector.cli import developer, user
+from detector.cli import archive, developer, user
 from detector.errors import DetectorError
 
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     subparsers = parser.add_subparsers(dest="command", required=True)
     user.add_parsers(subparsers)
+    archive.add_parsers(subparsers)
     developer.add_parsers(subparsers)
     return parser
 
