@@ -195,7 +195,9 @@ def run(
     try:
         pool = new_workers(count)
         summary.startup_seconds = time.perf_counter() - started_at
-        queue = collections.deque(current_plan.jobs)
+        # Largest first: the long files start early and the short ones fill the gaps at the end, so that no worker
+        # is left alone with a long file while the others idle.
+        queue = collections.deque(sorted(current_plan.jobs, key=lambda job: job.size_bytes, reverse=True))
         running: dict[Any, tuple[int, Job]] = {}
 
         def dispatch(slot: int) -> None:
