@@ -3,19 +3,25 @@
 video (probe, sample frames) -> faces (detect) -> cropping -> scoring -> tracking -> aggregation -> VideoResult.
 
 Frames are streamed: each sampled frame is searched for faces, its crops are kept and the frame itself is
-dropped, so memory holds at most one frame and the crops (32 frames x a few faces x 224 x 224 x 3 bytes).
+dropped. A background thread decodes up to ``DECODE_AHEAD_FRAMES`` frames ahead of the face search (``prefetched``),
+so memory holds at most that many frames plus the one being searched, and the crops (32 frames x a few faces x
+224 x 224 x 3 bytes).
 Long steps report through ``progress(stage, fraction, message)``, never through a user interface.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -25,7 +31,7 @@ from detector.analysis.scoring import EnsembleScorer
 from detector.config import AnalysisConfig
 from detector.errors import UnreadableVideoError
 from detector.models.model_card import Thresholds
-from detector.types import DecisionThresholds, FaceBox, FaceScore, FrameRecord, Track, VideoResult
+from detector.types import DecisionThresholds, FaceBox, FaceScore, FrameRecord, SampledFrame, Track, VideoResult
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +39,108 @@ Progress = Callable[[str, float, str], None]
 
 PHOTO_REASON = "A single photo: the verdict rests on one view of each face, where a video gives many."
 
+# How many sampled frames the background thread may decode ahead of the face search. A few are enough to keep the
+# detector from waiting on the decoder; each costs memory (a 1080p frame is 6 MB), so the bound stays small.
+DECODE_AHEAD_FRAMES = 4
+# How often a producer waiting for room checks whether its consumer has stopped: the longest that closing a
+# prefetch waits on a thread that is not in the middle of producing an item.
+_STOP_POLL_SECONDS = 0.05
+# The name of the producer thread, so that a stack dump or a test can tell it from the others.
+PREFETCH_THREAD_NAME = "prefetch"
+
+Item = TypeVar("Item")
+
 
 def _no_progress(stage: str, fraction: float, message: str) -> None:
     logger.debug("%s %.0f%% %s", stage, 100 * fraction, message)
+
+
+@dataclass(frozen=True)
+class _End:
+    """The producer's last message to the consumer: ``error`` is what the items raised, None when they ran out."""
+
+    error: BaseException | None = None
+
+
+def prefetched(items: Iterable[Item], depth: int) -> Generator[Item, None, None]:
+    """Yields ``items`` in their order while a background thread takes them from ``items``, up to ``depth`` ahead.
+
+    Why: decoding a frame (PyAV) and looking for faces in the frame before it (TFLite) both release the GIL, so
+    with the decoder in its own thread the two overlap instead of taking turns; see docs/DESIGN.md, "Decoding
+    ahead".
+
+    At most ``depth`` items have been taken from ``items`` and not yet handed to the caller, so memory holds at
+    most ``depth`` of them besides the one the caller works on. An exception raised by ``items`` reaches the caller
+    after the items before it, as the very same object (type, message and cause unchanged). The thread starts on
+    the first ``next``. Closing the returned generator (best through ``contextlib.closing``, so that an exception
+    in the caller closes it too) stops the thread, closes ``items`` in that thread and waits for it to end.
+
+    Raises ``ValueError`` when ``depth`` is under 1.
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be at least 1, got {depth}")
+    return _consume(iter(items), depth)
+
+
+def _consume(source: Iterator[Item], depth: int) -> Generator[Item, None, None]:
+    """The calling thread's side of ``prefetched``: hands on what the producer thread sends, in order."""
+    messages: queue.SimpleQueue[Item | _End] = queue.SimpleQueue()
+    # Room for ``depth`` items: the producer takes one before each item, the consumer gives it back on receipt.
+    # The queue itself is unbounded; this semaphore is what bounds it.
+    room = threading.Semaphore(depth)
+    stop = threading.Event()
+    producer = threading.Thread(
+        target=_produce, args=(source, messages, room, stop), name=PREFETCH_THREAD_NAME, daemon=True
+    )
+    producer.start()
+    try:
+        # The producer always ends with an ``_End`` unless told to stop, which only this generator does, so
+        # waiting without a timeout cannot hang.
+        while not isinstance(message := messages.get(), _End):
+            room.release()
+            yield message
+        if message.error is not None:
+            raise message.error
+    finally:
+        stop.set()
+        producer.join()
+
+
+def _produce(
+    source: Iterator[Item],
+    messages: queue.SimpleQueue[Item | _End],
+    room: threading.Semaphore,
+    stop: threading.Event,
+) -> None:
+    """The producer thread: sends the items of ``source`` while there is room, then one ``_End``.
+
+    ``source`` is closed here, in the thread that iterated it (a generator cannot be closed while another thread
+    runs it), so that ``video.iter_frames`` releases its file as soon as the consumer stops.
+    """
+    end = _End()
+    try:
+        try:
+            while _wait_for_room(room, stop):
+                try:
+                    item = next(source)
+                except StopIteration:
+                    break
+                messages.put(item)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+    except BaseException as error:  # Any error is the consumer's to raise, as iterating in its thread would.
+        end = _End(error)
+    messages.put(end)
+
+
+def _wait_for_room(room: threading.Semaphore, stop: threading.Event) -> bool:
+    """Waits until there is room for one more item: True then, False once the consumer has stopped."""
+    while not stop.is_set():
+        if room.acquire(timeout=_STOP_POLL_SECONDS):
+            return True
+    return False
 
 
 @dataclass
@@ -62,24 +167,39 @@ def _find_faces(
     info = video.probe(path, config)
     indices = video.sample_indices(info, config)
     found: list[_FrameFaces] = []
-    for position, frame in enumerate(video.iter_frames(path, info, indices, config)):
-        faces = _FrameFaces(frame.index, frame.time_seconds)
-        for box in detector.detect(frame.image)[: config.max_faces_per_frame]:
-            if box.size < config.min_face_size:
-                faces.too_small += 1
-                continue
-            faces.boxes.append(box)
-            faces.crops.append(cropping.crop_face(frame.image, box, margin, crop_size, center_shift))
-            faces.measurements.append(quality.measure_face(frame.image, box, faces.crops[-1]))
-        found.append(faces)
-        progress(
-            "faces",
-            (position + 1) / len(indices),
-            f"Looked for faces in {position + 1} of {len(indices)} frames",
-        )
+    frames = prefetched(video.iter_frames(path, info, indices, config), DECODE_AHEAD_FRAMES)
+    # Closing on the way out, normal or not, stops the decoding thread at once rather than when collected.
+    with contextlib.closing(frames):
+        for position, frame in enumerate(frames):
+            found.append(_faces_in_frame(frame, config, detector, crop_size, margin, center_shift))
+            progress(
+                "faces",
+                (position + 1) / len(indices),
+                f"Looked for faces in {position + 1} of {len(indices)} frames",
+            )
     if not found:
         raise UnreadableVideoError(f"No frame of {path.name} could be decoded.")
     return info, found
+
+
+def _faces_in_frame(
+    frame: SampledFrame,
+    config: AnalysisConfig,
+    detector: FaceDetector,
+    crop_size: int,
+    margin: float,
+    center_shift: float,
+) -> _FrameFaces:
+    """Detects the faces of one frame; crops and measures those big enough to judge, counts the others."""
+    faces = _FrameFaces(frame.index, frame.time_seconds)
+    for box in detector.detect(frame.image)[: config.max_faces_per_frame]:
+        if box.size < config.min_face_size:
+            faces.too_small += 1
+            continue
+        faces.boxes.append(box)
+        faces.crops.append(cropping.crop_face(frame.image, box, margin, crop_size, center_shift))
+        faces.measurements.append(quality.measure_face(frame.image, box, faces.crops[-1]))
+    return faces
 
 
 def _no_face_reason(found: list[_FrameFaces], config: AnalysisConfig) -> str:

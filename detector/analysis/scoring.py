@@ -11,33 +11,83 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from detector.errors import ModelCardError
-from detector.models import calibration, ensemble_table, model_card, weight_storage
+from detector.models import calibration, ensemble_table, model_card, tflite, weight_storage
 
 logger = logging.getLogger(__name__)
 
 
-class FaceScorer:
-    """One trained model: ``score((N, S, S, 3) uint8 RGB) -> (N,) float64`` calibrated fake probabilities."""
+RUNTIMES = ("auto", "keras")
 
-    def __init__(self, name: str, folder: Path | None = None, batch_size: int = 16, verify: bool = True) -> None:
+
+class FaceScorer:
+    """One trained model: ``score((N, S, S, 3) uint8 RGB) -> (N,) float64`` calibrated fake probabilities.
+
+    Scores with the model's TensorFlow Lite copy when its card records one (``detector.shipping.lite``: the same
+    numbers, checked when it was made, without loading TensorFlow), else with the Keras model; ``runtime="keras"``
+    always uses Keras. ``model``, the Keras model, is loaded when first asked for (explanations need it).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        folder: Path | None = None,
+        batch_size: int = 16,
+        verify: bool = True,
+        num_threads: int | None = None,
+        runtime: str = "auto",
+    ) -> None:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
         self.card = model_card.read_card(name, folder)
-        if verify:
-            path = model_card.verified_weights(self.card, folder)
-        else:
-            path = model_card.weights_path(name, folder)
-            if not path.is_file():
-                raise ModelCardError(f"model {name!r} has a card but no weights file {path}")
-        self.model = weight_storage.load(path)
         self.batch_size = batch_size
-        expected = self.model.input_shape[1]
+        self._folder, self._verify = folder, verify
+        self._model = None
+        self.lite = self._lite_copy(num_threads) if runtime == "auto" else None
+        if self.lite is None:
+            self._load_keras()
+        elif self.lite.input_size != self.card.preprocessing.input_size:
+            raise ModelCardError(
+                f"{name!r}: its TensorFlow Lite copy takes {self.lite.input_size} px crops but its card says "
+                f"{self.card.preprocessing.input_size}"
+            )
+
+    def _lite_copy(self, num_threads: int | None) -> tflite.LiteClassifier | None:
+        recorded = self.card.extra.get("tflite")
+        if not recorded:
+            return None
+        path = (self._folder or model_card.models_folder()) / recorded["file"]
+        if not path.is_file():
+            logger.warning("%s: its TensorFlow Lite copy %s is missing; scoring with Keras", self.card.name, path)
+            return None
+        if self._verify and model_card.file_sha256(path) != recorded["sha256"]:
+            raise ModelCardError(f"{path} does not match the sha256 in the card of {self.card.name!r}")
+        return tflite.LiteClassifier(path, num_threads, self.batch_size)
+
+    def _load_keras(self) -> Any:
+        if self._verify:
+            path = model_card.verified_weights(self.card, self._folder)
+        else:
+            path = model_card.weights_path(self.card.name, self._folder)
+            if not path.is_file():
+                raise ModelCardError(f"model {self.card.name!r} has a card but no weights file {path}")
+        self._model = weight_storage.load(path)
+        expected = self._model.input_shape[1]
         if expected != self.card.preprocessing.input_size:
             raise ModelCardError(
-                f"{name!r}: the model takes {expected} px crops but its card says {self.card.preprocessing.input_size}"
+                f"{self.card.name!r}: the model takes {expected} px crops but its card says "
+                f"{self.card.preprocessing.input_size}"
             )
+        return self._model
+
+    @property
+    def model(self) -> Any:
+        """The Keras model (loaded on first use when the scores come from the TensorFlow Lite copy)."""
+        return self._model if self._model is not None else self._load_keras()
 
     @property
     def name(self) -> str:
@@ -71,6 +121,8 @@ class FaceScorer:
         return self._predict(crops)
 
     def _predict(self, crops: np.ndarray) -> np.ndarray:
+        if self.lite is not None:
+            return self._checked(self.lite.predict(crops))
         outputs = []
         for start in range(0, len(crops), self.batch_size):
             batch = crops[start : start + self.batch_size].astype(np.float32)
@@ -78,7 +130,9 @@ class FaceScorer:
             if count < self.batch_size:
                 batch = np.concatenate([batch, np.zeros((self.batch_size - count, *batch.shape[1:]), np.float32)])
             outputs.append(np.asarray(self.model.predict_on_batch(batch)).reshape(-1)[:count])
-        probabilities = np.concatenate(outputs).astype(np.float64)
+        return self._checked(np.concatenate(outputs).astype(np.float64))
+
+    def _checked(self, probabilities: np.ndarray) -> np.ndarray:
         if not np.all(np.isfinite(probabilities)):
             raise ModelCardError(f"model {self.name!r} produced non-finite scores")
         return np.clip(probabilities, 0.0, 1.0)
@@ -136,10 +190,18 @@ class EnsembleScorer:
         return self.score_each(crops).mean(axis=1) if len(crops) else np.zeros(0, np.float64)
 
 
-def load_scorer(names: Sequence[str] | str | None = None, folder: Path | None = None) -> EnsembleScorer:
-    """The named models (or the default one) as an ensemble (of one, most often)."""
+def load_scorer(
+    names: Sequence[str] | str | None = None,
+    folder: Path | None = None,
+    num_threads: int | None = None,
+    runtime: str = "auto",
+) -> EnsembleScorer:
+    """The named models (or the default one) as an ensemble (of one, most often). ``num_threads`` limits the
+    TensorFlow Lite copies' threads (None: every core); ``runtime="keras"`` scores with Keras even where a
+    TensorFlow Lite copy exists."""
     if names is None or names == [] or names == ():
         names = [model_card.default_model(folder)]
     elif isinstance(names, str):
         names = [names]
-    return EnsembleScorer([FaceScorer(name, folder) for name in names], folder)
+    scorers = [FaceScorer(name, folder, num_threads=num_threads, runtime=runtime) for name in names]
+    return EnsembleScorer(scorers, folder)

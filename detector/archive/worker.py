@@ -23,26 +23,35 @@ from detector.types import VideoResult
 logger = logging.getLogger(__name__)
 
 # The libraries' own thread pools, limited before they start (a worker that owns one core must not take two).
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+)
 
 Analyse = Callable[[Path, EnsembleScorer, AnalysisConfig, FaceDetector], VideoResult]
 
 
 def limit_threads(threads: int) -> None:
-    """Keeps TensorFlow, OpenCV and the video decoder to ``threads`` threads each in this process. TensorFlow
-    takes its setting only before it runs anything, so call this first."""
+    """Keeps TensorFlow, OpenCV and the video decoder to ``threads`` threads each in this process (the models'
+    TensorFlow Lite copies get theirs from ``load_scorer``). TensorFlow is not loaded for this: it reads the
+    environment when something first loads it (a report's explanations); if it is loaded already, it is told."""
     if threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
     import cv2
-    import tensorflow as tf
 
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        logger.warning("TensorFlow had started already: its threads could not be limited to %d", threads)
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            logger.warning("TensorFlow had started already: its threads could not be limited to %d", threads)
     cv2.setNumThreads(threads)
     video.DECODER_THREAD_COUNT = threads
 
@@ -78,7 +87,8 @@ class ScanWorker:
             limit_threads(threads)
         self.config = config
         self.settings = settings
-        self.scorer = load_scorer(list(models) if models else None, Path(models_folder) if models_folder else None)
+        folder = Path(models_folder) if models_folder else None
+        self.scorer = load_scorer(list(models) if models else None, folder, num_threads=threads)
         self.detector = FaceDetector(config.detector_model, config.min_face_confidence)
         self.reports_folder = Path(reports_folder) if reports_folder else None
         self.analyse = analyse or pipeline.analyze

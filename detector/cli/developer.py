@@ -388,6 +388,35 @@ def _run_ensembles(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _add_lite(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "lite",
+        help="write a TensorFlow Lite copy of shipped models, checked against them on validation crops, so that the "
+        "analysis scores without loading TensorFlow",
+    )
+    parser.add_argument("--name", action="append", dest="names", required=True, help="model (repeat for several)")
+    parser.add_argument("--crops", type=common.at_least_one, default=512, help="validation crops to check on")
+    parser.add_argument("--cache", default=".cache", help="decoded-image cache folder")
+    return parser
+
+
+def _run_lite(arguments: argparse.Namespace) -> int:
+    from detector.shipping import lite
+    from detector.training import datasets
+
+    for name in arguments.names:
+        card = model_card.read_card(name)
+        percent = int(card.training.get("validation_percent", datasets.VALIDATION_PERCENT))
+        _, images = datasets.dfdc_validation(percent, card.preprocessing.input_size, Path(arguments.cache))
+        path = lite.export(name, images[: arguments.crops], checked_on=datasets.VALIDATION_DATA)
+        recorded = model_card.read_card(name).extra["tflite"]
+        print(
+            f"{name}: wrote {recorded['file']} ({recorded['megabytes']} MB), largest difference from the Keras model "
+            f"{recorded['largest_difference']:.1e} on {recorded['checked_on']}; card {path}"
+        )
+    return 0
+
+
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     """Adds these commands to the command line."""
     _add_train(subparsers).set_defaults(run=_run_train)
@@ -397,3 +426,4 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     _add_quantize(subparsers).set_defaults(run=_run_quantize)
     _add_combine(subparsers).set_defaults(run=_run_combine)
     _add_ensembles(subparsers).set_defaults(run=_run_ensembles)
+    _add_lite(subparsers).set_defaults(run=_run_lite)

@@ -24,9 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detector.analysis import tflite
-from detector.analysis.tflite import TfliteModel
 from detector.errors import ModelNotFoundError
+from detector.models import tflite
+from detector.models.tflite import TfliteModel
 
 logger = logging.getLogger(__name__)
 

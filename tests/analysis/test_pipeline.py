@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import threading
+from collections.abc import Generator, Iterator
+
 import numpy as np
 import pytest
 from conftest import SHARED, requires_shared, two_models_folder
 from video_factory import make_audio_only, make_video, pasted_faces
 
-from detector.analysis import pipeline
+from detector.analysis import cropping, pipeline, quality, video
 from detector.analysis.scoring import load_scorer
 from detector.config import AnalysisConfig
 from detector.errors import UnreadableVideoError, VideoTooLargeError
 from detector.training import datasets
-from detector.types import VerdictLabel
+from detector.types import FaceBox, VerdictLabel
 
 FACES = SHARED / "data" / "dfdc-faces" / "faces"
 
@@ -215,3 +220,203 @@ def test_an_ensemble_keeps_each_models_scores_and_verdicts(tmp_path, tiny_models
     alone = pipeline.analyze(path, load_scorer("tiny", folder), AnalysisConfig(frames_to_sample=6))
     assert alone.opinions == () and all(score.model_probabilities == () for score in alone.face_scores)
     assert "model_probabilities" not in export.result_to_dict(alone)["frames"][0]["faces"][0]
+
+
+def prefetch_threads() -> list[threading.Thread]:
+    """The prefetch threads still running (``threading.enumerate`` lists only live threads)."""
+    return [thread for thread in threading.enumerate() if thread.name == pipeline.PREFETCH_THREAD_NAME]
+
+
+@pytest.mark.parametrize(("count", "depth"), [(0, 1), (1, 1), (1, 4), (10, 1), (10, 3), (10, 10), (10, 40)])
+def test_prefetched_yields_the_same_items_in_order(count, depth):
+    items = [f"frame {number}" for number in range(count)]
+    received = list(pipeline.prefetched(iter(items), depth))
+    assert received == items
+    assert all(got is sent for got, sent in zip(received, items, strict=True))
+    assert prefetch_threads() == []
+
+
+@pytest.mark.parametrize("depth", [0, -1])
+def test_prefetched_refuses_a_depth_under_one(depth):
+    with pytest.raises(ValueError, match="depth must be at least 1"):
+        pipeline.prefetched([1, 2], depth)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        UnreadableVideoError("The video could not be decoded (the file may be damaged or incomplete)."),
+        VideoTooLargeError("This file is 900 MB; the checker accepts videos up to 500 MB."),
+        KeyError("codec"),
+    ],
+)
+@pytest.mark.parametrize("items_before", [0, 3])
+def test_an_error_in_the_producer_reaches_the_consumer_after_the_items_before_it(error, items_before):
+    def failing() -> Iterator[int]:
+        yield from range(items_before)
+        raise error
+
+    received = []
+    with pytest.raises(type(error)) as raised:
+        for item in pipeline.prefetched(failing(), 2):
+            received.append(item)
+    assert raised.value is error and str(raised.value) == str(error)
+    assert received == list(range(items_before))
+    assert prefetch_threads() == []
+
+
+def closed_early(items: Generator[int, None, None]) -> None:
+    """Closes the prefetch after two items by ``close``."""
+    next(items)
+    next(items)
+    items.close()
+
+
+def raised_early(items: Generator[int, None, None]) -> None:
+    """Leaves a ``contextlib.closing`` block by an exception after two items, as ``_find_faces`` would."""
+    with pytest.raises(RuntimeError, match="consumer failed"), contextlib.closing(items):
+        for item in items:
+            if item == 1:
+                raise RuntimeError("consumer failed")
+
+
+@pytest.mark.parametrize("stop_early", [closed_early, raised_early])
+def test_stopping_the_consumer_early_stops_and_joins_the_thread_and_closes_the_items(stop_early):
+    source_closed = threading.Event()
+
+    def endless() -> Iterator[int]:
+        try:
+            yield from itertools.count()
+        finally:
+            source_closed.set()
+
+    threads_before = threading.active_count()
+    # The test keeps the source alive, as a caller may: only an explicit close in the thread closes it then.
+    source = endless()
+    items = pipeline.prefetched(source, 2)
+    assert next(items) == 0
+    (producer,) = prefetch_threads()
+    stop_early(items)
+    # Closing joins the thread: it is over by the time close returns, with nothing to wait for.
+    assert not producer.is_alive()
+    assert threading.active_count() == threads_before
+    assert source_closed.is_set()
+    assert next(source, None) is None
+
+
+def test_a_prefetch_never_started_starts_no_thread():
+    items = pipeline.prefetched(itertools.count(), 2)
+    items.close()
+    assert prefetch_threads() == []
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_prefetched_runs_at_most_depth_items_ahead(depth, monkeypatch):
+    requested = 0  # how many items the consumer has asked for, counted before it asks
+    ahead: list[int] = []  # for each item taken from the source: items taken so far minus items asked for
+    holding = threading.Event()  # the consumer has received the first item and keeps it
+    stalled = threading.Event()  # the producer found no room while the consumer held it
+
+    def noting_when_stalled(room: threading.Semaphore, stop: threading.Event) -> bool:
+        # Waits in short steps rather than at once, so as to notice when the consumer starts holding.
+        while not stop.is_set():
+            if room.acquire(timeout=0.01):
+                return True
+            if holding.is_set():
+                stalled.set()
+        return False
+
+    def recording() -> Iterator[int]:
+        for number in range(12):
+            ahead.append(number + 1 - requested)
+            yield number
+
+    monkeypatch.setattr(pipeline, "_wait_for_room", noting_when_stalled)
+    items = pipeline.prefetched(recording(), depth)
+    received = []
+    while True:
+        requested += 1
+        item = next(items, None)
+        if item is None:
+            break
+        received.append(item)
+        if item == 0:
+            # The consumer holds the first item until the producer finds no room: it has then taken all that the
+            # bound lets it take ahead of one item asked for, and a looser bound would have let it take more.
+            holding.set()
+            assert stalled.wait(timeout=30)
+    assert received == list(range(12))
+    assert max(ahead) == depth
+
+
+class RecordingDetector:
+    """Stands in for ``FaceDetector``: one fixed face per frame; notes each frame it saw and in which thread."""
+
+    box = FaceBox(20, 10, 60, 60, 0.9)
+
+    def __init__(self, fail_at_frame: int | None = None) -> None:
+        self.images: list[np.ndarray] = []
+        self.threads: list[int] = []
+        self.fail_at_frame = fail_at_frame
+
+    def detect(self, image: np.ndarray) -> list[FaceBox]:
+        self.images.append(image)
+        self.threads.append(threading.get_ident())
+        if len(self.images) == self.fail_at_frame:
+            raise RuntimeError("detector failed")
+        return [self.box]
+
+
+def test_finding_faces_ahead_of_decoding_gives_what_decoding_in_turn_gives(tmp_path):
+    path = make_video(tmp_path / "numbered.mp4", frames=30, size=(160, 96))
+    config = AnalysisConfig(frames_to_sample=8, min_face_size=10)
+    detector = RecordingDetector()
+    calls = []
+
+    def progress(stage: str, fraction: float, message: str) -> None:
+        calls.append((threading.get_ident(), stage, fraction, message))
+
+    info, found = pipeline._find_faces(path, config, detector, 64, 0.5, 0.1, progress)
+
+    expected = list(video.iter_frames(path, info, video.sample_indices(info, config), config))
+    assert [(faces.index, faces.time_seconds) for faces in found] == [
+        (frame.index, frame.time_seconds) for frame in expected
+    ]
+    assert all(np.array_equal(seen, frame.image) for seen, frame in zip(detector.images, expected, strict=True))
+    for faces, frame in zip(found, expected, strict=True):
+        crop = cropping.crop_face(frame.image, detector.box, 0.5, 64, 0.1)
+        assert faces.boxes == [detector.box]
+        assert len(faces.crops) == 1 and np.array_equal(faces.crops[0], crop)
+        assert faces.measurements == [quality.measure_face(frame.image, detector.box, crop)]
+    caller = threading.get_ident()
+    assert calls == [
+        (caller, "faces", (number + 1) / 8, f"Looked for faces in {number + 1} of 8 frames") for number in range(8)
+    ]
+    assert set(detector.threads) == {caller}
+    assert prefetch_threads() == []
+
+
+def test_an_error_while_looking_for_faces_stops_the_decoding_thread(tmp_path):
+    path = make_video(tmp_path / "numbered.mp4", frames=30, size=(160, 96))
+    detector = RecordingDetector(fail_at_frame=2)
+    with pytest.raises(RuntimeError, match="detector failed") as raised:
+        pipeline._find_faces(path, AnalysisConfig(frames_to_sample=16), detector, 64, 0.5, 0.0, pipeline._no_progress)
+    # The decoder was 4 frames ahead and waiting for room when the detector failed: it was stopped and joined,
+    # although the error kept (as a page keeps it to show) still holds the frames it was raised through.
+    assert raised.value.__traceback__ is not None
+    assert prefetch_threads() == []
+
+
+def test_a_decoding_error_in_the_thread_reaches_the_caller_unchanged(tmp_path, scorer, monkeypatch):
+    path = make_video(tmp_path / "numbered.mp4", frames=10, size=(160, 96))
+    error = UnreadableVideoError("The video could not be decoded (the file may be damaged or incomplete).")
+
+    def undecodable(*arguments: object, **keywords: object) -> Iterator[object]:
+        raise error
+        yield
+
+    monkeypatch.setattr(video, "iter_frames", undecodable)
+    with pytest.raises(UnreadableVideoError) as raised:
+        pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=4))
+    assert raised.value is error
+    assert prefetch_threads() == []

@@ -7,6 +7,7 @@ The package is located without importing it: its Python code fails under NumPy 2
 from __future__ import annotations
 
 import importlib.util
+import os
 import warnings
 from pathlib import Path
 from types import TracebackType
@@ -77,3 +78,40 @@ class TfliteModel:
         if self._interpreter is None:
             raise RuntimeError(f"this {type(self).__name__} is closed")
         return self._interpreter
+
+
+LITE_SUFFIX = ".tflite"
+
+
+class LiteClassifier(TfliteModel):
+    """A face-crop classifier exported to TensorFlow Lite (``detector.shipping.lite``):
+    ``predict((N, S, S, 3) uint8 RGB) -> (N,) float64`` raw fake probabilities, as the Keras model gives them.
+
+    Crops go through in batches of ``batch_size`` (the last one padded), so the interpreter is sized once."""
+
+    def __init__(self, path: Path, num_threads: int | None = None, batch_size: int = 16) -> None:
+        # Every core unless told otherwise (TensorFlow Lite's own default is one thread).
+        super().__init__(path, num_threads or os.cpu_count() or 1)
+        interpreter = self._open_interpreter()
+        self._input = interpreter.get_input_details()[0]
+        self._output = interpreter.get_output_details()[0]
+        self.input_size = int(self._input["shape"][1])
+        self.batch_size = batch_size
+        interpreter.resize_tensor_input(self._input["index"], [batch_size, self.input_size, self.input_size, 3])
+        interpreter.allocate_tensors()
+
+    def predict(self, crops: Any) -> Any:
+        import numpy as np
+
+        interpreter = self._open_interpreter()
+        crops = np.asarray(crops)
+        outputs = []
+        for start in range(0, len(crops), self.batch_size):
+            batch = crops[start : start + self.batch_size].astype(np.float32)
+            count = len(batch)
+            if count < self.batch_size:
+                batch = np.concatenate([batch, np.zeros((self.batch_size - count, *batch.shape[1:]), np.float32)])
+            interpreter.set_tensor(self._input["index"], batch)
+            interpreter.invoke()
+            outputs.append(interpreter.get_tensor(self._output["index"]).reshape(-1)[:count].copy())
+        return np.concatenate(outputs).astype(np.float64) if outputs else np.zeros(0, np.float64)
