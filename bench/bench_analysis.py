@@ -43,6 +43,12 @@ def main() -> int:
     parser.add_argument("--model", action="append", dest="models")
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--runtime",
+        default="auto",
+        choices=["auto", "keras"],
+        help="auto: the models' TensorFlow Lite copies where they have one; keras: always Keras (as before them)",
+    )
     parser.add_argument("videos", nargs="*", help="clips (default: ../shared/samples/videos/*.mp4)")
     arguments = parser.parse_args()
     videos = [Path(v) for v in arguments.videos] or sorted(SAMPLES.glob("*.mp4"))
@@ -57,10 +63,11 @@ def main() -> int:
     from detector.config import AnalysisConfig
 
     config = AnalysisConfig(frames_to_sample=arguments.frames)
-    scorer = load_scorer(arguments.models)
+    scorer = load_scorer(arguments.models, runtime=arguments.runtime)
     detector = FaceDetector(config.detector_model, config.min_face_confidence)
     cold_start = time.perf_counter() - started
-    print(f"model(s): {', '.join(scorer.names)}; frames sampled: {config.frames_to_sample}")
+    runtime = "TensorFlow Lite" if all(member.lite for member in scorer.scorers) else "Keras"
+    print(f"model(s): {', '.join(scorer.names)} ({runtime}); frames sampled: {config.frames_to_sample}")
     memory = peak_megabytes()
     print(f"cold start (imports + model + face detector): {cold_start:.2f} s; memory after it {memory:.0f} MB")
 

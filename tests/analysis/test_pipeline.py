@@ -420,3 +420,18 @@ def test_a_decoding_error_in_the_thread_reaches_the_caller_unchanged(tmp_path, s
         pipeline.analyze(path, scorer, AnalysisConfig(frames_to_sample=4))
     assert raised.value is error
     assert prefetch_threads() == []
+
+
+def test_scoring_as_frames_are_found_gives_the_scores_of_one_pass(tiny_models_folder) -> None:
+    from detector.analysis.scoring import load_scorer
+
+    scorer = load_scorer("tiny", tiny_models_folder)
+    crops = np.random.default_rng(3).integers(0, 256, (39, 224, 224, 3), dtype=np.uint8)
+    scores = pipeline._ScoresAsFound(scorer)
+    start = 0
+    for size in (3, 20, 0, 1, 15):  # frames with a few faces, many, none
+        scores.add(list(crops[start : start + size]))
+        start += size
+    assert np.array_equal(scores.finish(), scorer.score_each(crops))
+    assert scores.seconds > 0
+    assert pipeline._ScoresAsFound(scorer).finish().shape == (0, 1)
