@@ -3,8 +3,9 @@
 Embedded by default: with no address (and no ``RAY_ADDRESS``) a local Ray starts with one worker per core asked
 for; with ``address="auto"`` or ``"ray://host:10001"`` the scan joins a running cluster, whose nodes must see the
 files at the same paths (shared storage). Each worker is a Ray actor that loads the models once (``ScanWorker``)
-and takes one file at a time, so that a worker that dies takes only its own file with it: the worker is replaced,
-the file tried once more, then recorded as failed.
+and holds two files at a time, the one it analyses and the next; a worker that dies is blamed only for the file it
+was analysing: it is replaced, that file tried once more, then recorded as failed, and the waiting one goes back to
+the queue.
 
 Plan (``plan``): a file whose bytes (SHA-256) and settings already have a row under the same name is skipped; one
 whose bytes were analysed before under another name gets a copy of that row; files with the same bytes are
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # A file is tried again once when its worker dies (a crash in a decoder, the machine's memory killer).
 MAX_ATTEMPTS = 2
+# Files handed to a worker at once: the one it analyses and the next, waiting.
+FILES_IN_FLIGHT = 2
 WORKER_DIED = "the worker analysing it stopped unexpectedly, twice (a crash or out of memory)"
 MISSING = "no such file"
 
@@ -198,49 +201,56 @@ def run(
         # Largest first: the long files start early and the short ones fill the gaps at the end, so that no worker
         # is left alone with a long file while the others idle.
         queue = collections.deque(sorted(current_plan.jobs, key=lambda job: job.size_bytes, reverse=True))
-        running: dict[Any, tuple[int, Job]] = {}
+        # Each worker has its next file waiting while it analyses one, so that it never idles while the driver
+        # writes rows. Ray runs an actor's calls in order: the oldest in a worker's list is the one running.
+        in_flight: list[list[tuple[Any, Job]]] = [[] for _ in pool]
+        owner: dict[Any, int] = {}
 
         def dispatch(slot: int) -> None:
-            if queue:
+            while queue and len(in_flight[slot]) < FILES_IN_FLIGHT:
                 job = queue.popleft()
                 job.attempts += 1
                 reference = pool[slot].scan.remote(str(job.paths[0]), job.sha256, job.size_bytes)
-                running[reference] = (slot, job)
+                in_flight[slot].append((reference, job))
+                owner[reference] = slot
+
+        def failed_row(job: Job, error: str) -> Scanned:
+            return Scanned(rows.file_row(str(job.paths[0]), job.sha256, job.size_bytes, models, settings, error=error))
 
         for slot in range(len(pool)):
             dispatch(slot)
-        while running:
-            ready, _ = ray.wait(list(running), num_returns=1)
-            slot, job = running.pop(ready[0])
+        while owner:
+            ready, _ = ray.wait(list(owner), num_returns=1)
+            slot = owner.pop(ready[0])
+            handed = in_flight[slot]  # in the order handed over: the first is the one the worker was analysing
+            job = next(job for reference, job in handed if reference == ready[0])
+            in_flight[slot] = [(reference, other) for reference, other in handed if reference != ready[0]]
+            scanned: Scanned | None = None
             try:
-                scanned: Scanned | None = ray.get(ready[0])
+                scanned = ray.get(ready[0])
             except RayActorError:
+                # The worker died on the file it was analysing; the file waiting behind it goes back uncharged.
+                job = handed[0][1]
                 summary.replaced_workers += 1
                 logger.warning("a worker died analysing %s (attempt %d); replacing it", job.paths[0], job.attempts)
+                for reference, _ in handed:  # every call on the dead worker fails: none is waited for again
+                    owner.pop(reference, None)
+                for _, waiting in reversed(handed[1:]):
+                    waiting.attempts -= 1
+                    queue.appendleft(waiting)
+                in_flight[slot] = []
                 ray.kill(pool[slot], no_restart=True)
                 pool[slot] = new_workers(1)[0]
-                scanned = None
                 if job.attempts < MAX_ATTEMPTS:
                     queue.appendleft(job)
                 else:
-                    error = WORKER_DIED
-                    scanned = Scanned(
-                        rows.file_row(str(job.paths[0]), job.sha256, job.size_bytes, models, settings, error=error)
-                    )
+                    scanned = failed_row(job, WORKER_DIED)
             except RayTaskError as error:
                 # A fault in the checker itself (not in the file): recorded, and the scan goes on.
                 logger.error("analysing %s failed: %s", job.paths[0], error)
                 cause = error.cause if isinstance(error.cause, Exception) else error
-                scanned = Scanned(
-                    rows.file_row(
-                        str(job.paths[0]),
-                        job.sha256,
-                        job.size_bytes,
-                        models,
-                        settings,
-                        error=f"the checker failed: {type(cause).__name__}: {cause}",
-                    )
-                )
+                scanned = failed_row(job, f"the checker failed: {type(cause).__name__}: {cause}")
+            dispatch(slot)
             if scanned is not None:
                 finished = [scanned, *(rows.for_duplicate(scanned, str(path)) for path in job.paths[1:])]
                 store.append(finished)
@@ -250,7 +260,6 @@ def run(
                 done_files += len(finished)
                 if progress:
                     progress(done_files, total, summary.failed)
-            dispatch(slot)
     finally:
         if started_ray:
             ray.shutdown()
