@@ -67,7 +67,7 @@ def plain_scan(paths: list[Path], models: list[str], frames: int) -> tuple[float
 
 
 def plain_scan_one_core(paths: list[Path], models: list[str], frames: int) -> float:
-    """The same loop in a process of its own, limited to one thread as a Ray worker is: clips a minute."""
+    """The same loop in a process of its own, on one core and one thread as a Ray worker is: clips a minute."""
     import subprocess
 
     command = [sys.executable, __file__, "--one-core-loop", "--frames", str(frames)]
@@ -101,6 +101,8 @@ def main() -> int:
     if arguments.one_core_loop:
         from detector.archive.worker import limit_threads
 
+        # On one core, as a Ray worker of a scan that started its own Ray keeps to one.
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
         limit_threads(1)
         print(plain_scan([Path(video) for video in arguments.videos], arguments.models, arguments.frames)[1])
         return 0
@@ -120,7 +122,7 @@ def main() -> int:
         loaded, plain = plain_scan(paths, models, arguments.frames)
         print(f"scan loop, one process, all cores: {plain:.1f} clips/min (load {loaded:.1f} s)")
         one_core = plain_scan_one_core(paths, models, arguments.frames)
-        print(f"scan loop, one process limited to one thread: {one_core:.1f} clips/min")
+        print(f"scan loop, one process on one core: {one_core:.1f} clips/min")
         measured = {}
         for workers in (1, 2):
             summary = archive_scan(paths, models, arguments.frames, workers, Path(folder) / f"results-{workers}")
@@ -133,7 +135,7 @@ def main() -> int:
     print(f"2 workers / 1 worker: {measured[2] / measured[1]:.2f}x; per core (2 workers): {per_core:.1f} clips/min")
     print(f"Ray against the plain loop on all cores: {measured[2] / plain:.2f}x the throughput")
     overhead = 60.0 / measured[1] - 60.0 / one_core
-    print(f"Ray's cost a clip (1 worker against the one-thread loop): {overhead:+.2f} s")
+    print(f"Ray's cost a clip (1 worker against the loop on one core): {overhead:+.2f} s")
     for machines, cores in ((1, 2), (1, 8), (4, 8), (16, 16)):
         minutes = 10_000 / (per_core * machines * cores)
         shown = f"{minutes / 60:.1f} h" if minutes >= 60 else f"{minutes:.0f} min"

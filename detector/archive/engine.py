@@ -189,14 +189,19 @@ def run(
     remote_worker = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(ScanWorker)
     arguments = (models, config, settings, models_folder, reports_folder, 1, analyse)
 
-    def new_workers(number: int) -> list[Any]:
-        actors = [remote_worker.options(scheduling_strategy="SPREAD").remote(*arguments) for _ in range(number)]
+    def new_workers(slots: Sequence[int]) -> list[Any]:
+        # On a Ray of its own the scan owns the computer: worker N keeps to core N, so that its decoding thread
+        # and its analysis share one core, as the per-core figures assume. On a cluster Ray places the work.
+        actors = [
+            remote_worker.options(scheduling_strategy="SPREAD").remote(*arguments, core=slot if started_ray else None)
+            for slot in slots
+        ]
         # A worker that cannot even load the models fails here, with the reason, before any file is blamed.
         ray.get([actor.pid.remote() for actor in actors])
         return actors
 
     try:
-        pool = new_workers(count)
+        pool = new_workers(range(count))
         summary.startup_seconds = time.perf_counter() - started_at
         # Largest first: the long files start early and the short ones fill the gaps at the end, so that no worker
         # is left alone with a long file while the others idle.
@@ -240,7 +245,7 @@ def run(
                     queue.appendleft(waiting)
                 in_flight[slot] = []
                 ray.kill(pool[slot], no_restart=True)
-                pool[slot] = new_workers(1)[0]
+                pool[slot] = new_workers([slot])[0]
                 if job.attempts < MAX_ATTEMPTS:
                     queue.appendleft(job)
                 else:

@@ -82,7 +82,11 @@ class ScanWorker:
         reports_folder: str | None = None,
         threads: int | None = 1,
         analyse: Analyse | None = None,
+        core: int | None = None,
     ) -> None:
+        if core is not None and hasattr(os, "sched_setaffinity"):
+            available = sorted(os.sched_getaffinity(0))
+            os.sched_setaffinity(0, {available[core % len(available)]})
         if threads is not None:
             limit_threads(threads)
         self.config = config
