@@ -41,6 +41,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=3,
         help="stop after this many epochs in a row without a lower validation loss",
     )
+    parser.add_argument(
+        "--rate-patience",
+        type=common.at_least_one,
+        default=1,
+        help="halve the learning rate after this many epochs in a row without a lower validation loss (default: 1; "
+        "more for short epochs or a noisy validation set)",
+    )
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--limit", type=int, help="use at most this many training crops (smoke runs)")
     parser.add_argument("--init", dest="init_weights", help="local weights file to start from")
@@ -104,6 +111,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         batch_size=arguments.batch_size,
         learning_rate=arguments.learning_rate,
         patience=arguments.patience,
+        rate_patience=arguments.rate_patience,
         seed=arguments.seed,
         limit=arguments.limit,
         init_weights=arguments.init_weights,

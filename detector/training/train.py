@@ -58,6 +58,8 @@ class TrainingConfig:
     learning_rate: float = 1e-3
     validation_percent: int = datasets.VALIDATION_PERCENT
     patience: int = 3
+    # Stalled epochs in a row before the learning rate halves (training_run.plateau_schedule).
+    rate_patience: int = 1
     seed: int = 1234
     limit: int | None = None
     init_weights: str | None = None
@@ -87,6 +89,8 @@ class TrainingConfig:
             raise ValueError(f"select_on must be one of {tuple(training_run.SELECT_ON)}, got {self.select_on!r}")
         if self.patience < 1:
             raise ValueError(f"patience must be at least 1 epoch, got {self.patience}")
+        if self.rate_patience < 1:
+            raise ValueError(f"rate_patience must be at least 1 epoch, got {self.rate_patience}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be at least 1, got {self.steps_per_epoch}")
 
@@ -278,7 +282,9 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         )
 
     losses = training_run.validation_losses(log_path)
-    _, stopped = training_run.plateau_schedule(losses, config.learning_rate, config.patience)
+    _, stopped = training_run.plateau_schedule(
+        losses, config.learning_rate, config.patience, rate_patience=config.rate_patience
+    )
     if export_only or stopped or initial_epoch >= config.epochs:
         action = "export"
     else:
@@ -292,7 +298,7 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         callbacks = [
             keras.callbacks.CSVLogger(str(log_path), append=True),
             # Before the checkpoints, so that last.keras holds the rate the next epoch will use.
-            training_run.PlateauSchedule(losses, config.learning_rate, config.patience),
+            training_run.PlateauSchedule(losses, config.learning_rate, config.patience, config.rate_patience),
             keras.callbacks.ModelCheckpoint(str(last_path)),
             keras.callbacks.ModelCheckpoint(
                 str(best_path),

@@ -58,3 +58,13 @@ def test_each_invocation_of_a_run_is_recorded_with_the_code_that_ran_it(tmp_path
     assert version["commit"] == (head or None)
     assert second[1]["commit"] == version["commit"]
     assert model_facts.training_lines({"sessions": second}) == []  # for whoever reproduces it, not the page
+
+
+def test_the_rate_can_wait_several_stalled_epochs_before_halving():
+    losses = [0.7, 0.8, 0.75, 0.72, 0.6, 0.65, 0.66, 0.67]
+    # Stalls: 3 in a row (halve once at the 3rd), then improvement, then 3 more (halve again).
+    assert training_run.plateau_schedule(losses, 1e-3, patience=9, rate_patience=3) == (pytest.approx(2.5e-4), False)
+    assert training_run.plateau_schedule(losses[:3], 1e-3, patience=9, rate_patience=3)[0] == 1e-3
+    assert training_run.plateau_schedule(losses, 1e-3, patience=3, rate_patience=3)[1] is True
+    with pytest.raises(ValueError, match="rate_patience"):
+        training_run.plateau_schedule(losses, 1e-3, patience=3, rate_patience=0)
