@@ -51,6 +51,13 @@ DECODER_THREADS = "AUTO"
 # shared machine sets 1 (detector.archive.worker).
 DECODER_THREAD_COUNT = 0
 
+# Whether iter_frames lets the decoder skip frames that serve no wanted index and that no other frame refers to
+# (docs/DESIGN.md, "Decoding ahead"). Off only to measure what it saves.
+SKIP_UNNEEDED_FRAMES = True
+# Decoders that apply a skip setting to the very packet it was set for (FFmpeg's own, frame-threaded). dav1d (AV1)
+# applies it frames later and dropped a wanted frame (tests/analysis/test_video.py): elsewhere nothing is skipped.
+SKIP_CODECS = frozenset({"h264", "hevc"})
+
 # probe() gives up on the first picture after this many packets: decoders need a few (frame threads, B-frame
 # reordering), hundreds mean a broken stream.
 _PROBE_MAX_PACKETS = 300
@@ -183,7 +190,9 @@ def iter_frames(
         stream.thread_count = DECODER_THREAD_COUNT
         start = stream.start_time or 0
         keyframes = _keyframe_indices(container, stream, start, info.fps) if strategy != "forward" else []
-        frames = _indexed_frames(container, stream, start, info.fps)
+        skipping = SKIP_UNNEEDED_FRAMES and stream.codec_context.name in SKIP_CODECS
+        served = _served_indices(Path(path), start, info.fps, wanted) if skipping else None
+        frames = _indexed_frames(container, stream, start, info.fps, served)
         position = -1  # index of the last frame yielded
         yielded = 0
         next_wanted = 0
@@ -199,7 +208,7 @@ def iter_frames(
                         strategy = "forward"
                     else:
                         frames.close()
-                        frames = _indexed_frames(container, stream, start, info.fps)
+                        frames = _indexed_frames(container, stream, start, info.fps, served)
                 found = next(((index, frame) for index, frame in frames if index >= target), None)
                 if found is None:
                     logger.warning(
@@ -409,15 +418,50 @@ def _should_seek(strategy: str, keyframes: list[int], position: int, target: int
     return landing >= 0 and keyframes[landing] - position > SEEK_MIN_SKIPPED_FRAMES
 
 
+def _served_indices(path: Path, start: int, fps: float, wanted: list[int]) -> set[int] | None:
+    """The display indices of the frames that will serve ``wanted`` (each the first frame at or after a wanted
+    index), read from the packets' timestamps without decoding; None when a packet lacks one (then every frame is
+    decoded)."""
+    indices = []
+    with _open(path) as container:
+        stream = _video_stream(container)
+        scale = stream.time_base * Fraction(fps)
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue  # the flush packet at the end
+            if packet.pts is None:
+                return None
+            indices.append(round((packet.pts - start) * scale))
+    present = sorted(set(indices))
+    served = set()
+    for index in wanted:
+        position = bisect.bisect_left(present, index)
+        if position < len(present):
+            served.add(present[position])
+    return served
+
+
 def _indexed_frames(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, start: int, fps: float
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    start: int,
+    fps: float,
+    served: set[int] | None = None,
 ) -> Iterator[tuple[int, av.VideoFrame]]:
-    """Decoded frames with their display index (from the timestamp; one without follows its predecessor)."""
+    """Decoded frames with their display index (from the timestamp; one without follows its predecessor).
+
+    With ``served`` (``_served_indices``), a packet whose frame serves no wanted index is decoded only if other
+    frames need it: the decoder skips it when nothing refers to it (B-frames, mostly; about half the frames of the
+    10 s 1080p sample clips). Frames that are decoded come out bit for bit the same."""
     scale = stream.time_base * Fraction(fps)
+    context = stream.codec_context
     index = -1
-    for frame in container.decode(stream):
-        index = round((frame.pts - start) * scale) if frame.pts is not None else index + 1
-        yield index, frame
+    for packet in container.demux(stream):
+        if served is not None and packet.pts is not None:
+            context.skip_frame = "DEFAULT" if round((packet.pts - start) * scale) in served else "NONREF"
+        for frame in packet.decode():
+            index = round((frame.pts - start) * scale) if frame.pts is not None else index + 1
+            yield index, frame
 
 
 def _shrink(image: np.ndarray, max_side: int) -> np.ndarray:

@@ -224,45 +224,62 @@ def run(
 
         for slot in range(len(pool)):
             dispatch(slot)
-        while owner:
-            ready, _ = ray.wait(list(owner), num_returns=1)
-            slot = owner.pop(ready[0])
-            handed = in_flight[slot]  # in the order handed over: the first is the one the worker was analysing
-            job = next(job for reference, job in handed if reference == ready[0])
-            in_flight[slot] = [(reference, other) for reference, other in handed if reference != ready[0]]
-            scanned: Scanned | None = None
+
+        def outcome(reference: Any, job: Job) -> Scanned:
+            """A finished call's rows; raises ``RayActorError`` when its worker died."""
             try:
-                scanned = ray.get(ready[0])
-            except RayActorError:
-                # The worker died on the file it was analysing; the file waiting behind it goes back uncharged.
-                job = handed[0][1]
-                summary.replaced_workers += 1
-                logger.warning("a worker died analysing %s (attempt %d); replacing it", job.paths[0], job.attempts)
-                for reference, _ in handed:  # every call on the dead worker fails: none is waited for again
-                    owner.pop(reference, None)
-                for _, waiting in reversed(handed[1:]):
-                    waiting.attempts -= 1
-                    queue.appendleft(waiting)
-                in_flight[slot] = []
-                ray.kill(pool[slot], no_restart=True)
-                pool[slot] = new_workers([slot])[0]
-                if job.attempts < MAX_ATTEMPTS:
-                    queue.appendleft(job)
-                else:
-                    scanned = failed_row(job, WORKER_DIED)
+                return ray.get(reference)
             except RayTaskError as error:
                 # A fault in the checker itself (not in the file): recorded, and the scan goes on.
                 logger.error("analysing %s failed: %s", job.paths[0], error)
                 cause = error.cause if isinstance(error.cause, Exception) else error
-                scanned = failed_row(job, f"the checker failed: {type(cause).__name__}: {cause}")
+                return failed_row(job, f"the checker failed: {type(cause).__name__}: {cause}")
+
+        def after_death(slot: int) -> list[tuple[Job, Scanned]]:
+            """A worker died: what it finished still counts; the first file it did not finish is the one it was
+            analysing and is charged; files after it go back to the queue uncharged. The worker is replaced."""
+            finished, culprit = [], None
+            for reference, job in in_flight[slot]:
+                owner.pop(reference, None)
+                if culprit is None:
+                    try:
+                        finished.append((job, outcome(reference, job)))
+                        continue
+                    except RayActorError:
+                        culprit = job
+                        continue
+                job.attempts -= 1
+                queue.append(job)
+            in_flight[slot] = []
+            summary.replaced_workers += 1
+            ray.kill(pool[slot], no_restart=True)
+            pool[slot] = new_workers([slot])[0]
+            if culprit is not None:
+                logger.warning("a worker died analysing %s (attempt %d)", culprit.paths[0], culprit.attempts)
+                if culprit.attempts < MAX_ATTEMPTS:
+                    queue.appendleft(culprit)
+                else:
+                    finished.append((culprit, failed_row(culprit, WORKER_DIED)))
+            return finished
+
+        while owner:
+            ready, _ = ray.wait(list(owner), num_returns=1)
+            slot = owner[ready[0]]
+            job = next(job for reference, job in in_flight[slot] if reference == ready[0])
+            try:
+                finished = [(job, outcome(ready[0], job))]
+                owner.pop(ready[0])
+                in_flight[slot] = [(reference, other) for reference, other in in_flight[slot] if reference != ready[0]]
+            except RayActorError:
+                finished = after_death(slot)
             dispatch(slot)
-            if scanned is not None:
-                finished = [scanned, *(rows.for_duplicate(scanned, str(path)) for path in job.paths[1:])]
-                store.append(finished)
-                for item in finished:
+            for job, scanned in finished:
+                written = [scanned, *(rows.for_duplicate(scanned, str(path)) for path in job.paths[1:])]
+                store.append(written)
+                for item in written:
                     summary.count(item)
                 summary.analysed += 1
-                done_files += len(finished)
+                done_files += len(written)
                 if progress:
                     progress(done_files, total, summary.failed)
     finally:

@@ -494,3 +494,37 @@ def test_write_h264_quality_setting(tmp_path):
     assert (tmp_path / "poor.mp4").stat().st_size < (tmp_path / "good.mp4").stat().st_size / 2
     with pytest.raises(ValueError, match="crf"):
         video.write_h264(frames, tmp_path / "bad.mp4", fps=25, crf=60)
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_skipping_frames_nothing_needs_gives_the_same_frames_from_fewer_decoded(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, codec: str
+) -> None:
+    # x264 and x265 use B-frames by default: those that no frame refers to need not be decoded at all.
+    path = make_video(tmp_path / "clip.mp4", frames=60, size=(160, 96), codec=codec)
+    config = AnalysisConfig(frames_to_sample=7)
+    info = video.probe(path, config)
+    indices = video.sample_indices(info, config)
+    decoded = []
+    indexed_frames = video._indexed_frames
+
+    def counting(*args, **kwargs):
+        for item in indexed_frames(*args, **kwargs):
+            decoded.append(item[0])
+            yield item
+
+    monkeypatch.setattr(video, "_indexed_frames", counting)
+    runs = {}
+    for skipping in (False, True):
+        monkeypatch.setattr(video, "SKIP_UNNEEDED_FRAMES", skipping)
+        decoded.clear()
+        runs[skipping] = (
+            [(frame.index, frame.image) for frame in video.iter_frames(path, info, indices, config)],
+            len(decoded),
+        )
+    (plain, all_decoded), (skipped, fewer_decoded) = runs[False], runs[True]
+    assert (
+        [index for index, _ in skipped] == [index for index, _ in plain] == [frame_number(image) for _, image in plain]
+    )
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(plain, skipped, strict=True))
+    assert fewer_decoded < all_decoded
