@@ -129,7 +129,8 @@ def main() -> int:
             measured[workers] = summary.clips_per_minute
             print(
                 f"scan-archive, {workers} worker(s): {summary.clips_per_minute:.1f} clips/min "
-                f"(startup {summary.startup_seconds:.1f} s: Ray and the workers' models; {summary.failed} failed)"
+                f"(startup {summary.startup_seconds:.1f} s: Ray and the workers' models; driver "
+                f"{summary.driver_cpu_seconds:.1f} s of processor time; {summary.failed} failed)"
             )
     per_core = measured[2] / 2
     print(f"2 workers / 1 worker: {measured[2] / measured[1]:.2f}x; per core (2 workers): {per_core:.1f} clips/min")

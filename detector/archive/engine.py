@@ -78,6 +78,9 @@ class Summary:
     seconds: float = 0.0
     # Starting Ray and the workers (models loaded) before the first file; the rest of ``seconds`` analysed files.
     startup_seconds: float = 0.0
+    # Processor time the driver (this process) spent once the workers were ready: planning aside, its share of the
+    # cores the workers also need.
+    driver_cpu_seconds: float = 0.0
 
     @property
     def failed(self) -> int:
@@ -203,6 +206,7 @@ def run(
     try:
         pool = new_workers(range(count))
         summary.startup_seconds = time.perf_counter() - started_at
+        driver_started = time.process_time()
         # Largest first: the long files start early and the short ones fill the gaps at the end, so that no worker
         # is left alone with a long file while the others idle.
         queue = collections.deque(sorted(current_plan.jobs, key=lambda job: job.size_bytes, reverse=True))
@@ -282,6 +286,7 @@ def run(
                 done_files += len(written)
                 if progress:
                     progress(done_files, total, summary.failed)
+        summary.driver_cpu_seconds = time.process_time() - driver_started
     finally:
         if started_ray:
             ray.shutdown()
