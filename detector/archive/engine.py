@@ -3,9 +3,9 @@
 Embedded by default: with no address (and no ``RAY_ADDRESS``) a local Ray starts with one worker per core asked
 for; with ``address="auto"`` or ``"ray://host:10001"`` the scan joins a running cluster, whose nodes must see the
 files at the same paths (shared storage). Each worker is a Ray actor that loads the models once (``ScanWorker``)
-and holds two files at a time, the one it analyses and the next; a worker that dies is blamed only for the file it
-was analysing: it is replaced, that file tried once more, then recorded as failed, and the waiting one goes back to
-the queue.
+and holds two files at a time, the one it analyses and the next. A worker that dies is replaced; a file it had not
+finished runs again, alone on a worker, so that a death is blamed on the file that caused it; a file whose worker
+died twice while analysing it alone is recorded as failed.
 
 Plan (``plan``): a file whose bytes (SHA-256) and settings already have a row under the same name is skipped; one
 whose bytes were analysed before under another name gets a copy of that row; files with the same bytes are
@@ -32,7 +32,7 @@ from detector.config import AnalysisConfig
 logger = logging.getLogger(__name__)
 
 # A file is tried again once when its worker dies (a crash in a decoder, the machine's memory killer).
-MAX_ATTEMPTS = 2
+MAX_ATTEMPTS = 2  # a file whose worker died twice while analysing it alone is recorded as failed
 # Files handed to a worker at once: the one it analyses and the next, waiting.
 FILES_IN_FLIGHT = 2
 WORKER_DIED = "the worker analysing it stopped unexpectedly, twice (a crash or out of memory)"
@@ -48,7 +48,11 @@ class Job:
     sha256: str
     size_bytes: int
     paths: list[Path]
-    attempts: int = 0
+    # Times a worker died analysing it, counted only when it was the worker's one unfinished file.
+    crashes: int = 0
+    # It was among the unfinished files of a worker that died: it runs alone until it finishes, so that a death
+    # is blamed on the file that caused it.
+    suspect: bool = False
 
 
 @dataclass
@@ -217,8 +221,9 @@ def run(
 
         def dispatch(slot: int) -> None:
             while queue and len(in_flight[slot]) < FILES_IN_FLIGHT:
+                if in_flight[slot] and (queue[0].suspect or in_flight[slot][0][1].suspect):
+                    break  # a suspect runs alone
                 job = queue.popleft()
-                job.attempts += 1
                 reference = pool[slot].scan.remote(str(job.paths[0]), job.sha256, job.size_bytes)
                 in_flight[slot].append((reference, job))
                 owner[reference] = slot
@@ -240,30 +245,29 @@ def run(
                 return failed_row(job, f"the checker failed: {type(cause).__name__}: {cause}")
 
         def after_death(slot: int) -> list[tuple[Job, Scanned]]:
-            """A worker died: what it finished still counts; the first file it did not finish is the one it was
-            analysing and is charged; files after it go back to the queue uncharged. The worker is replaced."""
-            finished, culprit = [], None
+            """A worker died: what it finished still counts. Its one unfinished file is charged with the death;
+            several unfinished files (Ray may lose the reply of a file finished just before) become suspects that
+            run alone. A file charged twice is recorded as failed. The worker is replaced."""
+            finished, unfinished = [], []
             for reference, job in in_flight[slot]:
                 owner.pop(reference, None)
-                if culprit is None:
-                    try:
-                        finished.append((job, outcome(reference, job)))
-                        continue
-                    except RayActorError:
-                        culprit = job
-                        continue
-                job.attempts -= 1
-                queue.append(job)
+                try:
+                    finished.append((job, outcome(reference, job)))
+                except RayActorError:
+                    unfinished.append(job)
             in_flight[slot] = []
             summary.replaced_workers += 1
             ray.kill(pool[slot], no_restart=True)
             pool[slot] = new_workers([slot])[0]
-            if culprit is not None:
-                logger.warning("a worker died analysing %s (attempt %d)", culprit.paths[0], culprit.attempts)
-                if culprit.attempts < MAX_ATTEMPTS:
-                    queue.appendleft(culprit)
-                else:
-                    finished.append((culprit, failed_row(culprit, WORKER_DIED)))
+            if len(unfinished) == 1:
+                culprit = unfinished[0]
+                culprit.crashes += 1
+                logger.warning("a worker died analysing %s (%d time(s))", culprit.paths[0], culprit.crashes)
+                if culprit.crashes >= MAX_ATTEMPTS:
+                    return [*finished, (culprit, failed_row(culprit, WORKER_DIED))]
+            for job in reversed(unfinished):
+                job.suspect = True
+                queue.appendleft(job)
             return finished
 
         while owner:

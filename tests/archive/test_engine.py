@@ -125,7 +125,9 @@ def test_a_worker_that_dies_is_replaced_and_no_row_is_lost_or_duplicated(
     by_name = {Path(row["file"]).name: row for row in table}
     assert by_name["crash_once.mp4"]["verdict"] == "UNCERTAIN"  # tried again on a new worker, and judged
     assert by_name["crash_always.mp4"]["error"] == engine.WORKER_DIED
-    assert summary.replaced_workers == 3  # once for crash_once, twice for crash_always
+    # Once for crash_once and twice for crash_always, and once more when a death left two files unfinished (Ray
+    # may lose the reply of a file finished just before): both then run alone.
+    assert summary.replaced_workers in (3, 4)
     assert by_name["b.mp4"]["verdict"] == "UNCERTAIN"
 
 
