@@ -187,7 +187,8 @@ def render_summary(checked: list[Checked]) -> None:
         else presentation.error_row(item.file_name, item.error or APOLOGY)
         for item in checked
     ]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    # A static table: at most ten rows, every reason read in full.
+    st.table(rows)
 
 
 def render_verdict(result: VideoResult) -> None:
@@ -422,7 +423,8 @@ def render_about_model(scorer: EnsembleScorer) -> None:
     rows = model_summary.measured_rows(measured)
     st.write(" ".join(model_summary.summary_sentences(what, rows)))
     if rows:
-        st.dataframe(model_summary.table_rows(rows), hide_index=True, width="stretch")
+        # A static table: four short rows, read whole at a glance, every column visible.
+        st.table(model_summary.table_rows(rows))
     if len(scorer.scorers) > 1 and scorer.selection is None:
         st.caption(
             f"Thresholds were not fitted for this selection, so those of {scorer.card.name} alone are used: "

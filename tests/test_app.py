@@ -379,7 +379,7 @@ def test_several_files_give_a_summary_table_and_each_ones_full_result(
     )
     app.run()
     assert not app.exception
-    (table,) = app.dataframe
+    (table,) = app.table
     rows = table.value.to_dict("records")
     # One bad file does not stop the others: it has its row, with the reason, and the files after it were checked.
     assert [row["File"] for row in rows] == ["interview.mp4", "notes.mp4", "colours.mp4"]
@@ -416,7 +416,7 @@ def test_more_files_than_the_page_takes_are_left_out_with_a_message(
     assert not app.exception
     assert any("12 files were dropped; the checker takes up to 10 at once" in text for text in alerts(app))
     assert len(checked) == 10
-    assert len(app.dataframe[0].value) == 10
+    assert len(app.table[0].value) == 10
 
 
 @requires_face_image
@@ -443,7 +443,7 @@ def test_about_the_model_is_a_short_summary_with_a_table_and_the_full_figures_fo
     at.run()
     assert not at.exception
     assert any(subheader.value == "About the model" for subheader in at.subheader)
-    (table,) = at.dataframe
+    (table,) = at.table
     rows = table.value.to_dict("records")
     assert rows[0]["Measured on"].startswith("Deepfakes like those it learned from")
     assert all(row["Real faces called fake"].endswith("%") for row in rows)

@@ -129,7 +129,7 @@ def test_several_files_in_a_real_browser_show_a_table_each_verdict_and_the_downl
             )
 
             # The summary table: one row per file, the broken one "Not checked", the others with a verdict.
-            table = page.locator('[data-testid="stDataFrame"]').first
+            table = page.locator('[data-testid="stTable"]').first
             expect(table).to_be_visible(timeout=240_000)
             alert = page.locator('[data-testid="stAlert"]').filter(has_text=VERDICT).first
             expect(alert).to_be_visible(timeout=60_000)
