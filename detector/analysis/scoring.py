@@ -123,14 +123,7 @@ class FaceScorer:
     def _predict(self, crops: np.ndarray) -> np.ndarray:
         if self.lite is not None:
             return self._checked(self.lite.predict(crops))
-        outputs = []
-        for start in range(0, len(crops), self.batch_size):
-            batch = crops[start : start + self.batch_size].astype(np.float32)
-            count = len(batch)
-            if count < self.batch_size:
-                batch = np.concatenate([batch, np.zeros((self.batch_size - count, *batch.shape[1:]), np.float32)])
-            outputs.append(np.asarray(self.model.predict_on_batch(batch)).reshape(-1)[:count])
-        return self._checked(np.concatenate(outputs).astype(np.float64))
+        return self._checked(tflite.predict_in_batches(crops, self.batch_size, self.model.predict_on_batch))
 
     def _checked(self, probabilities: np.ndarray) -> np.ndarray:
         if not np.all(np.isfinite(probabilities)):

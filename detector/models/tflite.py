@@ -83,6 +83,22 @@ class TfliteModel:
 LITE_SUFFIX = ".tflite"
 
 
+def predict_in_batches(crops: Any, batch_size: int, predict: Any) -> Any:
+    """``(N,) float64``: ``predict`` run on ``(batch_size, S, S, 3) float32`` batches of ``crops``, the last one
+    padded with zeros, so that a model sees one batch shape (Keras does not retrace, TensorFlow Lite is sized once)."""
+    import numpy as np
+
+    crops = np.asarray(crops)
+    outputs = []
+    for start in range(0, len(crops), batch_size):
+        batch = crops[start : start + batch_size].astype(np.float32)
+        count = len(batch)
+        if count < batch_size:
+            batch = np.concatenate([batch, np.zeros((batch_size - count, *batch.shape[1:]), np.float32)])
+        outputs.append(np.asarray(predict(batch)).reshape(-1)[:count].copy())
+    return np.concatenate(outputs).astype(np.float64) if outputs else np.zeros(0, np.float64)
+
+
 class LiteClassifier(TfliteModel):
     """A face-crop classifier exported to TensorFlow Lite (``detector.shipping.lite``):
     ``predict((N, S, S, 3) uint8 RGB) -> (N,) float64`` raw fake probabilities, as the Keras model gives them.
@@ -101,17 +117,11 @@ class LiteClassifier(TfliteModel):
         interpreter.allocate_tensors()
 
     def predict(self, crops: Any) -> Any:
-        import numpy as np
-
         interpreter = self._open_interpreter()
-        crops = np.asarray(crops)
-        outputs = []
-        for start in range(0, len(crops), self.batch_size):
-            batch = crops[start : start + self.batch_size].astype(np.float32)
-            count = len(batch)
-            if count < self.batch_size:
-                batch = np.concatenate([batch, np.zeros((self.batch_size - count, *batch.shape[1:]), np.float32)])
+
+        def run(batch: Any) -> Any:
             interpreter.set_tensor(self._input["index"], batch)
             interpreter.invoke()
-            outputs.append(interpreter.get_tensor(self._output["index"]).reshape(-1)[:count].copy())
-        return np.concatenate(outputs).astype(np.float64) if outputs else np.zeros(0, np.float64)
+            return interpreter.get_tensor(self._output["index"])
+
+        return predict_in_batches(crops, self.batch_size, run)
