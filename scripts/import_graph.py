@@ -74,10 +74,19 @@ def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
                 # Submodules were named: the last entry, the package they come from, is not used for itself.
                 imported = imported[:-1]
             targets.update(module for module in imported if module != name)
-        # Importing ``detector.analysis.video`` runs ``detector/analysis/__init__.py`` too, but a package's own
-        # ``__init__`` is not an import of the package's modules: only real imports make edges.
+        # Importing ``detector.cli.common`` runs ``detector/cli/__init__.py`` first: that package is imported too,
+        # so a package whose ``__init__`` imports the modules that import it is a circle. (The root package is
+        # left out: its ``__init__`` imports nothing, every name in it is loaded when first used.)
+        targets.update(package for target in list(targets) for package in _packages_above(target, names))
+        targets.discard(name)
         graph[name] = targets
     return graph
+
+
+def _packages_above(module: str, names: Mapping[str, Path]) -> list[str]:
+    """``detector.cli.common`` -> ``["detector.cli"]``: the packages below the root that importing it runs."""
+    parts = module.split(".")
+    return [".".join(parts[:end]) for end in range(2, len(parts)) if ".".join(parts[:end]) in names]
 
 
 def layer_of(module: str) -> tuple[int, str]:
@@ -98,6 +107,8 @@ def upward_imports(graph: Mapping[str, set[str]]) -> list[tuple[str, str]]:
     for module, targets in graph.items():
         layer, folder = layer_of(module)
         for target in targets:
+            if module.startswith(target + "."):
+                continue  # its own package, which Python runs on the way in
             target_layer, target_folder = layer_of(target)
             if target_folder != folder and target_layer >= layer:
                 found.append((module, target))

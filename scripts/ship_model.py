@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from detector import cli
+from detector.cli import main as cli
 from detector.models import model_card
 from scripts import face_swap_labels, utkface_labels
 

@@ -155,7 +155,7 @@ def test_a_two_node_cluster_spreads_the_files_over_both_nodes(
 def test_the_command_line_scans_resumes_and_summarises(
     archive: Path, tiny_models_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    from detector import cli
+    from detector.cli import main as cli
 
     monkeypatch.setenv("DETECTOR_MODELS", str(tiny_models_folder))
     listed = tmp_path / "files.txt"

@@ -17,7 +17,7 @@ import pytest
 from conftest import PROJECT, SAMPLE_VIDEOS, SHARED, requires_samples, requires_shared, requires_shipped_model
 from video_factory import make_video, pasted_faces
 
-from detector import cli
+from detector.cli import main as cli
 from detector.training import datasets
 
 FACES = SHARED / "data" / "dfdc-faces" / "faces"

@@ -15,8 +15,8 @@ import pytest
 from conftest import SHARED, requires_shared
 from video_factory import make_video, pasted_faces
 
-from detector import cli
 from detector.analysis.scoring import load_scorer
+from detector.cli import main as cli
 from detector.config import AnalysisConfig
 from detector.errors import DetectorError
 from detector.evaluation import evaluate, metrics

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from conftest import requires_shared, shipped_models, two_models_folder
 
-from detector import cli
 from detector.analysis.scoring import load_scorer
+from detector.cli import main as cli
 from detector.evaluation import metrics
 from detector.models import ensemble_table, model_card
 from detector.shipping import calibrate, ensembles, ship

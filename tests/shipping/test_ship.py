@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import balanced_validation_crops, requires_shared, shipped_models
 
-from detector import cli
 from detector.analysis.scoring import FaceScorer
+from detector.cli import main as cli
 from detector.errors import ModelCardError
 from detector.models import model_card
 from detector.shipping import ship

@@ -32,7 +32,7 @@ def test_the_wide_compact_model_has_more_parameters_than_the_default():
 
 
 def _train_choices(option: str) -> tuple[str, ...]:
-    from detector import cli
+    from detector.cli import main as cli
 
     train_parser = cli.build_parser()._subparsers._group_actions[0].choices["train"]
     return tuple(next(action for action in train_parser._actions if action.dest == option).choices)

@@ -11,7 +11,7 @@ import pytest
 from conftest import SHARED
 from test_self_blend import drawn_face, drawn_landmarks
 
-from detector import cli
+from detector.cli import main as cli
 from detector.shipping import export
 from detector.training import train, training_run
 from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy

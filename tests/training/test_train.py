@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import PROJECT, balanced_validation_crops, requires_shared
 
-from detector import cli
 from detector.analysis.scoring import FaceScorer
+from detector.cli import main as cli
 from detector.models import calibration, model_card
 from detector.shipping import calibrate, export, ship
 from detector.training import architectures, datasets, train, training_run
@@ -182,7 +182,7 @@ def test_the_command_line_limits_tensorflow_to_the_threads_asked_for():
     code = (
         "import pathlib, sys\n"
         "import tensorflow as tf\n"
-        "from detector import cli\n"
+        "from detector.cli import main as cli\n"
         "from detector.shipping import export\n"
         "threading = tf.config.threading\n"
         "def fake_train(config, resume, export_only):\n"
