@@ -112,8 +112,8 @@ def plan(
     retry_failed: bool = False,
 ) -> Plan:
     """What is left to do for ``paths`` with these settings (reads and hashes every file once)."""
-    done = store.done(settings, retry_failed)
-    has_row = store.rows_of(settings)
+    done, has_row = store.index(settings, retry_failed)
+    earlier_faces: dict[str, list[dict[str, Any]]] | None = None  # read once, when a known file comes again
     result = Plan()
     by_content: dict[str, Job] = {}
     for path in paths:
@@ -132,7 +132,9 @@ def plan(
             result.skipped += 1
         elif sha256 in done:
             earlier = done[sha256]
-            faces = store.faces_of(sha256, settings) if earlier["verdict"] is not None else []
+            if earlier_faces is None:
+                earlier_faces = store.faces_by_sha256(settings)
+            faces = earlier_faces.get(sha256, [])
             result.ready.append(rows.for_duplicate(Scanned(earlier, tuple(faces)), name))
         elif sha256 in by_content:
             by_content[sha256].paths.append(path)

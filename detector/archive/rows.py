@@ -156,6 +156,6 @@ def face_rows(file: str, sha256: str, settings: str, result: VideoResult) -> tup
 def for_duplicate(scanned: Scanned, file: str) -> Scanned:
     """The rows of another file with the same bytes: the same analysis, its own ``file`` name."""
     return Scanned(
-        {**scanned.file_row, "file": file, "report": scanned.file_row["report"]},
+        {**scanned.file_row, "file": file},
         tuple({**row, "file": file} for row in scanned.face_rows),
     )

@@ -70,23 +70,35 @@ class ResultsStore:
     def faces(self) -> pa.Table:
         return _read(self.faces_folder, FACES_SCHEMA)
 
+    def index(
+        self, settings: str, retry_failed: bool = False
+    ) -> tuple[dict[str, dict[str, Any]], set[tuple[str, str | None]]]:
+        """One read of the files table: what earlier runs with these ``settings`` found, by SHA-256 (one row each;
+        rows of files that could not be analysed count too, unless ``retry_failed``), and the (file, sha256)
+        pairs that already have a row."""
+        done: dict[str, dict[str, Any]] = {}
+        has_row: set[tuple[str, str | None]] = set()
+        for row in self.files().to_pylist():
+            if row["settings"] != settings:
+                continue
+            has_row.add((row["file"], row["sha256"]))
+            if row["sha256"] is not None and not (retry_failed and row["verdict"] is None):
+                done.setdefault(row["sha256"], row)
+        return done, has_row
+
     def done(self, settings: str, retry_failed: bool = False) -> dict[str, dict[str, Any]]:
-        """What earlier runs with these ``settings`` found, by SHA-256: one row each (a file's faces are read on
-        demand, ``faces_of``). Rows of files that could not be analysed count too, unless ``retry_failed``."""
-        table = self.files()
-        found: dict[str, dict[str, Any]] = {}
-        for row in table.to_pylist():
-            if row["settings"] != settings or row["sha256"] is None:
-                continue
-            if retry_failed and row["verdict"] is None:
-                continue
-            found.setdefault(row["sha256"], row)
-        return found
+        return self.index(settings, retry_failed)[0]
 
     def rows_of(self, settings: str) -> set[tuple[str, str | None]]:
-        """The (file, sha256) pairs that already have a row with these settings."""
-        table = self.files().select(["file", "sha256", "settings"]).to_pylist()
-        return {(row["file"], row["sha256"]) for row in table if row["settings"] == settings}
+        return self.index(settings)[1]
+
+    def faces_by_sha256(self, settings: str) -> dict[str, list[dict[str, Any]]]:
+        """One read of the faces table: the faces of every file scanned with these ``settings``, by SHA-256."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for row in self.faces().to_pylist():
+            if row["settings"] == settings:
+                found.setdefault(row["sha256"], []).append(row)
+        return found
 
     def faces_of(self, sha256: str, settings: str) -> list[dict[str, Any]]:
-        return [row for row in self.faces().to_pylist() if row["sha256"] == sha256 and row["settings"] == settings]
+        return self.faces_by_sha256(settings).get(sha256, [])

@@ -91,7 +91,8 @@ def plain_kind(card: ModelCard) -> str:
     """What a model is, in words: "the average of three small convolutional networks", "a ResNet50 network"."""
     if card.architecture.startswith("average("):
         parts = [part.strip() for part in card.architecture[len("average(") : -1].split(",")]
-        kinds = {_ARCHITECTURE_WORDS.get(part, "network").split(" ", 1)[1] for part in parts}
+        # Each member's words without the article: "small convolutional network".
+        kinds = {_ARCHITECTURE_WORDS.get(part, "a neural network").split(" ", 1)[1] for part in parts}
         count = _NUMBERS.get(len(parts), str(len(parts)))
         if len(kinds) == 1:
             return f"the average of {count} {kinds.pop().replace('network', 'networks')}"
