@@ -38,6 +38,8 @@ SAMPLE_VIDEOS = SHARED / "samples" / "videos"
 DATASETS = {
     "dfdc-faces": SHARED / "data" / "dfdc-faces" / "faces",
     "utkface": SHARED / "data" / "utkface" / "faces",
+    "dfdc-extra-fakes": SHARED / "data" / "dfdc-extra-fakes" / "faces",
+    "ffpp-faces": SHARED / "data" / "ffpp-faces" / "faces",
 }
 
 

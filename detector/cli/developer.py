@@ -26,6 +26,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--name", required=True, help="model name: writes models/NAME.keras and models/NAME.json")
     parser.add_argument("--architecture", default="compact", choices=ARCHITECTURES)
     parser.add_argument("--resolution", type=int, default=128, help="side the model works at (pixels)")
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        default=224,
+        help="side of the crops the model takes (pixels; default 224); training crops are decoded at it, so a "
+        "mixed run takes 128, below every source's own size, to bring them all through the same downscale",
+    )
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument(
         "--steps-per-epoch",
@@ -60,8 +67,9 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--fakes",
         default="dfdc",
-        choices=["dfdc", "sbi", "both"],
-        help="training fakes: DFDC fake crops, self-blended reals (SBI), or half each (default: dfdc)",
+        choices=["dfdc", "sbi", "both", "mixed"],
+        help="training fakes: DFDC fake crops, self-blended reals (SBI), half each, or every source balanced: "
+        "DFDC with its second fakes, FaceForensics++, UTKFace reals and self-blends (mixed; default: dfdc)",
     )
     parser.add_argument(
         "--extra-reals",
@@ -70,10 +78,10 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument(
         "--select-on",
-        choices=["dfdc", "self-blends"],
+        choices=["dfdc", "self-blends", "mixed"],
         help="whose validation loss picks the best epoch, lowers the learning rate and stops the run: the DFDC "
-        "validation crops, or the DFDC validation reals and self-blends of them, which uses no fake labels "
-        "(default: dfdc for a new run; a resumed run keeps its own)",
+        "validation crops, the DFDC validation reals and self-blends of them (which uses no fake labels), or the "
+        "DFDC and FF++ validation crops weighted alike by source and method (mixed) (default: dfdc for a new run; a resumed run keeps its own)",
     )
     parser.add_argument(
         "--augment",
@@ -106,6 +114,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         name=arguments.name,
         architecture=arguments.architecture,
         resolution=arguments.resolution,
+        input_size=arguments.input_size,
         epochs=arguments.epochs,
         steps_per_epoch=arguments.steps_per_epoch,
         batch_size=arguments.batch_size,

@@ -15,7 +15,16 @@ import keras
 import numpy as np
 
 from detector.shipping import calibrate, ship
-from detector.training import architectures, datasets, landmarks, self_blend_batches, train, training_run
+from detector.training import (
+    architectures,
+    datasets,
+    landmarks,
+    mixed_batches,
+    self_blend_batches,
+    sources,
+    train,
+    training_run,
+)
 from detector.training.augment import AugmentationPolicy
 
 logger = logging.getLogger(__name__)
@@ -64,6 +73,8 @@ def export(
     )
     logger.info("validation: %s", fitted.metrics["validation"])
     data = "../shared/data/dfdc-faces (DFDC face crops, 224x224)"
+    if config.fakes == "mixed":
+        data = "; ".join(sources.SOURCE_WORDS[source] for source in sources.SOURCES)
     if config.extra_reals:
         data += f"; ../shared/data/{config.extra_reals} ({train.EXTRA_REALS_WORDS[config.extra_reals]})"
     training = {
@@ -92,11 +103,23 @@ def export(
         training["self_blend"] = {
             **dataclasses.asdict(self_blend_batches.DEFAULT_CONFIG),
             "mask": f"convex hull of the 468-point face mesh (landmarks v{landmarks.LANDMARK_VERSION})",
-            "batches": "balanced: half reals, half fakes; the self-blends are of the same batch's reals",
+            "batches": mixed_batches.RECIPE_WORDS
+            if config.fakes == "mixed"
+            else "balanced: half reals, half fakes; the self-blends are of the same batch's reals",
+        }
+    if config.fakes == "mixed":
+        training["ffpp_reframe"] = {
+            "top_left_side": list(sources.FFPP_REFRAME),
+            "why": "FF++ crops cut to the analysis crops' framing before resizing (docs/DESIGN.md)",
         }
     start = f"fine-tuned from {config.init_weights}" if config.init_weights else "trained from scratch"
     description = f"{config.architecture} classifier of face crops, {start} on DFDC face crops."
-    if config.fakes != "dfdc" or config.extra_reals:
+    if config.fakes == "mixed":
+        description = (
+            f"{config.architecture} classifier of face crops, {start} on DFDC, FaceForensics++ and UTKFace crops "
+            "with self-blended fakes, balanced by source and method."
+        )
+    elif config.fakes != "dfdc" or config.extra_reals:
         description = (
             f"{config.architecture} classifier of face crops, {start} on DFDC face crops "
             f"(fakes: {config.fakes}; extra reals: {config.extra_reals or 'none'})."

@@ -34,6 +34,8 @@ FAKES_SEEN = {
     "which face swaps leave but fully generated or re-enacted faces may not.",
     "both": "Trained on DFDC face swaps and self-blended real faces: manipulations that leave no blending "
     "trace (fully generated or re-enacted faces) may go unnoticed.",
+    "mixed": "Trained on DFDC face swaps, FaceForensics++ swaps and reenactments (Deepfakes, FaceSwap, Face2Face, "
+    "NeuralTextures) and self-blended real faces: fully generated faces and methods unlike these may go unnoticed.",
 }
 MIXED_FAKES_START = "Averages models trained on"
 FACES_ONLY = "Judges faces only: not audio, not fully generated video, not edits elsewhere in the frame."

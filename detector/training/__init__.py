@@ -6,5 +6,5 @@ The names of the architectures and precisions live here, so that the command lin
 Keras.
 """
 
-ARCHITECTURES = ("compact", "compact_wide", "inception_resnet_v2", "vgg16", "resnet50")
+ARCHITECTURES = ("compact", "compact_wide", "compact_high_pass", "inception_resnet_v2", "vgg16", "resnet50")
 PRECISIONS = ("float32", "mixed_bfloat16")

@@ -46,6 +46,45 @@ def _preprocessing(inputs: keras.KerasTensor, resolution: int) -> keras.KerasTen
     return layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(x)
 
 
+# Fixed high-pass filters (the residual kernels of steganalysis rich models, SRM): a second-order 3x3, the 5x5
+# "KB" square and a first-order horizontal-vertical pair. Applied to each colour channel, they keep what blending
+# and resampling leave (seams, interpolation, a second compression's grid) and drop the face's content.
+_HIGH_PASS_KERNELS = (
+    np.array([[0, 0, 0, 0, 0], [0, -1, 2, -1, 0], [0, 2, -4, 2, 0], [0, -1, 2, -1, 0], [0, 0, 0, 0, 0]]) / 4.0,
+    np.array([[-1, 2, -2, 2, -1], [2, -6, 8, -6, 2], [-2, 8, -12, 8, -2], [2, -6, 8, -6, 2], [-1, 2, -2, 2, -1]])
+    / 12.0,
+    np.array([[0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 1, -2, 1, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]) / 2.0,
+)
+# The residuals are small; clipped to this (on the [-1, 1] scale) and rescaled to [-1, 1], as SRM truncates them.
+_HIGH_PASS_CLIP = 3.0 / 127.5
+HIGH_PASS_LAYER = "high_pass"
+
+
+def high_pass_kernel() -> np.ndarray:
+    """The depthwise kernel ``(5, 5, 3, len(_HIGH_PASS_KERNELS))`` of the fixed high-pass layer: each filter on
+    each colour channel."""
+    stacked = np.stack(_HIGH_PASS_KERNELS, axis=-1).astype(np.float32)
+    return np.repeat(stacked[:, :, np.newaxis, :], 3, axis=2)
+
+
+def _with_high_pass(x: keras.KerasTensor) -> keras.KerasTensor:
+    """The scaled RGB crop with the fixed high-pass residuals of each channel beside it (3 + 9 channels)."""
+    residuals = layers.DepthwiseConv2D(
+        5,
+        padding="same",
+        depth_multiplier=len(_HIGH_PASS_KERNELS),
+        use_bias=False,
+        trainable=False,
+        name=HIGH_PASS_LAYER,
+    )(x)
+    # clip(r, -c, c) / c from built-in layers (a Lambda would not load in safe mode): r / c + 1, cut to [0, 2],
+    # less 1.
+    residuals = layers.Rescaling(1.0 / _HIGH_PASS_CLIP, offset=1.0, name="high_pass_scale")(residuals)
+    residuals = layers.ReLU(max_value=2.0, name="high_pass_clip")(residuals)
+    residuals = layers.Rescaling(1.0, offset=-1.0, name="high_pass_centre")(residuals)
+    return layers.Concatenate(name="with_high_pass")([x, residuals])
+
+
 def _separable_block(x: keras.KerasTensor, filters: int, stride: int, name: str) -> keras.KerasTensor:
     shortcut = x
     x = layers.SeparableConv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_sep1")(x)
@@ -60,8 +99,10 @@ def _separable_block(x: keras.KerasTensor, filters: int, stride: int, name: str)
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def _compact_backbone(stages: tuple[tuple[int, int], ...]) -> Callable:
+def _compact_backbone(stages: tuple[tuple[int, int], ...], high_pass: bool = False) -> Callable:
     def backbone(x: keras.KerasTensor) -> keras.KerasTensor:
+        if high_pass:
+            x = _with_high_pass(x)
         # The first stage keeps full resolution for one convolution: blending and resampling traces are
         # high-frequency, and an early stride-2 stem would discard them before any filter can see them.
         x = layers.Conv2D(24, 3, padding="same", use_bias=False, name="stem_conv1")(x)
@@ -99,6 +140,7 @@ def build_classifier(
     backbones: dict[str, Callable] = {
         "compact": _compact_backbone(_COMPACT_STAGES),
         "compact_wide": _compact_backbone(_COMPACT_WIDE_STAGES),
+        "compact_high_pass": _compact_backbone(_COMPACT_STAGES, high_pass=True),
         "inception_resnet_v2": _application_backbone(keras.applications.InceptionResNetV2, resolution),
         "vgg16": _application_backbone(keras.applications.VGG16, resolution),
         "resnet50": _application_backbone(keras.applications.ResNet50, resolution),
@@ -108,7 +150,10 @@ def build_classifier(
     x = backbones[architecture](x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="fake_probability", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name=architecture)
+    model = keras.Model(inputs, outputs, name=architecture)
+    if any(layer.name == HIGH_PASS_LAYER for layer in model.layers):
+        model.get_layer(HIGH_PASS_LAYER).set_weights([high_pass_kernel()])
+    return model
 
 
 def average_of(members: dict[str, keras.Model]) -> keras.Model:
@@ -144,11 +189,36 @@ def _initial_weights_target(model: keras.Model, path: Path) -> tuple[keras.Model
     return backbones[0], {"by_name": True}
 
 
+def _load_by_layer_name(model: keras.Model, path: Path) -> None:
+    """Copies the weights of the classifier saved at ``path`` into ``model``'s layers of the same name and shapes.
+
+    One mismatch is bridged: a convolution of ``model`` that takes more input channels than the saved one (the
+    stem of ``compact_high_pass``, which sees the high-pass residuals beside RGB) gets the saved kernel for the
+    first channels and zeros for the rest, so the new model starts out computing exactly what the saved one did
+    and learns from there how much to use the new channels. The fixed high-pass layer keeps its filters."""
+    source = keras.saving.load_model(path, compile=False)
+    saved = {layer.name: layer for layer in source.layers}
+    for layer in model.layers:
+        match = saved.get(layer.name)
+        if match is None or layer.name == HIGH_PASS_LAYER or len(layer.weights) != len(match.weights):
+            continue
+        for variable, value in zip(layer.weights, match.get_weights(), strict=True):
+            if tuple(variable.shape) == value.shape:
+                variable.assign(value)
+            elif value.ndim == 4 and tuple(variable.shape[:2]) == value.shape[:2] and variable.shape[3] == value.shape[3]:
+                if variable.shape[2] > value.shape[2]:
+                    widened = np.zeros(variable.shape, value.dtype)
+                    widened[:, :, : value.shape[2]] = value
+                    variable.assign(widened)
+
+
 def load_initial_weights(model: keras.Model, path: Path) -> int:
     """Loads ``--init`` weights where they fit and returns how many float weight arrays it loaded.
 
-    Keras pairs the file's layers with the model's by their order and class (not their names) and, with
-    ``skip_mismatch``, only warns where the shapes differ; a file of another architecture would leave every array
+    A saved classifier (``.keras``) is loaded by layer name (``_load_by_layer_name``), so that a variant of an
+    architecture (``compact_high_pass``) starts from the plain one's weights. For weights files Keras pairs the
+    file's layers with the model's by their order and class (not their names) and, with ``skip_mismatch``, only
+    warns where the shapes differ; a file of another architecture would leave every array
     at its random start while the card said "fine-tuned from", so no match at all is an error and a partial match
     is logged by name. Every float array is filled with NaN first: the ones still NaN afterwards were skipped and
     get their start back. Other arrays (none in this project's architectures) are loaded but not counted.
@@ -159,11 +229,19 @@ def load_initial_weights(model: keras.Model, path: Path) -> int:
     """
     weights = model.weights
     fresh = [variable.numpy() for variable in weights]
-    checked = [index for index, variable in enumerate(weights) if keras.backend.is_float_dtype(variable.dtype)]
+    # The fixed high-pass filters are not learned: they are set when the model is built, whatever the file holds.
+    checked = [
+        index
+        for index, variable in enumerate(weights)
+        if keras.backend.is_float_dtype(variable.dtype) and not variable.path.startswith(HIGH_PASS_LAYER)
+    ]
     for index in checked:
         weights[index].assign(np.full(weights[index].shape, np.nan, fresh[index].dtype))
-    target, options = _initial_weights_target(model, path)
-    target.load_weights(path, skip_mismatch=True, **options)
+    if path.suffix == ".keras":
+        _load_by_layer_name(model, path)
+    else:
+        target, options = _initial_weights_target(model, path)
+        target.load_weights(path, skip_mismatch=True, **options)
     skipped = [index for index in checked if np.isnan(weights[index].numpy()).all()]
     for index in skipped:
         weights[index].assign(fresh[index])

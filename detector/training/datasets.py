@@ -130,30 +130,47 @@ def split_by_group(crops: CropSet, validation_percent: int = VALIDATION_PERCENT)
     return crops.subset(~mask), crops.subset(mask)
 
 
-def read_image(path: Path, size: int) -> np.ndarray:
-    """One image as ``(size, size, 3) uint8 RGB``, resized with area interpolation (what the models expect)."""
+def read_image(path: Path, size: int, reframe: tuple[float, float, float] | None = None) -> np.ndarray:
+    """One image as ``(size, size, 3) uint8 RGB``, resized with area interpolation (what the models expect).
+
+    ``reframe`` ``(top, left, side)``, fractions of the image's side, first cuts that square out of it: to bring a
+    collection's framing to the one the analysis crops with (``detector.training.sources``)."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise DatasetError(f"cannot read image {path}")
     image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if reframe is not None:
+        height, width = image.shape[:2]
+        top, left, side = reframe
+        y0, x0 = round(top * height), round(left * width)
+        y1, x1 = min(height, y0 + round(side * height)), min(width, x0 + round(side * width))
+        image = image[y0:y1, x0:x1]
     if image.shape[0] != size or image.shape[1] != size:
         interpolation = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_CUBIC
         image = cv2.resize(image, (size, size), interpolation=interpolation)
     return image
 
 
-def decode_images(root: Path, files: Sequence[str], size: int, cache_folder: Path | None = None) -> np.ndarray:
-    """All images as one ``(N, size, size, 3) uint8 RGB`` array, cached as ``.npy`` when a folder is given."""
+def decode_images(
+    root: Path,
+    files: Sequence[str],
+    size: int,
+    cache_folder: Path | None = None,
+    reframe: tuple[float, float, float] | None = None,
+) -> np.ndarray:
+    """All images as one ``(N, size, size, 3) uint8 RGB`` array (``read_image``), cached as ``.npy`` when a folder
+    is given."""
     cache_path = None
     if cache_folder is not None:
-        key = hashlib.sha1(("\n".join(files) + f"|{root}|{size}").encode()).hexdigest()[:16]
+        framing = f"|{reframe}" if reframe is not None else ""
+        key = hashlib.sha1(("\n".join(files) + f"|{root}|{size}{framing}").encode()).hexdigest()[:16]
         cache_path = cache_folder / f"images-{size}-{key}.npy"
         if cache_path.is_file():
             logger.info("loading cached images from %s", cache_path)
             return np.load(cache_path, mmap_mode=None)
     images = np.empty((len(files), size, size, 3), np.uint8)
     for position, name in enumerate(files):
-        images[position] = read_image(root / name, size)
+        images[position] = read_image(root / name, size, reframe)
         if position and position % 5000 == 0:
             logger.info("decoded %d of %d images", position, len(files))
     if cache_path is not None:

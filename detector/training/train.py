@@ -19,12 +19,23 @@ import keras
 import numpy as np
 
 from detector.models import model_card
-from detector.training import PRECISIONS, architectures, datasets, landmarks, self_blend_batches, training_run
+from detector.training import (
+    PRECISIONS,
+    architectures,
+    datasets,
+    landmarks,
+    mixed_batches,
+    self_blend_batches,
+    sources,
+    training_run,
+)
 from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy
 
 logger = logging.getLogger(__name__)
 
 EXTRA_REALS = (None, "utkface")
+# Training fakes: a mixed run (``"mixed"``) draws from every source, balanced (``detector.training.mixed_batches``).
+FAKES = (*self_blend_batches.FAKE_SOURCES, "mixed")
 # Keras dtype policies a run may use. "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: measured
 # 1.9 times faster a training step for VGG16 and 1.5-1.7 for ResNet50 on CPUs with AVX512_BF16, no gain
 # for the compact networks or InceptionResNetV2 (bench/bench_architectures.py --precision, docs/DESIGN.md).
@@ -69,6 +80,7 @@ class TrainingConfig:
     command: str = ""
     # Training fakes: DFDC fake crops ("dfdc"), self-blends of the training reals ("sbi") or half each ("both");
     # extra real crops, all for training ("utkface"). See docs/DESIGN.md, "Self-blended training fakes (SBI)".
+    # "mixed": every source (DFDC with its second fakes, FaceForensics++, UTKFace reals, self-blends), balanced.
     fakes: str = "dfdc"
     extra_reals: str | None = None
     precision: str = "float32"
@@ -81,8 +93,10 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.fakes not in self_blend_batches.FAKE_SOURCES:
-            raise ValueError(f"fakes must be one of {self_blend_batches.FAKE_SOURCES}, got {self.fakes!r}")
+        if self.fakes not in FAKES:
+            raise ValueError(f"fakes must be one of {FAKES}, got {self.fakes!r}")
+        if self.fakes == "mixed" and self.extra_reals is not None:
+            raise ValueError("a mixed run already trains on UTKFace reals: leave out extra_reals")
         if self.extra_reals not in EXTRA_REALS:
             raise ValueError(f"extra_reals must be one of {EXTRA_REALS}, got {self.extra_reals!r}")
         if self.select_on is not None and self.select_on not in training_run.SELECT_ON:
@@ -173,6 +187,13 @@ def _training_batches(
     and cached beside the image cache (``landmarks.precompute_landmarks``).
     """
     seed = config.seed + initial_epoch
+    if config.fakes == "mixed":
+        pools = sources.mixed_pools(
+            config.input_size, Path(config.cache_folder), False, config.validation_percent, config.limit
+        )
+        return mixed_batches.MixedBatches(
+            pools, config.batch_size, policy, seed, Path(config.cache_folder), config.steps_per_epoch
+        )
     extra_set = _load_extra_reals(config)
     extra_images = None
     if extra_set is not None:
@@ -204,6 +225,11 @@ def _validation_batches(
     """The batches whose loss selects the best epoch (``config.select_on``), the same every epoch, unaugmented."""
     if config.select_on == "dfdc":
         return CropBatches(validation_images, validation_labels, 64, NO_AUGMENTATION, config.seed, shuffle=False)
+    if config.select_on == "mixed":
+        pools = sources.mixed_pools(
+            config.input_size, Path(config.cache_folder), True, config.validation_percent, config.limit
+        )
+        return mixed_batches.WeightedSelection(pools)
     reals = validation_images[validation_labels == 0]
     real_landmarks = landmarks.precompute_landmarks(
         reals,
@@ -248,7 +274,12 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         int(validation_set.labels.sum()),
     )
     cache = Path(config.cache_folder)
-    train_images = datasets.decode_images(train_set.root, train_set.files, config.input_size, cache)
+    # A mixed run decodes its own pools (detector.training.sources).
+    train_images = (
+        datasets.decode_images(train_set.root, train_set.files, config.input_size, cache)
+        if config.fakes != "mixed"
+        else np.empty((0, config.input_size, config.input_size, 3), np.uint8)
+    )
     validation_images = datasets.decode_images(validation_set.root, validation_set.files, config.input_size, cache)
 
     initial_epoch = 0
@@ -321,6 +352,10 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
     best = keras.saving.load_model(best_path if best_path.is_file() else last_path)
     extra_set = _load_extra_reals(config)
     train_count = len(train_set) + (len(extra_set) if extra_set is not None else 0)
+    if config.fakes == "mixed":
+        train_count = sources.mixed_pools(
+            config.input_size, Path(config.cache_folder), False, config.validation_percent, config.limit
+        ).count()
     losses = training_run.validation_losses(log_path)
     # best.keras holds the epoch of the lowest logged loss (the checkpoint only takes a loss below the log's best).
     exported_epoch = int(np.argmin(losses)) + 1 if best_path.is_file() and losses else len(losses)

@@ -1,0 +1,165 @@
+"""Batches balanced across sources and methods, so that no source's look becomes the label.
+
+DFDC's cameras, FaceForensics++'s YouTube broadcasts and UTKFace's photos each look their own way. If one of them
+brought mostly fakes and another mostly reals, a network could learn "looks like a broadcast" instead of "looks
+manipulated". So every source has the same share of a batch's reals as of its fakes (``SHARES``), and within a
+source the fakes are spread over its methods, self-blends of its own reals among them (the one synthetic fake
+that carried to swaps of another method here: docs/EXPERIMENTS.md).
+
+Training batches (``MixedBatches``) draw each crop at random from its pool, with a generator seeded by
+``(seed, epoch, batch index)``, so a batch is the same whatever order Keras asks for it in. Selection
+(``WeightedSelection``) uses every validation crop once, in a fixed order, weighted so that each source's reals,
+each source's fakes and each FF++ method count alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from detector.training import landmarks
+from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy
+from detector.training.self_blend import DEFAULT_CONFIG, self_blend
+from detector.training.sources import DFDC_FAKE, FFPP_METHODS, REAL, SELF_BLEND, Pools
+
+logger = logging.getLogger(__name__)
+
+# Each source's share of a batch's reals, and of its fakes; then how each source's fakes divide among kinds.
+SHARES = {"dfdc": 1 / 3, "ffpp": 1 / 3, "utkface": 1 / 3}
+FAKE_KINDS = {
+    "dfdc": {DFDC_FAKE: 2 / 3, SELF_BLEND: 1 / 3},
+    "ffpp": {**{method: 1 / 5 for method in FFPP_METHODS}, SELF_BLEND: 1 / 5},
+    "utkface": {SELF_BLEND: 1.0},
+}
+RECIPE_WORDS = (
+    "each batch half real, half fake; DFDC, FaceForensics++ and UTKFace a third of each half; DFDC's fakes two "
+    "thirds DFDC swaps (both fake sets) and one third self-blends of DFDC reals; FF++'s a fifth each of Deepfakes, "
+    "Face2Face, FaceSwap, NeuralTextures and self-blends of FF++ reals; UTKFace's all self-blends"
+)
+
+
+def _slots(pools: Pools) -> tuple[list[tuple[str, str]], np.ndarray, list[tuple[str, str]], np.ndarray]:
+    """The real slots and fake slots ``(source, kind)`` with their probabilities, for the sources ``pools`` has."""
+    sources = [source for source in SHARES if (source, REAL) in pools.images]
+    total = sum(SHARES[source] for source in sources)
+    real_slots = [(source, REAL) for source in sources]
+    real_p = np.array([SHARES[source] / total for source in sources])
+    fake_slots: list[tuple[str, str]] = []
+    fake_p: list[float] = []
+    for source in sources:
+        kinds = {kind: share for kind, share in FAKE_KINDS[source].items() if kind == SELF_BLEND or (source, kind) in pools.images}
+        kinds_total = sum(kinds.values())
+        for kind, share in kinds.items():
+            fake_slots.append((source, kind))
+            fake_p.append(SHARES[source] / total * share / kinds_total)
+    return real_slots, real_p, fake_slots, np.asarray(fake_p)
+
+
+class MixedBatches(keras.utils.PyDataset):
+    """Training batches ``(images (B, S, S, 3) float32 0-255 RGB, labels (B,) float32)``, half real, half fake.
+
+    An epoch holds ``steps`` batches (default: as many as it takes to show as many crops as the pools hold).
+    Self-blends need each real pool's face meshes, computed once and cached in ``cache_folder``.
+    """
+
+    def __init__(
+        self,
+        pools: Pools,
+        batch_size: int,
+        policy: AugmentationPolicy,
+        seed: int,
+        cache_folder: Path | None = None,
+        steps: int | None = None,
+    ) -> None:
+        super().__init__()
+        if batch_size < 2 or batch_size % 2:
+            raise ValueError(f"batch_size must be an even number of at least 2, got {batch_size}")
+        self.pools = pools
+        self.half = batch_size // 2
+        self.policy = policy
+        self.seed = seed
+        self.epoch = 0
+        self.real_slots, self.real_p, self.fake_slots, self.fake_p = _slots(pools)
+        self.steps = steps or int(np.ceil(pools.count() / batch_size))
+        self.meshes: dict[str, np.ndarray] = {}
+        self.trusted: dict[str, np.ndarray] = {}
+        for source, kind in self.fake_slots:
+            if kind == SELF_BLEND and source not in self.meshes:
+                meshes = landmarks.precompute_landmarks(
+                    pools.images[(source, REAL)],
+                    cache_folder,
+                    progress=lambda done, total, source=source: logger.info("face mesh: %d of %d %s reals", done, total, source),
+                )
+                trusted = np.flatnonzero(np.isfinite(meshes).all(axis=(1, 2)))
+                if not len(trusted):
+                    raise ValueError(f"no {source} real has a trusted face mesh: nothing to self-blend")
+                self.meshes[source] = meshes
+                self.trusted[source] = trusted
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def _draw(self, slot: tuple[str, str], rng: np.random.Generator) -> np.ndarray:
+        source, kind = slot
+        if kind == SELF_BLEND:
+            index = int(rng.choice(self.trusted[source]))
+            return self_blend(self.pools.images[(source, REAL)][index], self.meshes[source][index], rng, DEFAULT_CONFIG)
+        pool = self.pools.images[slot]
+        return pool[int(rng.integers(len(pool)))]
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} out of range (0-{len(self) - 1})")
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        images = []
+        for slots, probabilities in ((self.real_slots, self.real_p), (self.fake_slots, self.fake_p)):
+            for slot, count in zip(slots, rng.multinomial(self.half, probabilities), strict=True):
+                images.extend(self._draw(slot, rng) for _ in range(count))
+        batch = np.stack(images)
+        if self.policy is not NO_AUGMENTATION:
+            batch = self.policy.apply_batch(batch, rng)
+        labels = np.concatenate([np.zeros(self.half, np.float32), np.ones(self.half, np.float32)])
+        return batch.astype(np.float32), labels
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+
+
+def selection_weights(pools: Pools) -> dict[tuple[str, str], float]:
+    """The weight of one crop of each pool, so that every source's reals weigh as much as its fakes, every
+    source as much as another, and every kind of a source's fakes alike; the mean weight of a crop is 1."""
+    sources = sorted({source for source, _ in pools.images})
+    weights: dict[tuple[str, str], float] = {}
+    for source in sources:
+        fakes = [kind for (s, kind) in pools.images if s == source and kind != REAL]
+        if (source, REAL) in pools.images:
+            weights[(source, REAL)] = 0.5 / len(sources) / len(pools.images[(source, REAL)])
+        for kind in fakes:
+            weights[(source, kind)] = 0.5 / len(sources) / len(fakes) / len(pools.images[(source, kind)])
+    scale = pools.count() / sum(weights[key] * len(pools.images[key]) for key in weights)
+    return {key: value * scale for key, value in weights.items()}
+
+
+class WeightedSelection(keras.utils.PyDataset):
+    """Every crop of ``pools`` once, in a fixed order, unaugmented: ``(images, labels, sample weights)``."""
+
+    def __init__(self, pools: Pools, batch_size: int = 64) -> None:
+        super().__init__()
+        weights = selection_weights(pools)
+        keys = list(pools.images)
+        self.images = np.concatenate([pools.images[key] for key in keys])
+        self.labels = np.concatenate(
+            [np.full(len(pools.images[key]), float(key[1] != REAL), np.float32) for key in keys]
+        )
+        self.weights = np.concatenate([np.full(len(pools.images[key]), weights[key], np.float32) for key in keys])
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.images) / self.batch_size))
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        part = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return self.images[part].astype(np.float32), self.labels[part], self.weights[part]
