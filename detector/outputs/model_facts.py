@@ -296,6 +296,7 @@ def scope_lines(cards: Sequence[ModelCard]) -> list[str]:
 _ARCHITECTURE_WORDS = {
     "compact": "compact CNN",
     "compact_wide": "wide compact CNN",
+    "compact_high_pass": "compact CNN with high-pass input",
     "resnet50": "ResNet50",
     "vgg16": "VGG16",
     "inception_resnet_v2": "InceptionResNetV2",

@@ -24,6 +24,7 @@ NOT_MEASURED = "not measured"
 _ARCHITECTURE_WORDS = {
     "compact": "a small convolutional network",
     "compact_wide": "a wider small convolutional network",
+    "compact_high_pass": "a small convolutional network that also sees the image's fine detail on its own",
     "resnet50": "a ResNet50 network",
     "vgg16": "a VGG16 network",
     "inception_resnet_v2": "an InceptionResNetV2 network",

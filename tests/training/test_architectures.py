@@ -8,7 +8,7 @@ from detector.training import architectures
 
 @pytest.mark.parametrize(
     ("architecture", "resolution"),
-    [("compact", 64), ("compact_wide", 64), ("resnet50", 64), ("vgg16", 64), ("inception_resnet_v2", 75)],
+    [("compact", 64), ("compact_wide", 64), ("compact_high_pass", 64), ("resnet50", 64), ("vgg16", 64), ("inception_resnet_v2", 75)],
 )
 def test_builds_and_predicts_probabilities(architecture, resolution):
     model = architectures.build_classifier(architecture, input_size=96, resolution=resolution)
@@ -150,3 +150,35 @@ def test_a_legacy_file_of_the_whole_classifier_loads_into_the_whole_classifier(t
     assert architectures.load_initial_weights(model, tmp_path / "classifier.h5") == len(model.weights)
     for loaded, saved in zip(model.weights, source.weights, strict=True):
         np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
+
+
+def test_the_high_pass_variant_starts_from_the_plain_network_computing_exactly_what_it_did(tmp_path):
+    plain = architectures.build_classifier("compact", input_size=64, resolution=64)
+    for variable in plain.weights:
+        variable.assign(variable.numpy() + 0.05)
+    plain.save(tmp_path / "plain.keras")
+    variant = architectures.build_classifier("compact_high_pass", input_size=64, resolution=64)
+    assert architectures.load_initial_weights(variant, tmp_path / "plain.keras") == len(plain.weights)
+    images = np.random.default_rng(1).integers(0, 256, (3, 64, 64, 3)).astype(np.float32)
+    np.testing.assert_allclose(variant.predict_on_batch(images), plain.predict_on_batch(images), rtol=1e-5, atol=1e-6)
+    stem = variant.get_layer("stem_conv1").kernel.numpy()
+    assert stem.shape[2] == 12 and not stem[:, :, 3:].any()  # RGB copied, the residual channels at zero
+
+
+def test_the_high_pass_filters_are_fixed_see_edges_not_flat_colour_and_survive_saving(tmp_path):
+    model = architectures.build_classifier("compact_high_pass", input_size=32, resolution=32)
+    layer = model.get_layer(architectures.HIGH_PASS_LAYER)
+    assert not layer.trainable
+    np.testing.assert_array_equal(layer.get_weights()[0], architectures.high_pass_kernel())
+    probe = keras.Model(model.input, model.get_layer("with_high_pass").output)
+    flat = np.full((1, 32, 32, 3), 90, np.float32)
+    edge = flat.copy()
+    edge[:, :, 16:] = 180
+    flat_residuals = probe.predict_on_batch(flat)[..., 3:]
+    assert np.abs(flat_residuals[:, 4:-4, 4:-4]).max() < 1e-5  # away from the zero-padded border
+    assert np.abs(probe.predict_on_batch(edge)[..., 3:][:, 4:-4, 14:18]).max() > 0.5
+    model.save(tmp_path / "high_pass.keras")
+    loaded = keras.saving.load_model(tmp_path / "high_pass.keras")
+    np.testing.assert_array_equal(
+        loaded.get_layer(architectures.HIGH_PASS_LAYER).get_weights()[0], architectures.high_pass_kernel()
+    )

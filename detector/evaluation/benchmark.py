@@ -1,0 +1,192 @@
+"""The generalisation benchmark: every crop-level set, made once, measured for any model by one command.
+
+    python -m detector benchmark --model NAME [--model NAME ...] [--record]
+
+The sets (``SETS``; written by ``detector.evaluation.benchmark_sets`` into ``.cache/benchmark/<key>/`` the first
+time they are needed, a few minutes) are people no model trains on, manipulated in ways the DFDC validation split
+does not show. Each is measured at the model's own crop thresholds with bootstrap intervals over groups
+(``evaluate.evaluate_crops``) and, with ``--record``, written into the model's card under the set's key, so the
+page, the README's table and the ensembles table read the same numbers.
+
+Which sets measure a manipulation the model trained on is said per set (``BenchmarkSet.in_training``): the FF++
+methods are in a mixed run's training (other groups), the face swaps and reenactment proxies are in no model's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from detector.evaluation import benchmark_sets, evaluate
+from detector.training import datasets, sources
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_FOLDER = Path(".cache") / "benchmark"
+
+
+@dataclass(frozen=True)
+class BenchmarkSet:
+    """One set: its card key, a short title for tables, what it is in words (the card's ``data``), the folder it is
+    written into and the labels file inside, and the writer that makes the folder (``out -> counts``)."""
+
+    key: str
+    title: str
+    description: str
+    folder: str
+    labels: str
+    write: Callable[[Path], dict[str, int]]
+    in_training: str
+
+    def labels_path(self, root: Path) -> Path:
+        return root / self.folder / self.labels
+
+
+def _swap_description(people: str) -> str:
+    who, what = benchmark_sets.PEOPLE_WORDS[people]
+    return (
+        f"face swaps made here between {who} (landmark warp, colour matching, alpha or Poisson blending: a "
+        f"method none of the models was trained on), and the same {what} unswapped"
+    )
+
+
+def _reenactment_description(people: str) -> str:
+    who, what = benchmark_sets.PEOPLE_WORDS[people]
+    return (
+        f"reenactment proxies made here of {who}: only the mouth or the lower face moved to a new expression by a "
+        f"landmark warp of the same image and blended back (a manipulation none of the models was trained on), "
+        f"and the same {what} untouched"
+    )
+
+
+def _ffpp_description(method: str) -> str:
+    return (
+        f"FaceForensics++ {method} fakes against the FF++ YouTube reals of the validation groups ({sources.FFPP_VALIDATION_PERCENT}% "
+        "of the 40 groups, which no model trains on), cut to the analysis framing"
+    )
+
+
+UNSEEN_REAL_FACES = (
+    "UTKFace photos of people no model here was trained on (the held-out quarter of the collection; all real faces)"
+)
+
+
+def _sets() -> tuple[BenchmarkSet, ...]:
+    cache = Path(".cache")
+    found: list[BenchmarkSet] = [
+        BenchmarkSet(
+            "unseen_real_faces",
+            "Unseen real people (UTKFace)",
+            UNSEEN_REAL_FACES,
+            "utkface_held_out",
+            "labels.csv",
+            benchmark_sets.write_utkface_held_out,
+            "none: real faces only",
+        )
+    ]
+    for people, key, title in (("utkface", "unseen_face_swaps", "UTKFace"), ("dfdc", "dfdc_face_swaps", "DFDC")):
+        found.append(
+            BenchmarkSet(
+                key,
+                f"Face swaps, {title} people",
+                _swap_description(people),
+                key,
+                "labels.csv",
+                lambda out, people=people: benchmark_sets.write_face_swaps(out, people, 0, cache),
+                "no",
+            )
+        )
+    for people, title in (("utkface", "UTKFace"), ("dfdc", "DFDC")):
+        key = f"{people}_reenactments"
+        found.append(
+            BenchmarkSet(
+                key,
+                f"Reenactment proxies, {title} people",
+                _reenactment_description(people),
+                key,
+                "labels.csv",
+                lambda out, people=people: benchmark_sets.write_reenactments(out, people, 0, cache),
+                "no",
+            )
+        )
+    for method in sources.FFPP_METHODS:
+        found.append(
+            BenchmarkSet(
+                f"ffpp_{method.lower()}",
+                f"FF++ {method}",
+                _ffpp_description(method),
+                "ffpp_validation",
+                f"labels-{method}.csv",
+                benchmark_sets.write_ffpp_validation,
+                "mixed runs only (other groups)",
+            )
+        )
+    return tuple(found)
+
+
+SETS = _sets()
+SET_KEYS = tuple(item.key for item in SETS)
+
+
+def by_key(keys: Sequence[str] | None) -> tuple[BenchmarkSet, ...]:
+    """The sets named (all when None), in ``SETS`` order; ``ValueError`` names an unknown one."""
+    if keys is None:
+        return SETS
+    unknown = sorted(set(keys) - set(SET_KEYS))
+    if unknown:
+        raise ValueError(f"unknown benchmark sets {unknown}: choose from {list(SET_KEYS)}")
+    return tuple(item for item in SETS if item.key in keys)
+
+
+def ensure_written(item: BenchmarkSet, root: Path) -> Path:
+    """The set's labels file, writing the set's folder first when it is not there (or half-written)."""
+    labels = item.labels_path(root)
+    if not labels.is_file():
+        logger.info("writing the benchmark set %s into %s", item.key, labels.parent)
+        counts = item.write(labels.parent)
+        logger.info("%s: %s", item.key, counts)
+    if not labels.is_file():
+        raise FileNotFoundError(f"writing {item.key} left no {labels}")
+    return labels
+
+
+def crop_set(item: BenchmarkSet, root: Path) -> datasets.CropSet:
+    labels = ensure_written(item, root)
+    return datasets.read_labels(labels, labels.parent)
+
+
+def measure_model(
+    scorer: Any,
+    thresholds: Any,
+    items: Sequence[BenchmarkSet],
+    root: Path = DEFAULT_FOLDER,
+    resamples: int = evaluate.RESAMPLES,
+    seed: int = evaluate.SEED,
+    cache_folder: Path | None = None,
+) -> dict[str, evaluate.LevelEvaluation]:
+    """Each set measured for one scorer (``scoring.load_scorer``) at ``thresholds``, by key."""
+    measured = {}
+    for item in items:
+        crops = crop_set(item, root)
+        measured[item.key] = evaluate.evaluate_crops(
+            crops, scorer, thresholds, resamples, seed, cache_folder, str(item.labels_path(root))
+        )
+        logger.info("%s: %s", item.key, evaluate.summary_lines([measured[item.key]])[0])
+    return measured
+
+
+def table_row(name: str, measured: dict[str, evaluate.LevelEvaluation]) -> dict[str, str]:
+    """One model's figures as table cells: ROC AUC [interval] where the set has both classes, else the share of
+    reals called fake."""
+    cells = {"model": name}
+    for key, level in measured.items():
+        if level.metrics.get("count_fake") and level.metrics.get("count_real"):
+            interval = level.intervals.get("roc_auc")
+            low_high = f" [{interval['low']:.3f}, {interval['high']:.3f}]" if interval else ""
+            cells[key] = f"{level.metrics['roc_auc']:.3f}{low_high}"
+        else:
+            cells[key] = f"{level.decisions['false_positive_rate']:.1%} called fake"
+    return cells

@@ -1,0 +1,105 @@
+"""Batches balanced by source and method, and the weighted selection set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_self_blend import drawn_face, drawn_landmarks
+
+from detector.training import landmarks, mixed_batches
+from detector.training.augment import NO_AUGMENTATION
+from detector.training.sources import FFPP_METHODS, Pools
+
+SIDE = 64
+
+
+def _pool(value: int, count: int) -> np.ndarray:
+    """Flat images of one value, so that a batch's crops can be traced to their pool."""
+    return np.full((count, SIDE, SIDE, 3), value, np.uint8)
+
+
+def make_pools() -> Pools:
+    face = drawn_face(SIDE)
+    images = {
+        ("dfdc", "real"): np.repeat(face[np.newaxis], 4, axis=0),
+        ("dfdc", "dfdc_fake"): _pool(10, 5),
+        ("ffpp", "real"): np.repeat(face[np.newaxis], 3, axis=0),
+        **{("ffpp", method): _pool(20 + index, 2) for index, method in enumerate(FFPP_METHODS)},
+        ("utkface", "real"): np.repeat(face[np.newaxis], 6, axis=0),
+    }
+    return Pools(images, {key: tuple(f"g{i}" for i in range(len(value))) for key, value in images.items()})
+
+
+@pytest.fixture
+def drawn_meshes(monkeypatch):
+    """Every real gets the drawn face's mesh (the face mesh model is not run on drawings)."""
+    mesh = drawn_landmarks(SIDE)
+    monkeypatch.setattr(
+        landmarks, "precompute_landmarks", lambda images, *args, **kwargs: np.repeat(mesh[np.newaxis], len(images), 0)
+    )
+
+
+def test_batches_are_half_real_half_fake_and_draw_from_every_source_in_its_share(drawn_meshes):
+    batches = mixed_batches.MixedBatches(make_pools(), 96, NO_AUGMENTATION, seed=1, steps=40)
+    assert len(batches) == 40
+    seen_fake_values = []
+    fakes_total = 0
+    for index in range(len(batches)):
+        images, labels = batches[index]
+        assert images.shape == (96, SIDE, SIDE, 3) and images.dtype == np.float32
+        np.testing.assert_array_equal(labels, np.repeat([0.0, 1.0], 48))
+        fakes = images[48:]
+        flat = fakes.reshape(48, -1)
+        uniform = flat.min(axis=1) == flat.max(axis=1)
+        seen_fake_values.extend(flat[uniform, 0].tolist())
+        fakes_total += 48
+    values = np.asarray(seen_fake_values)
+    # DFDC swaps: a third of the fakes times two thirds; each FF++ method: a third times a fifth.
+    assert np.sum(values == 10) / fakes_total == pytest.approx(2 / 9, abs=0.03)
+    for index in range(len(FFPP_METHODS)):
+        assert np.sum(values == 20 + index) / fakes_total == pytest.approx(1 / 15, abs=0.02)
+    # The rest are self-blends: not flat.
+    assert 1 - len(values) / fakes_total == pytest.approx(1 / 9 + 1 / 15 + 1 / 3, abs=0.04)
+
+
+def test_a_batch_is_the_same_whatever_order_it_is_asked_for_and_changes_with_the_epoch(drawn_meshes):
+    batches = mixed_batches.MixedBatches(make_pools(), 16, NO_AUGMENTATION, seed=3, steps=5)
+    first = batches[2][0]
+    batches[4]
+    np.testing.assert_array_equal(batches[2][0], first)
+    batches.on_epoch_end()
+    assert not np.array_equal(batches[2][0], first)
+
+
+def test_odd_batches_and_pools_without_a_trusted_mesh_are_refused(monkeypatch):
+    with pytest.raises(ValueError, match="even"):
+        mixed_batches.MixedBatches(make_pools(), 15, NO_AUGMENTATION, seed=0)
+    monkeypatch.setattr(
+        landmarks, "precompute_landmarks", lambda images, *a, **k: np.full((len(images), 468, 2), np.nan, np.float16)
+    )
+    with pytest.raises(ValueError, match="trusted face mesh"):
+        mixed_batches.MixedBatches(make_pools(), 16, NO_AUGMENTATION, seed=0)
+
+
+def test_selection_weights_give_each_source_and_label_and_method_the_same_total():
+    pools = make_pools()
+    weights = mixed_batches.selection_weights(pools)
+    totals = {key: weights[key] * len(pools.images[key]) for key in weights}
+    sources = {"dfdc", "ffpp", "utkface"}
+    per_source_real = [totals[(source, "real")] for source in sources]
+    assert max(per_source_real) == pytest.approx(min(per_source_real))
+    dfdc_fakes = totals[("dfdc", "dfdc_fake")]
+    ffpp_fakes = sum(totals[("ffpp", method)] for method in FFPP_METHODS)
+    assert dfdc_fakes == pytest.approx(ffpp_fakes) == pytest.approx(totals[("dfdc", "real")])
+    assert len({round(totals[("ffpp", method)], 9) for method in FFPP_METHODS}) == 1
+    assert np.mean(np.concatenate([np.full(len(pools.images[k]), w) for k, w in weights.items()])) == pytest.approx(1)
+
+
+def test_the_selection_set_shows_every_crop_once_with_its_label_and_weight():
+    pools = make_pools()
+    selection = mixed_batches.WeightedSelection(pools, batch_size=7)
+    images, labels, weights = zip(*(selection[index] for index in range(len(selection))), strict=True)
+    assert sum(len(batch) for batch in images) == pools.count()
+    labels = np.concatenate(labels)
+    assert labels.sum() == sum(len(v) for k, v in pools.images.items() if k[1] != "real")
+    assert np.all(np.concatenate(weights) > 0)
