@@ -7,11 +7,9 @@
    version, and ``models/`` may hold 150 MB with its history: ship a model once, when it is final);
 2. stores its weights in 8 bits (``python -m detector quantize``) when the float file is over 25 MB, which also
    measures that quality did not move and refits the calibration on the 8-bit weights;
-3. measures how often it calls unseen real people fake (``evaluate --record unseen_real_faces`` on the held-out
-   UTKFace quarter, ``scripts/utkface_labels.py``), which the page and the README show for every model, and how
-   it does on face swaps of a method it was not trained on, between those people and between the DFDC
-   validation reals (``evaluate --record unseen_face_swaps`` and ``dfdc_face_swaps``; each set made by
-   ``scripts/face_swap_labels.py`` once, in the temporary folder);
+3. measures it on every set of the generalisation benchmark (``python -m detector benchmark --record``: unseen
+   real people, face swaps and reenactment proxies of held-out people, each FaceForensics++ method), which the
+   page and the README show for every model; the sets are made once, in ``.cache/benchmark``;
 4. refits the thresholds of every selection of several models (``python -m detector ensembles``): a test fails
    while ``models/ensembles.json`` does not match the shipped models.
 
@@ -26,29 +24,18 @@ import os
 import shlex
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from detector.cli import main as cli
 from detector.models import model_card
-from scripts import face_swap_labels, utkface_labels
 
 QUANTIZE_ABOVE_MEGABYTES = 25
 
 
-def face_swap_set(folder: Path, people: str) -> Path:
-    """The labels CSV of the face swaps between ``people`` in ``folder``, made there first when it is not (a few
-    minutes)."""
-    labels = folder / "labels.csv"
-    if not labels.is_file():
-        face_swap_labels.write_set(folder, people=people)
-    return labels
-
-
 @contextlib.contextmanager
 def models_folder_for_commands(folder: Path) -> Iterator[None]:
-    """``evaluate`` reads the models folder from the environment, as the page does: pointed at ``folder`` inside,
+    """``benchmark`` reads the models folder from the environment, as the page does: pointed at ``folder`` inside,
     put back as it was afterwards."""
     previous = os.environ.get("DETECTOR_MODELS")
     os.environ["DETECTOR_MODELS"] = str(folder)
@@ -66,11 +53,9 @@ def ship(
     source: Path,
     folder: Path,
     run: Callable[[Sequence[str]], int] = cli.main,
-    face_swaps: Callable[[Path, str], Path] = face_swap_set,
 ) -> None:
     """The four steps above for model ``name`` from ``source`` into ``folder``; ``run`` runs one command line
-    (``cli.main``) and each must succeed; ``face_swaps`` returns the swap set's labels CSV (``face_swap_set``).
-    Raises ``FileExistsError``, ``FileNotFoundError`` or ``RuntimeError``."""
+    (``cli.main``) and each must succeed. Raises ``FileExistsError``, ``FileNotFoundError`` or ``RuntimeError``."""
     files = [source / f"{name}{suffix}" for suffix in (".keras", ".json")]
     missing = [str(path) for path in files if not path.is_file()]
     if missing:
@@ -88,30 +73,8 @@ def ship(
 
     if (folder / f"{name}.keras").stat().st_size > QUANTIZE_ABOVE_MEGABYTES * 1e6:
         step("quantize", "--name", name, "--models-folder", str(folder))
-    # Where the README's reproduction commands write them: the card records the command with these paths.
-    temporary = Path(tempfile.gettempdir())
-    labels = temporary / "utk_held_out.csv"
-    photos = utkface_labels.write_labels(labels)
-    measurements = [(os.path.relpath(photos.root), labels, "unseen_real_faces", utkface_labels.HELD_OUT_DESCRIPTION)]
-    for people, key in face_swap_labels.RECORD_KEYS.items():
-        # Each set in a folder named like its card key (/tmp/unseen_face_swaps, as the README's commands).
-        swaps = face_swaps(temporary / key, people)
-        measurements.append((str(swaps.parent), swaps, key, face_swap_labels.DESCRIPTIONS[people]))
     with models_folder_for_commands(folder):
-        for crops, crop_labels, key, description in measurements:
-            step(
-                "evaluate",
-                "--crops",
-                crops,
-                "--labels",
-                str(crop_labels),
-                "--model",
-                name,
-                "--record",
-                key,
-                "--describe",
-                description,
-            )
+        step("benchmark", "--model", name, "--record")
     step("ensembles", "--models-folder", str(folder))
 
 

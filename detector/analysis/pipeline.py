@@ -341,7 +341,8 @@ def analyze(
             crops[(frame.index, track_id)] = crop
         frames.append(FrameRecord(frame.index, frame.time_seconds, tuple(scores)))
 
-    thresholds = decision_thresholds(config, scorer.thresholds)
+    # A video's thresholds: fitted on clips for this aggregation where the card has them, else the crops'.
+    thresholds = decision_thresholds(config, scorer.thresholds_for_videos(config.aggregation))
     fake_threshold, uncertain_low = thresholds.fake, thresholds.uncertain_low
     # A video with fewer frames than the abstention rule asks for (a photo has one) is judged on all of them.
     min_frames = min(config.min_frames_with_face, info.frame_count)
@@ -365,7 +366,10 @@ def analyze(
     }
     member_thresholds = [
         (chosen.fake, chosen.uncertain_low)
-        for chosen in (decision_thresholds(config, member.card.thresholds) for member in scorer.scorers)
+        for chosen in (
+            decision_thresholds(config, member.card.thresholds_for_videos(config.aggregation))
+            for member in scorer.scorers
+        )
     ]
     opinions = disagreement.model_opinions(tracks, scorer.names, config.aggregation, member_thresholds, min_frames)
     issues = quality.assess(measured, info, len(found))

@@ -162,6 +162,14 @@ class EnsembleScorer:
             f"{cards[0].name} alone, {cards[0].thresholds.chosen_on}",
         )
 
+    def thresholds_for_videos(self, strategy: str) -> model_card.Thresholds:
+        """The thresholds a whole video aggregated by ``strategy`` is decided with: one model's fitted on clips
+        (``ModelCard.thresholds_for_videos``) where its card has them; for several models' average, or a card
+        without them, the crop thresholds (``thresholds``), whose ``chosen_on`` says so."""
+        if len(self.scorers) == 1 and strategy in self.scorers[0].card.video_thresholds:
+            return self.scorers[0].card.video_thresholds[strategy]
+        return self.thresholds
+
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(scorer.name for scorer in self.scorers)

@@ -18,12 +18,22 @@ def _add_benchmark(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
         help="measure models on every set of the generalisation benchmark (made the first time, a few minutes)",
     )
     parser.add_argument("--model", action="append", dest="models", required=True, help="model name (repeat)")
+    # Crop sets are written the first time they are needed; the clips come from scripts.benchmark_clips.
     parser.add_argument("--set", action="append", dest="sets", choices=SET_KEYS, help="only this set (repeat)")
-    parser.add_argument("--folder", default=str(DEFAULT_FOLDER), help=f"where the sets are kept (default {DEFAULT_FOLDER})")
+    parser.add_argument(
+        "--folder", default=str(DEFAULT_FOLDER), help=f"where the sets are kept (default {DEFAULT_FOLDER})"
+    )
     parser.add_argument("--record", action="store_true", help="write each set's figures into each model's card")
     parser.add_argument("--resamples", type=common.at_least_one, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--cache", default=".cache", help="folder to cache decoded crops in (.npy)")
+    parser.add_argument(
+        "--clips",
+        help="labels CSV of the clip benchmark (python -m scripts.benchmark_clips): run the whole verdict path on "
+        "every clip, fit a video's thresholds per aggregation strategy on half the people and measure them on the "
+        "other half (with --record, written into the card)",
+    )
+    parser.add_argument("--clips-describe", default="", help="with --clips: what the clips are, in words")
     return parser
 
 
@@ -33,6 +43,8 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
     from detector.config import AnalysisConfig
     from detector.evaluation import benchmark, evaluate
 
+    if arguments.clips:
+        return _run_clips(arguments)
     items = benchmark.by_key(arguments.sets)
     root = Path(arguments.folder)
     rows = []
@@ -62,6 +74,39 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
         print(f"\n{item.title} ({item.key}; trained on this kind: {item.in_training})")
         for row in rows:
             print(f"  {row['model']:<24} {row[item.key]}")
+    return 0
+
+
+def _run_clips(arguments: argparse.Namespace) -> int:
+    from detector.analysis.faces import FaceDetector
+    from detector.analysis.scoring import load_scorer
+    from detector.config import AnalysisConfig
+    from detector.evaluation import video_decisions
+
+    clips = video_decisions.read_clips(Path(arguments.clips))
+    config = AnalysisConfig()
+    for name in arguments.models:
+        scorer = load_scorer([name])
+        with FaceDetector(config.detector_model, config.min_face_confidence) as detector:
+            analysed = video_decisions.analyse_clips(clips, scorer, config, detector)
+        fitted = video_decisions.fit(analysed, seed=arguments.seed)
+        recommended = video_decisions.best_strategy(fitted, analysed)
+        print(f"{name}: {len(analysed)} clips; thresholds fitted on the fit half, measured on the report half")
+        for strategy, entry in fitted.items():
+            report, chosen = entry["report"], entry["thresholds"]
+            interval = report["roc_auc_interval"]
+            print(
+                f"  {strategy:<10}{' (best on the fit half)' if strategy == recommended else ''}: FAKE from "
+                f"{chosen.fake:.3f}, REAL below {chosen.uncertain_low:.3f}; report half ROC AUC "
+                f"{report['roc_auc']:.3f} {interval}, fakes caught {report['fakes_called_fake']:.1%}, reals called "
+                f"fake {report['reals_called_fake']:.1%}, inconclusive {report['inconclusive']:.1%} (by quality "
+                f"{report['inconclusive_by_quality']:.1%}), no score {report['no_score']}"
+            )
+        if arguments.record:
+            command = "python -m detector " + shlex.join(arguments.argv)
+            description = arguments.clips_describe or f"the clip benchmark in {arguments.clips}"
+            path = video_decisions.record(scorer.card, fitted, recommended, description, command)
+            print(f"recorded video thresholds in {path}")
     return 0
 
 

@@ -81,7 +81,8 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         choices=["dfdc", "self-blends", "mixed"],
         help="whose validation loss picks the best epoch, lowers the learning rate and stops the run: the DFDC "
         "validation crops, the DFDC validation reals and self-blends of them (which uses no fake labels), or the "
-        "DFDC and FF++ validation crops weighted alike by source and method (mixed) (default: dfdc for a new run; a resumed run keeps its own)",
+        "DFDC and FF++ validation crops weighted alike by source and method (mixed) (default: dfdc for a new "
+        "run; a resumed run keeps its own)",
     )
     parser.add_argument(
         "--augment",

@@ -64,8 +64,8 @@ def _reenactment_description(people: str) -> str:
 
 def _ffpp_description(method: str) -> str:
     return (
-        f"FaceForensics++ {method} fakes against the FF++ YouTube reals of the validation groups ({sources.FFPP_VALIDATION_PERCENT}% "
-        "of the 40 groups, which no model trains on), cut to the analysis framing"
+        f"FaceForensics++ {method} fakes against the FF++ YouTube reals of the validation groups "
+        f"({sources.FFPP_VALIDATION_PERCENT}% of the 40 groups, which no model trains on), cut to the analysis framing"
     )
 
 

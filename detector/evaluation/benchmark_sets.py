@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -113,7 +114,19 @@ def _write_labels(out: Path, rows: list[tuple[str, str, str]]) -> None:
         writer.writerows(rows)
 
 
-# A fake of ``index`` among the trusted faces: (fake image, file tag). Raises ValueError when it cannot be made.
+@dataclass(frozen=True)
+class HeldOutFaces:
+    """Held-out faces with their meshes: ``images`` ``(N, SIDE, SIDE, 3) uint8 RGB``, ``meshes`` ``(N, 468, 2)``
+    (NaN rows untrusted), and ``trusted``, the indices of the faces with a trusted mesh."""
+
+    files: list[str]
+    images: np.ndarray
+    meshes: np.ndarray
+    groups: list[str]
+    trusted: np.ndarray
+
+
+# The fake of the ``position``-th trusted face: (fake image, file tag). Raises ValueError when it cannot be made.
 Manipulation = Callable[[int, np.random.Generator], tuple[np.ndarray, str]]
 
 
@@ -122,7 +135,9 @@ def _write_pairs(
     people: str,
     seed: int,
     cache_folder: Path | None,
-    manipulation: Callable[[list[str], np.ndarray, np.ndarray, list[str], np.ndarray, np.random.Generator], Manipulation],
+    manipulation: Callable[
+        [list[str], np.ndarray, np.ndarray, list[str], np.ndarray, np.random.Generator], Manipulation
+    ],
 ) -> dict[str, int]:
     """Each trusted held-out face once as itself (REAL) and once manipulated (FAKE), and ``labels.csv``."""
     files, images, groups = held_out_people(people, cache_folder)
@@ -152,29 +167,31 @@ def _write_pairs(
     }
 
 
-def _face_swaps(people: str) -> Callable[..., Manipulation]:
-    def manipulation(files, images, meshes, groups, trusted, rng) -> Manipulation:  # noqa: ANN001
+def _face_swaps(people: str) -> Callable[[HeldOutFaces, np.random.Generator], Manipulation]:
+    def manipulation(faces: HeldOutFaces, rng: np.random.Generator) -> Manipulation:
         if people == "utkface":
-            chosen = choose_sources([files[index] for index in trusted], rng)
+            chosen = choose_sources([faces.files[index] for index in faces.trusted], rng)
         else:
-            chosen = choose_other_group([groups[index] for index in trusted], rng)
+            chosen = choose_other_group([faces.groups[index] for index in faces.trusted], rng)
 
         def make(position: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-            index, source = trusted[position], trusted[chosen[position]]
+            index, source = faces.trusted[position], faces.trusted[chosen[position]]
             blend = face_swap.BLENDS[int(rng.integers(len(face_swap.BLENDS)))]
-            target_mesh, source_mesh = meshes[index].astype(np.float32), meshes[source].astype(np.float32)
-            return face_swap.swap_faces(images[index], target_mesh, images[source], source_mesh, blend), f"swap-{blend}"
+            target_mesh, source_mesh = faces.meshes[index].astype(np.float32), faces.meshes[source].astype(np.float32)
+            swapped = face_swap.swap_faces(faces.images[index], target_mesh, faces.images[source], source_mesh, blend)
+            return swapped, f"swap-{blend}"
 
         return make
 
     return manipulation
 
 
-def _reenactments(files, images, meshes, groups, trusted, rng) -> Manipulation:  # noqa: ANN001
+def _reenactments(faces: HeldOutFaces, rng: np.random.Generator) -> Manipulation:
     def make(position: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-        index = trusted[position]
+        index = faces.trusted[position]
         region = reenactment.REGIONS[int(rng.integers(len(reenactment.REGIONS)))]
-        return reenactment.reenact(images[index], meshes[index].astype(np.float32), rng, region), f"reenact-{region}"
+        fake = reenactment.reenact(faces.images[index], faces.meshes[index].astype(np.float32), rng, region)
+        return fake, f"reenact-{region}"
 
     return make
 

@@ -143,7 +143,7 @@ def evaluate_videos(
     """
     from detector.analysis import pipeline  # Imported here: the crop level needs no face detector.
 
-    thresholds = pipeline.decision_thresholds(config, scorer.thresholds)
+    thresholds = pipeline.decision_thresholds(config, scorer.thresholds_for_videos(config.aggregation))
     kept_ids, kept_labels, kept_probabilities = [], [], []
     abstentions, errors, per_video = [], [], []
     for position, (name, label) in enumerate(zip(videos.files, videos.labels, strict=True)):

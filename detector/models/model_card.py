@@ -121,6 +121,9 @@ class ModelCard:
     extra: dict[str, Any] = field(default_factory=dict)
     # None: the raw probabilities are used as they are (cards written before calibration existed).
     calibration: Calibration | None = None
+    # A whole video's thresholds, one per aggregation strategy, fitted on clips (``detector.evaluation.
+    # video_decisions``); a strategy without them decides videos by ``thresholds``, which were fitted on crops.
+    video_thresholds: dict[str, Thresholds] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelCard:
@@ -146,6 +149,9 @@ class ModelCard:
                 limitations=tuple(data.get("limitations", ())),
                 extra=dict(data.get("extra", {})),
                 calibration=Calibration(**data["calibration"]) if data.get("calibration") else None,
+                video_thresholds={
+                    strategy: Thresholds(**values) for strategy, values in data.get("video_thresholds", {}).items()
+                },
             )
         except (KeyError, TypeError) as error:
             raise ModelCardError(
@@ -156,7 +162,14 @@ class ModelCard:
         data = asdict(self)
         data["preprocessing"]["value_range"] = list(self.preprocessing.value_range)
         data["limitations"] = list(self.limitations)
+        if not self.video_thresholds:
+            del data["video_thresholds"]
         return data
+
+    def thresholds_for_videos(self, strategy: str) -> Thresholds:
+        """The thresholds a whole video aggregated by ``strategy`` is decided with: fitted on clips where the card
+        has them, else the crops' (``chosen_on`` says which)."""
+        return self.video_thresholds.get(strategy, self.thresholds)
 
 
 def limitations_of(cards: Sequence[ModelCard]) -> tuple[str, ...]:

@@ -205,11 +205,15 @@ def _load_by_layer_name(model: keras.Model, path: Path) -> None:
         for variable, value in zip(layer.weights, match.get_weights(), strict=True):
             if tuple(variable.shape) == value.shape:
                 variable.assign(value)
-            elif value.ndim == 4 and tuple(variable.shape[:2]) == value.shape[:2] and variable.shape[3] == value.shape[3]:
-                if variable.shape[2] > value.shape[2]:
-                    widened = np.zeros(variable.shape, value.dtype)
-                    widened[:, :, : value.shape[2]] = value
-                    variable.assign(widened)
+            elif (
+                value.ndim == 4
+                and tuple(variable.shape[:2]) == value.shape[:2]
+                and variable.shape[3] == value.shape[3]
+                and variable.shape[2] > value.shape[2]
+            ):
+                widened = np.zeros(variable.shape, value.dtype)
+                widened[:, :, : value.shape[2]] = value
+                variable.assign(widened)
 
 
 def load_initial_weights(model: keras.Model, path: Path) -> int:

@@ -50,7 +50,11 @@ def _slots(pools: Pools) -> tuple[list[tuple[str, str]], np.ndarray, list[tuple[
     fake_slots: list[tuple[str, str]] = []
     fake_p: list[float] = []
     for source in sources:
-        kinds = {kind: share for kind, share in FAKE_KINDS[source].items() if kind == SELF_BLEND or (source, kind) in pools.images}
+        kinds = {
+            kind: share
+            for kind, share in FAKE_KINDS[source].items()
+            if kind == SELF_BLEND or (source, kind) in pools.images
+        }
         kinds_total = sum(kinds.values())
         for kind, share in kinds.items():
             fake_slots.append((source, kind))
@@ -91,7 +95,9 @@ class MixedBatches(keras.utils.PyDataset):
                 meshes = landmarks.precompute_landmarks(
                     pools.images[(source, REAL)],
                     cache_folder,
-                    progress=lambda done, total, source=source: logger.info("face mesh: %d of %d %s reals", done, total, source),
+                    progress=lambda done, total, source=source: logger.info(
+                        "face mesh: %d of %d %s reals", done, total, source
+                    ),
                 )
                 trusted = np.flatnonzero(np.isfinite(meshes).all(axis=(1, 2)))
                 if not len(trusted):

@@ -63,7 +63,9 @@ class MethodCropSet:
     methods: tuple[str, ...]
 
     def subset(self, mask: np.ndarray) -> MethodCropSet:
-        return MethodCropSet(self.crops.subset(mask), tuple(m for m, keep in zip(self.methods, mask, strict=True) if keep))
+        return MethodCropSet(
+            self.crops.subset(mask), tuple(m for m, keep in zip(self.methods, mask, strict=True) if keep)
+        )
 
 
 def load_ffpp_faces(shared: Path | None = None) -> MethodCropSet:
@@ -83,7 +85,9 @@ def load_ffpp_faces(shared: Path | None = None) -> MethodCropSet:
     return MethodCropSet(crops, methods)
 
 
-def split_ffpp(ffpp: MethodCropSet, validation_percent: int = FFPP_VALIDATION_PERCENT) -> tuple[MethodCropSet, MethodCropSet]:
+def split_ffpp(
+    ffpp: MethodCropSet, validation_percent: int = FFPP_VALIDATION_PERCENT
+) -> tuple[MethodCropSet, MethodCropSet]:
     """FF++ training and validation crops: by group, as DFDC is split, at its own share."""
     mask = np.array([datasets.is_validation_group(g, validation_percent) for g in ffpp.crops.groups], dtype=bool)
     return ffpp.subset(~mask), ffpp.subset(mask)
@@ -155,7 +159,9 @@ def mixed_pools(
         images[key] = _decode(crops, size, cache, key[0])
         groups[key] = crops.groups
     # DFDC's first and second fakes are one kind to the batches: the same videos' swaps, made by DFDC's methods.
-    images[("dfdc", DFDC_FAKE)] = np.concatenate([images[("dfdc", DFDC_FAKE)], images.pop(("dfdc", "dfdc_second_fake"))])
+    images[("dfdc", DFDC_FAKE)] = np.concatenate(
+        [images[("dfdc", DFDC_FAKE)], images.pop(("dfdc", "dfdc_second_fake"))]
+    )
     groups[("dfdc", DFDC_FAKE)] = groups[("dfdc", DFDC_FAKE)] + groups.pop(("dfdc", "dfdc_second_fake"))
     pools = Pools(images, groups)
     logger.info("%s pools: %s", "validation" if validation else "training", pools.describe())

@@ -8,7 +8,14 @@ from detector.training import architectures
 
 @pytest.mark.parametrize(
     ("architecture", "resolution"),
-    [("compact", 64), ("compact_wide", 64), ("compact_high_pass", 64), ("resnet50", 64), ("vgg16", 64), ("inception_resnet_v2", 75)],
+    [
+        ("compact", 64),
+        ("compact_wide", 64),
+        ("compact_high_pass", 64),
+        ("resnet50", 64),
+        ("vgg16", 64),
+        ("inception_resnet_v2", 75),
+    ],
 )
 def test_builds_and_predicts_probabilities(architecture, resolution):
     model = architectures.build_classifier(architecture, input_size=96, resolution=resolution)

@@ -10,7 +10,9 @@ from detector.errors import DatasetError
 from detector.training import datasets, sources
 
 requires_all_sources = pytest.mark.skipif(
-    not all((SHARED / "data" / name / "labels.csv").is_file() for name in ("dfdc-faces", "dfdc-extra-fakes", "ffpp-faces")),
+    not all(
+        (SHARED / "data" / name / "labels.csv").is_file() for name in ("dfdc-faces", "dfdc-extra-fakes", "ffpp-faces")
+    ),
     reason=f"DFDC, its second fakes or FF++ crops not found under {SHARED / 'data'}",
 )
 

@@ -1,0 +1,227 @@
+"""Video-level decisions chosen on clips: the thresholds a whole video's verdict uses, fitted per aggregation
+strategy on half of the clip benchmark and measured on the other half.
+
+A crop's thresholds (``model_card.Thresholds``, fitted on single DFDC crops) are not a video's: a video's score
+is an aggregate over dozens of frames (``aggregation.STRATEGIES``), which moves its distribution (a mean of
+noisy scores lies closer to the middle; a confident strategy further out), and the clips carry compression and
+motion no crop set has. So ``fit`` runs the whole verdict path (sampling, detection, tracks, aggregation) on every
+clip once, keeps each person's per-frame probabilities, and for every strategy:
+
+1. scores each clip as its most suspicious judged person (the pipeline's rule, ``aggregation.decide_video``);
+2. fits the thresholds on the clips of the *fit half* (``calibrate.choose_thresholds``, the crops' rule: FAKE where
+   at least 90% of the calls are right, REAL likewise, the band between inconclusive);
+3. measures them on the *report half*: ROC AUC with a bootstrap interval over groups (a person's real and fake
+   clips resample together) and the three-way decision rates.
+
+How a clip that the quality check makes inconclusive counts (``quality.review_verdict``: most of its faces too
+small, blurry or compressed): its score still counts in the ROC AUC (the model did score it), and in the decision
+rates it is inconclusive, whatever its score: neither a fake caught nor a real wrongly accused. A clip where no face
+was found, or that could not be read, has no score: it is counted apart (``no_score``) and left out of both.
+The halves are by group (``in_fit_half``), stable and independent of every training split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detector.analysis import aggregation
+from detector.errors import DetectorError
+from detector.evaluation import metrics
+from detector.models import model_card
+from detector.training import datasets
+
+logger = logging.getLogger(__name__)
+
+HALF_SALT = "video-half:"
+FIT_HALF_WORDS = (
+    "clips whose group's SHA-1 of 'video-half:' + group is even fit the thresholds; the other groups' clips "
+    "(the report half) measure them"
+)
+
+
+def in_fit_half(group: str) -> bool:
+    """Stable half of the clips' groups (people): the salted SHA-1 of the group is even."""
+    return int(hashlib.sha1((HALF_SALT + group).encode("utf-8")).hexdigest()[:8], 16) % 2 == 0
+
+
+@dataclass(frozen=True)
+class ClipScores:
+    """What the pipeline found in one clip: each judged person's per-frame fake probabilities, and whether the
+    quality check made that person inconclusive. ``people`` is empty when no face could be judged."""
+
+    file: str
+    label: int
+    group: str
+    people: tuple[np.ndarray, ...]
+    poor_quality: tuple[bool, ...]
+    min_frames: int
+
+    def probability(self, strategy: str) -> float | None:
+        """The clip's score under ``strategy``: its most suspicious person's, or None when nobody was judged."""
+        scores = [aggregation.aggregate(values, strategy) for values in self.people if len(values) >= self.min_frames]
+        return max(scores) if scores else None
+
+    def inconclusive_by_quality(self, strategy: str) -> bool:
+        """True when the person whose score decides was made inconclusive by the quality check."""
+        judged = [
+            (aggregation.aggregate(values, strategy), poor)
+            for values, poor in zip(self.people, self.poor_quality, strict=True)
+            if len(values) >= self.min_frames
+        ]
+        return bool(judged) and max(judged)[1]
+
+
+def analyse_clips(clips: datasets.CropSet, scorer: Any, config: Any, detector: Any) -> list[ClipScores]:
+    """Runs the pipeline once on every clip (``clips.files`` relative to ``clips.root``)."""
+    from detector.analysis import pipeline
+
+    found = []
+    for position, (name, label, group) in enumerate(zip(clips.files, clips.labels, clips.groups, strict=True)):
+        try:
+            result = pipeline.analyze(clips.root / name, scorer, config, detector)
+        except DetectorError as error:
+            logger.warning("%s: cannot analyse: %s", name, error)
+            found.append(ClipScores(name, int(label), group, (), (), 1))
+            continue
+        severe = {issue.track_id for issue in result.quality_issues if issue.severe}
+        people = tuple(np.array([score.fake_probability for score in track.scores]) for track in result.tracks)
+        poor = tuple(track.track_id in severe for track in result.tracks)
+        min_frames = min(config.min_frames_with_face, result.info.frame_count)
+        found.append(ClipScores(name, int(label), group, people, poor, min_frames))
+        if (position + 1) % 20 == 0:
+            logger.info("analysed %d of %d clips", position + 1, len(clips))
+    return found
+
+
+def _decision_rates(
+    labels: np.ndarray, probabilities: np.ndarray, poor: np.ndarray, thresholds: model_card.Thresholds
+) -> dict[str, float | int]:
+    called_fake = (probabilities >= thresholds.fake) & ~poor
+    called_real = (probabilities < thresholds.uncertain_low) & ~poor
+    fakes, reals = labels == 1, labels == 0
+    return {
+        "fakes_called_fake": float(called_fake[fakes].mean()) if fakes.any() else float("nan"),
+        "fakes_called_real": float(called_real[fakes].mean()) if fakes.any() else float("nan"),
+        "reals_called_fake": float(called_fake[reals].mean()) if reals.any() else float("nan"),
+        "reals_called_real": float(called_real[reals].mean()) if reals.any() else float("nan"),
+        "inconclusive": float((~called_fake & ~called_real).mean()),
+        "inconclusive_by_quality": float(poor.mean()),
+        "count": int(labels.size),
+        "count_fake": int(fakes.sum()),
+    }
+
+
+def _arrays(clips: Sequence[ClipScores], strategy: str) -> tuple[np.ndarray, ...]:
+    kept = [clip for clip in clips if clip.probability(strategy) is not None]
+    return (
+        np.array([clip.label for clip in kept], np.int32),
+        np.array([clip.probability(strategy) for clip in kept], np.float64),
+        np.array([clip.inconclusive_by_quality(strategy) for clip in kept], bool),
+        np.array([clip.group for clip in kept], dtype=object),
+    )
+
+
+def fit(
+    clips: Sequence[ClipScores],
+    strategies: Sequence[str] = tuple(aggregation.STRATEGIES),
+    seed: int = 0,
+    resamples: int = 1000,
+) -> dict[str, dict[str, Any]]:
+    """For each strategy: thresholds fitted on the fit half and their measurement on the report half (ROC AUC
+    interval from ``resamples`` bootstrap resamples of the report half's groups)."""
+    from detector.shipping import calibrate
+
+    fit_half = [clip for clip in clips if in_fit_half(clip.group)]
+    report_half = [clip for clip in clips if not in_fit_half(clip.group)]
+    chosen: dict[str, dict[str, Any]] = {}
+    for strategy in strategies:
+        labels, probabilities, _, _ = _arrays(fit_half, strategy)
+        if min(int(labels.sum()), int(labels.size - labels.sum())) < calibrate.MIN_PER_CLASS:
+            raise DetectorError(f"too few clips of each kind in the fit half ({labels.size}) to fit thresholds")
+        choice = calibrate.choose_thresholds(labels, probabilities)
+        thresholds = model_card.Thresholds(
+            fake=round(choice.fake, 4),
+            uncertain_low=round(choice.uncertain_low, 4),
+            chosen_on=f"clips: {FIT_HALF_WORDS}; aggregation {strategy!r}",
+        )
+        report_labels, report_probabilities, poor, groups = _arrays(report_half, strategy)
+        measured = metrics.classification_metrics(report_labels, report_probabilities, thresholds.fake)
+        intervals = metrics.bootstrap_intervals(
+            report_labels, report_probabilities, thresholds.fake, groups, resamples, seed, confidence=0.95
+        )
+        roc = intervals.get("roc_auc")
+        chosen[strategy] = {
+            "thresholds": thresholds,
+            "fit_count": int(labels.size),
+            "report": {
+                "roc_auc": measured["roc_auc"],
+                "roc_auc_interval": [round(roc["low"], 4), round(roc["high"], 4)] if roc else None,
+                "expected_calibration_error": measured["expected_calibration_error"],
+                **_decision_rates(report_labels, report_probabilities, poor, thresholds),
+                "no_score": sum(clip.probability(strategy) is None for clip in report_half),
+            },
+        }
+    return chosen
+
+
+def best_strategy(fitted: dict[str, dict[str, Any]], clips: Sequence[ClipScores]) -> str:
+    """The strategy of the highest ROC AUC on the *fit* half (never the report half, which would pick on the
+    numbers it then reports)."""
+    fit_half = [clip for clip in clips if in_fit_half(clip.group)]
+
+    def fit_auc(strategy: str) -> float:
+        labels, probabilities, _, _ = _arrays(fit_half, strategy)
+        return metrics.classification_metrics(labels, probabilities, 0.5)["roc_auc"]
+
+    return max(fitted, key=fit_auc)
+
+
+def read_clips(labels_csv: Path) -> datasets.CropSet:
+    """The clip benchmark's labels (``file,label,group,...``), files relative to the CSV's folder."""
+    return datasets.read_labels(labels_csv, labels_csv.parent)
+
+
+def record(
+    card: model_card.ModelCard,
+    fitted: dict[str, dict[str, Any]],
+    recommended: str,
+    description: str,
+    command: str,
+    folder: Path | None = None,
+) -> Path:
+    """Writes the clip-fitted thresholds of every strategy into the card (``video_thresholds``) and the report
+    half's figures into its metrics (``clips``: the recommended strategy's; ``clips_by_strategy``: each one's).
+
+    ``card`` is the card the model was loaded with; if it changed on disk since, nothing is written."""
+    import dataclasses
+
+    current = model_card.read_card(card.name, folder)
+    if current != card:
+        raise DetectorError(f"the card of {card.name!r} changed while it was measured: nothing recorded")
+    model_card.verified_weights(current, folder)
+    context = {
+        "data": description,
+        "unit": "videos (clips)",
+        "measured_by": "python -m detector benchmark --clips",
+        "command": command,
+        "halves": FIT_HALF_WORDS,
+        "inconclusive": "a clip the quality check makes inconclusive keeps its score in the ROC AUC and "
+        "counts as inconclusive (neither caught nor wrongly accused) in the decision rates",
+    }
+    metrics_update = {
+        "clips": {**fitted[recommended]["report"], "aggregation": recommended, **context},
+        "clips_by_strategy": {strategy: entry["report"] for strategy, entry in fitted.items()},
+    }
+    updated = dataclasses.replace(
+        current,
+        video_thresholds={strategy: entry["thresholds"] for strategy, entry in fitted.items()},
+        metrics={**current.metrics, **metrics_update},
+    )
+    return model_card.write_card(updated, folder)

@@ -1,0 +1,92 @@
+"""The benchmark's registry, and its command on a tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from detector.cli import main as cli
+from detector.evaluation import benchmark
+
+
+def test_every_set_has_its_own_key_a_description_and_says_whether_its_kind_is_trained_on():
+    assert len(set(benchmark.SET_KEYS)) == len(benchmark.SETS)
+    for item in benchmark.SETS:
+        assert item.description and item.title and item.in_training
+    assert {"unseen_real_faces", "unseen_face_swaps", "dfdc_face_swaps"} <= set(benchmark.SET_KEYS)
+    assert {key for key in benchmark.SET_KEYS if key.startswith("ffpp_")} == {
+        "ffpp_deepfakes",
+        "ffpp_face2face",
+        "ffpp_faceswap",
+        "ffpp_neuraltextures",
+    }
+    assert any("reenactment" in key for key in benchmark.SET_KEYS)
+
+
+def test_sets_are_chosen_by_key_and_an_unknown_one_is_named():
+    assert benchmark.by_key(None) == benchmark.SETS
+    assert [item.key for item in benchmark.by_key(["dfdc_face_swaps"])] == ["dfdc_face_swaps"]
+    with pytest.raises(ValueError, match="nonsense"):
+        benchmark.by_key(["nonsense"])
+
+
+def _tiny_set(tmp_path: Path, calls: list | None = None) -> benchmark.BenchmarkSet:
+    """A set whose writer draws four crops, two real and two fake, of two groups (each call noted in ``calls``)."""
+    import cv2
+    import numpy as np
+
+    calls = [] if calls is None else calls
+
+    def write(out: Path) -> dict[str, int]:
+        calls.append(out)
+        out.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for index in range(4):
+            image = np.full((224, 224, 3), 40 * index, np.uint8)
+            cv2.imwrite(str(out / f"{index}.png"), image)
+            rows.append(f"{index}.png,{'FAKE' if index % 2 else 'REAL'},g{index // 2}")
+        (out / "labels.csv").write_text("file,label,group\n" + "\n".join(rows) + "\n")
+        return {"crops": 4}
+
+    return benchmark.BenchmarkSet("tiny_set", "Tiny", "four drawn crops", "tiny", "labels.csv", write, "no")
+
+
+def test_a_set_is_written_once_and_measured_with_intervals(tmp_path, tiny_models_folder, monkeypatch):
+    from detector.analysis import pipeline
+    from detector.analysis.scoring import load_scorer
+    from detector.config import AnalysisConfig
+
+    calls: list = []
+    item = _tiny_set(tmp_path, calls)
+    scorer = load_scorer(["tiny"], tiny_models_folder)
+    thresholds = pipeline.decision_thresholds(AnalysisConfig(), scorer.thresholds)
+    first = benchmark.measure_model(scorer, thresholds, [item], tmp_path, resamples=50)
+    again = benchmark.measure_model(scorer, thresholds, [item], tmp_path, resamples=50)
+    assert len(calls) == 1  # written the first time only
+    level = first["tiny_set"]
+    assert level.metrics["count"] == 4 and level.metrics["count_fake"] == 2
+    assert again["tiny_set"].metrics == level.metrics
+    row = benchmark.table_row("tiny", first)
+    assert row["model"] == "tiny" and row["tiny_set"].startswith(f"{level.metrics['roc_auc']:.3f}")
+
+
+def test_the_command_records_every_set_in_the_card(tmp_path, tiny_models_folder, monkeypatch, capsys):
+    import shutil
+
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_models_folder, folder)
+    monkeypatch.setenv("DETECTOR_MODELS", str(folder))
+    item = _tiny_set(tmp_path)
+    monkeypatch.setattr(benchmark, "SETS", (item,))
+    monkeypatch.setattr(benchmark, "SET_KEYS", ("tiny_set",))
+    code = cli.main(
+        ["benchmark", "--model", "tiny", "--folder", str(tmp_path / "sets"), "--record", "--resamples", "20"]
+    )
+    assert code == 0
+    card = json.loads((folder / "tiny.json").read_text())
+    assert card["metrics"]["tiny_set"]["data"] == "four drawn crops"
+    assert card["metrics"]["tiny_set"]["count"] == 4
+    assert "--set tiny_set" in card["metrics"]["tiny_set"]["command"]
+    assert "Tiny" in capsys.readouterr().out

@@ -1,0 +1,92 @@
+"""Video thresholds fitted on clips: halves, a clip's score, the fit and its report, and the card."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from detector.analysis.scoring import load_scorer
+from detector.errors import DetectorError
+from detector.evaluation import video_decisions
+from detector.evaluation.video_decisions import ClipScores
+from detector.models import model_card
+
+
+def test_the_halves_are_stable_and_about_half():
+    groups = [f"person-{index}" for index in range(400)]
+    first = [video_decisions.in_fit_half(group) for group in groups]
+    assert first == [video_decisions.in_fit_half(group) for group in groups]
+    assert 0.4 < np.mean(first) < 0.6
+
+
+def test_a_clip_scores_as_its_most_suspicious_person_with_enough_frames():
+    clip = ClipScores(
+        "a.mp4", 1, "g", (np.array([0.1, 0.2, 0.1]), np.array([0.9, 0.8]), np.array([0.99])), (False, True, False), 2
+    )
+    assert clip.probability("mean") == pytest.approx(0.85)  # the single-frame person is not judged
+    assert clip.inconclusive_by_quality("mean")  # and the person who decides was too poor to judge
+    assert ClipScores("b.mp4", 0, "g", (), (), 1).probability("mean") is None
+
+
+def _clips(count: int, seed: int = 0, poor_share: float = 0.0) -> list[ClipScores]:
+    """Real clips scoring low and fake ones high, with noise; two clips (one real, one fake) per person."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for person in range(count):
+        for label in (0, 1):
+            # Each clip its own offset, as people and encodings differ: the classes overlap.
+            frames = np.clip(rng.normal(0.3 + 0.3 * label + rng.normal(0, 0.12), 0.15, 12), 0, 1)
+            poor = bool(rng.random() < poor_share)
+            clips.append(ClipScores(f"{person}-{label}.mp4", label, f"person-{person}", (frames,), (poor,), 5))
+    return clips
+
+
+def test_thresholds_are_fitted_on_one_half_and_measured_on_the_other():
+    clips = _clips(120)
+    fitted = video_decisions.fit(clips, strategies=("mean", "median"), resamples=100)
+    assert set(fitted) == {"mean", "median"}
+    for entry in fitted.values():
+        thresholds, report = entry["thresholds"], entry["report"]
+        assert 0 < thresholds.uncertain_low <= thresholds.fake < 1
+        assert thresholds.chosen_on.startswith("clips:")
+        assert 0.8 < report["roc_auc"] < 1 and report["roc_auc_interval"][0] < report["roc_auc"]
+        assert report["count"] + entry["fit_count"] == len(clips)
+        assert report["reals_called_fake"] < 0.2 and report["fakes_called_fake"] > 0.5
+    assert video_decisions.best_strategy(fitted, clips) in fitted
+
+
+def test_a_clip_made_inconclusive_by_quality_is_neither_caught_nor_wrongly_accused():
+    clean = video_decisions.fit(_clips(120), strategies=("mean",), resamples=50)["mean"]["report"]
+    poor = video_decisions.fit(_clips(120, poor_share=0.5), strategies=("mean",), resamples=50)["mean"]["report"]
+    assert poor["roc_auc"] == pytest.approx(clean["roc_auc"])  # their scores still rank
+    assert poor["inconclusive_by_quality"] > 0.3
+    assert poor["fakes_called_fake"] < clean["fakes_called_fake"]
+    assert poor["inconclusive"] > clean["inconclusive"]
+
+
+def test_too_few_clips_to_fit_are_refused():
+    with pytest.raises(DetectorError, match="too few clips"):
+        video_decisions.fit(_clips(6), strategies=("mean",))
+
+
+def test_recorded_thresholds_decide_videos_and_crops_keep_their_own(tmp_path, tiny_models_folder):
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_models_folder, folder)
+    card = model_card.read_card("tiny", folder)
+    clips = _clips(120)
+    fitted = video_decisions.fit(clips, strategies=("mean", "confident"), resamples=50)
+    video_decisions.record(card, fitted, "mean", "drawn scores", "python -m detector benchmark ...", folder)
+    saved = json.loads((folder / "tiny.json").read_text())
+    assert set(saved["video_thresholds"]) == {"mean", "confident"}
+    assert saved["metrics"]["clips"]["aggregation"] == "mean"
+    reread = model_card.read_card("tiny", folder)
+    assert reread.thresholds == card.thresholds  # the crops' are untouched
+    assert reread.thresholds_for_videos("mean") == fitted["mean"]["thresholds"]
+    assert reread.thresholds_for_videos("median") == card.thresholds  # not fitted: the crops'
+    scorer = load_scorer(["tiny"], folder)
+    assert scorer.thresholds_for_videos("confident") == fitted["confident"]["thresholds"]
+    with pytest.raises(DetectorError, match="changed"):
+        video_decisions.record(card, fitted, "mean", "again", "cmd", folder)  # the card on disk moved on
