@@ -135,16 +135,14 @@ def _write_pairs(
     people: str,
     seed: int,
     cache_folder: Path | None,
-    manipulation: Callable[
-        [list[str], np.ndarray, np.ndarray, list[str], np.ndarray, np.random.Generator], Manipulation
-    ],
+    manipulation: Callable[[HeldOutFaces, np.random.Generator], Manipulation],
 ) -> dict[str, int]:
     """Each trusted held-out face once as itself (REAL) and once manipulated (FAKE), and ``labels.csv``."""
     files, images, groups = held_out_people(people, cache_folder)
     meshes = landmarks.precompute_landmarks(images, cache_folder)
     trusted = np.flatnonzero(np.isfinite(meshes.astype(np.float32)).all(axis=(1, 2)))
     rng = np.random.default_rng(seed)
-    make = manipulation(files, images, meshes, groups, trusted, rng)
+    make = manipulation(HeldOutFaces(files, images, meshes, groups, trusted), rng)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, str]] = []
     failed = 0

@@ -69,3 +69,26 @@ def test_the_held_out_utkface_labels_are_every_held_out_photo_and_all_real(tmp_p
     assert len(photos) == counts["photos"] == len(datasets.split_utkface(datasets.load_utkface())[1])
     assert photos.labels.max() == 0
     assert (photos.root / photos.files[0]).is_file()
+
+
+@requires_shared
+@pytest.mark.parametrize("writer", [benchmark_sets.write_face_swaps, benchmark_sets.write_reenactments])
+def test_a_pair_set_holds_each_face_as_itself_and_manipulated_in_one_group(tmp_path, monkeypatch, writer):
+    photos = datasets.split_utkface(datasets.load_utkface())[1].subset(np.arange(2493) < 4)
+    images = datasets.decode_images(photos.root, photos.files, benchmark_sets.SIDE)
+    monkeypatch.setattr(
+        benchmark_sets, "held_out_people", lambda people, cache: (list(photos.files), images, list(photos.groups))
+    )
+    counts = writer(tmp_path / "set", "utkface", 0, None)
+    crops = datasets.read_labels(tmp_path / "set" / "labels.csv", tmp_path / "set")
+    assert counts["pairs_written"] == len(crops) // 2 >= 3
+    for real, fake, real_group, fake_group in zip(
+        crops.files[::2], crops.files[1::2], crops.groups[::2], crops.groups[1::2], strict=True
+    ):
+        assert real_group == fake_group and real.endswith(".real.jpg")
+        difference = np.abs(
+            datasets.read_image(tmp_path / "set" / real, 64).astype(int)
+            - datasets.read_image(tmp_path / "set" / fake, 64)
+        )
+        assert difference.mean() > 0.5  # the fake is not the real written twice
+    np.testing.assert_array_equal(crops.labels, np.tile([0, 1], len(crops) // 2))

@@ -21,6 +21,8 @@ SEEDS = (0, 1)
 UPPER_FACE = (33, 133, 159, 145, 263, 362, 386, 374, 70, 105, 107, 300, 334, 336, 1, 4, 6, 168, 197, 10, 151, 9)
 # Changes smaller than this (0-255) are rounding of the identity warp, not a moved face.
 VISIBLE = 10
+Faces = list[tuple[np.ndarray, np.ndarray]]
+Fakes = dict[tuple[int, str, int], tuple[np.ndarray, np.ndarray]]
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +32,9 @@ def landmarker() -> FaceLandmarker:
 
 
 @pytest.fixture(scope="module")
-def faces(landmarker: FaceLandmarker) -> list[tuple[np.ndarray, np.ndarray]]:
+def faces(landmarker: FaceLandmarker) -> Faces:
     """The first UTKFace photos ``(224, 224, 3) uint8 RGB`` with their meshes ``(468, 2) float16``, stored as
-    ``precompute_landmarks`` stores them. Two have a closed mouth, one an open smile with teeth."""
+    ``precompute_landmarks`` stores them. Three have a closed mouth, one an open smile with teeth."""
     photos = datasets.load_utkface()
     crops = datasets.decode_images(photos.root, photos.files[:FACE_COUNT], SIDE)
     result = []
@@ -44,7 +46,7 @@ def faces(landmarker: FaceLandmarker) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 @pytest.fixture(scope="module")
-def fakes(faces: list[tuple[np.ndarray, np.ndarray]]) -> dict[tuple[int, str, int], tuple[np.ndarray, np.ndarray]]:
+def fakes(faces: Faces) -> Fakes:
     """``(face, region, seed)``: the fake and its mask, made once for the tests that only look at them."""
     return {
         (index, region, seed): reenactment.reenact_with_mask(image, mesh, np.random.default_rng(seed), region)
@@ -60,7 +62,7 @@ def _changed(fake: np.ndarray, image: np.ndarray) -> np.ndarray:
 
 
 @requires_utkface
-def test_the_fake_is_a_crop_and_the_mask_a_soft_weight(faces, fakes) -> None:
+def test_the_fake_is_a_crop_and_the_mask_a_soft_weight(faces: Faces, fakes: Fakes) -> None:
     for (index, _, _), (fake, mask) in fakes.items():
         image = faces[index][0]
         assert fake.shape == image.shape and fake.dtype == np.uint8
@@ -71,7 +73,7 @@ def test_the_fake_is_a_crop_and_the_mask_a_soft_weight(faces, fakes) -> None:
 
 
 @requires_utkface
-def test_only_masked_pixels_change_and_the_upper_face_never(faces, fakes) -> None:
+def test_only_masked_pixels_change_and_the_upper_face_never(faces: Faces, fakes: Fakes) -> None:
     for (index, region, seed), (fake, mask) in fakes.items():
         image, mesh = faces[index]
         points = mesh.astype(np.float64)
@@ -86,7 +88,7 @@ def test_only_masked_pixels_change_and_the_upper_face_never(faces, fakes) -> Non
 
 
 @requires_utkface
-def test_the_visible_change_lies_below_the_nose_tip(faces, fakes) -> None:
+def test_the_visible_change_lies_below_the_nose_tip(faces: Faces, fakes: Fakes) -> None:
     for (index, region, seed), (fake, _) in fakes.items():
         image, mesh = faces[index]
         rows = np.nonzero(_changed(fake, image) >= VISIBLE)[0]
@@ -95,7 +97,7 @@ def test_the_visible_change_lies_below_the_nose_tip(faces, fakes) -> None:
 
 
 @requires_utkface
-def test_the_mouth_region_changes_less_than_the_lower_face(faces, fakes) -> None:
+def test_the_mouth_region_changes_less_than_the_lower_face(faces: Faces, fakes: Fakes) -> None:
     for index, (image, _) in enumerate(faces):
 
         def total(region: str, index: int = index, image: np.ndarray = image) -> tuple[int, int]:
@@ -109,7 +111,7 @@ def test_the_mouth_region_changes_less_than_the_lower_face(faces, fakes) -> None
 
 
 @requires_utkface
-def test_the_same_seed_gives_the_same_fake_and_another_seed_another(faces) -> None:
+def test_the_same_seed_gives_the_same_fake_and_another_seed_another(faces: Faces) -> None:
     image, mesh = faces[0]
     first = reenactment.reenact(image, mesh, np.random.default_rng(3))
     again = reenactment.reenact(image, mesh, np.random.default_rng(3))
@@ -119,7 +121,7 @@ def test_the_same_seed_gives_the_same_fake_and_another_seed_another(faces) -> No
 
 
 @requires_utkface
-def test_without_a_region_both_are_drawn(faces) -> None:
+def test_without_a_region_both_are_drawn(faces: Faces) -> None:
     image, mesh = faces[3]
     chin = np.round(mesh[reenactment.CHIN].astype(np.float64)).astype(int)
     assert (chin >= 0).all() and (chin < SIDE).all()
@@ -140,22 +142,25 @@ def test_without_a_region_both_are_drawn(faces) -> None:
 
 @requires_utkface
 @pytest.mark.parametrize(("region", "opening"), [("mouth", 0.2), ("lower_face", 0.3)])
-def test_opening_the_mouth_parts_the_lips_to_the_face_mesh(faces, landmarker, region: str, opening: float) -> None:
-    for image, mesh in faces:
+def test_opening_the_mouth_parts_the_lips_to_the_face_mesh(
+    faces: Faces, landmarker: FaceLandmarker, region: str, opening: float
+) -> None:
+    closed = [(image, mesh) for image, mesh in faces if reenactment.mouth_gap(mesh) <= 0.05]
+    # An open mouth's mesh is less sure; the closed ones are enough.
+    assert len(closed) >= 2
+    for image, mesh in closed:
         points = mesh.astype(np.float64)
         width = float(np.linalg.norm(points[291] - points[61]))
-        if reenactment.mouth_gap(points) > 0.05:
-            continue  # already open: the mesh of a wider-open mouth is less sure
         fake, _ = reenactment.apply_expression(image, mesh, region, Expression(opening=opening, smile=0.0))
         found = landmarker.landmarks(fake).astype(np.float64)
         before = points[reenactment.LOWER_LIP_INNER, 1] - points[reenactment.UPPER_LIP_INNER, 1]
         after = found[reenactment.LOWER_LIP_INNER, 1] - found[reenactment.UPPER_LIP_INNER, 1]
-        # The mesh sees a third to a half of the opening (it fits a whole face, and the inside is only darkened).
+        # The mesh finds 36-79% of the opening (it fits a whole face, and the inside is only darkened).
         assert after - before > 0.25 * opening * width
 
 
 @requires_utkface
-def test_no_expression_change_leaves_the_crop(faces) -> None:
+def test_no_expression_change_leaves_the_crop(faces: Faces) -> None:
     image, mesh = faces[3]
     for region in reenactment.REGIONS:
         fake, mask = reenactment.apply_expression(image, mesh, region, Expression(opening=0.0, smile=0.0))
@@ -164,7 +169,7 @@ def test_no_expression_change_leaves_the_crop(faces) -> None:
 
 @requires_utkface
 @pytest.mark.parametrize("region", reenactment.REGIONS)
-def test_the_mesh_moves_as_the_expression_says(faces, region: str) -> None:
+def test_the_mesh_moves_as_the_expression_says(faces: Faces, region: str) -> None:
     points = faces[3][1].astype(np.float64)
     width = float(np.linalg.norm(points[291] - points[61]))
     lower_lip, upper_lip, chin = reenactment.LOWER_LIP_INNER, reenactment.UPPER_LIP_INNER, reenactment.CHIN
@@ -210,7 +215,7 @@ def test_an_open_mouth_is_sometimes_closed() -> None:
 
 
 @requires_utkface
-def test_the_input_is_not_modified(faces) -> None:
+def test_the_input_is_not_modified(faces: Faces) -> None:
     image, mesh = faces[0]
     image_copy, mesh_copy = image.copy(), mesh.copy()
     reenactment.reenact(image, mesh, np.random.default_rng(0))
