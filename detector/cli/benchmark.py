@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from pathlib import Path
 
 from detector.cli import common
 
 
-def _add_benchmark(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from detector.evaluation.benchmark import DEFAULT_FOLDER, SET_KEYS
+# Where the sets are kept (``benchmark.DEFAULT_FOLDER``; not imported here, so that building the parser stays cheap).
+DEFAULT_FOLDER = ".cache/benchmark"
 
+
+def _add_benchmark(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "benchmark",
         help="measure models on every set of the generalisation benchmark (made the first time, a few minutes)",
     )
     parser.add_argument("--model", action="append", dest="models", required=True, help="model name (repeat)")
     # Crop sets are written the first time they are needed; the clips come from scripts.benchmark_clips.
-    parser.add_argument("--set", action="append", dest="sets", choices=SET_KEYS, help="only this set (repeat)")
+    parser.add_argument("--set", action="append", dest="sets", help="only this set (repeat; default every set)")
     parser.add_argument(
         "--folder", default=str(DEFAULT_FOLDER), help=f"where the sets are kept (default {DEFAULT_FOLDER})"
     )
@@ -45,7 +48,11 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
 
     if arguments.clips:
         return _run_clips(arguments)
-    items = benchmark.by_key(arguments.sets)
+    try:
+        items = benchmark.by_key(arguments.sets)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     root = Path(arguments.folder)
     rows = []
     for name in arguments.models:
@@ -81,16 +88,16 @@ def _run_clips(arguments: argparse.Namespace) -> int:
     from detector.analysis.faces import FaceDetector
     from detector.analysis.scoring import load_scorer
     from detector.config import AnalysisConfig
-    from detector.evaluation import video_decisions
+    from detector.shipping import video_thresholds
 
-    clips = video_decisions.read_clips(Path(arguments.clips))
+    clips = video_thresholds.read_clips(Path(arguments.clips))
     config = AnalysisConfig()
     for name in arguments.models:
         scorer = load_scorer([name])
         with FaceDetector(config.detector_model, config.min_face_confidence) as detector:
-            analysed = video_decisions.analyse_clips(clips, scorer, config, detector)
-        fitted = video_decisions.fit(analysed, seed=arguments.seed)
-        recommended = video_decisions.best_strategy(fitted, analysed)
+            analysed = video_thresholds.analyse_clips(clips, scorer, config, detector)
+        fitted = video_thresholds.fit(analysed, seed=arguments.seed)
+        recommended = video_thresholds.best_strategy(fitted, analysed)
         print(f"{name}: {len(analysed)} clips; thresholds fitted on the fit half, measured on the report half")
         for strategy, entry in fitted.items():
             report, chosen = entry["report"], entry["thresholds"]
@@ -105,7 +112,7 @@ def _run_clips(arguments: argparse.Namespace) -> int:
         if arguments.record:
             command = "python -m detector " + shlex.join(arguments.argv)
             description = arguments.clips_describe or f"the clip benchmark in {arguments.clips}"
-            path = video_decisions.record(scorer.card, fitted, recommended, description, command)
+            path = video_thresholds.record(scorer.card, fitted, recommended, description, command)
             print(f"recorded video thresholds in {path}")
     return 0
 

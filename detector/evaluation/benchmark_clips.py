@@ -56,6 +56,8 @@ REAL_METHOD = "none"
 COLUMNS = ("file", "label", "group", "method", "crf", "people", "seen_in_training")
 # Photos are decoded at the crop-level face swap set's side, and meshed there.
 SIDE = 224
+# The salt of the hash that splits the people in halves (``in_report_half``).
+HALF_SALT = "video-half:"
 # A face swap takes a face of the same gender and ethnicity within this many years where there is one.
 AGE_GAP = 10
 
@@ -245,12 +247,13 @@ def read_rows(labels_csv: Path) -> list[ClipRow]:
 
 
 def in_report_half(group: str) -> bool:
-    """Whether ``group`` is in the half to report on: the parity of a salted SHA-1 of its name.
+    """Whether ``group`` is in the half to report on: the SHA-1 of ``HALF_SALT`` + its name is odd.
 
     Salted, because the people were chosen by the unsalted SHA-1 of the same names (``split_utkface``,
-    ``split_by_group``): the halves must not depend on the hash that chose them.
+    ``split_by_group``): the halves must not depend on the hash that chose them. The rule is
+    ``video_decisions.in_fit_half``'s, so that ``labels-fit.csv`` holds the clips thresholds are fitted on there.
     """
-    return int(hashlib.sha1(f"benchmark-halves|{group}".encode()).hexdigest()[:8], 16) % 2 == 1
+    return int(hashlib.sha1((HALF_SALT + group).encode("utf-8")).hexdigest()[:8], 16) % 2 == 1
 
 
 def split_halves(rows: Sequence[ClipRow]) -> tuple[list[ClipRow], list[ClipRow]]:

@@ -46,10 +46,10 @@ BACKGROUND_BLUR = 0.4
 # Standard deviations (0-255 units) of the background's slow blotches and of its fine grain.
 TEXTURE = 8.0
 GRAIN = 2.0
-# Standard deviation (0-255 units) of the grey sensor noise that changes every frame, as a camera's does. Without
-# it a filmed still is a picture the encoder predicts almost for free after the first frame: the CRF would barely
-# matter after it.
-SENSOR_NOISE = 1.5
+# The grey sensor noise that changes every frame, as a camera's does: whole levels drawn evenly from -SENSOR_NOISE to
+# SENSOR_NOISE (standard deviation 1.4 levels for 2). Without it a filmed still is a picture the encoder predicts
+# almost for free after the first frame. Even integers, not Gaussian ones: a quarter of the cost per frame.
+SENSOR_NOISE = 2
 
 
 @dataclass(frozen=True)
@@ -193,8 +193,10 @@ def film(scene: np.ndarray, matrices: np.ndarray, noise_seed: int) -> Iterator[n
         frame = cv2.warpAffine(
             scene, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
         )
-        noise = np.random.default_rng([noise_seed, index]).standard_normal((height, width, 1), dtype=np.float32)
-        yield np.clip(np.rint(frame + SENSOR_NOISE * noise), 0, 255).astype(np.uint8)
+        noise = np.random.default_rng([noise_seed, index]).integers(
+            -SENSOR_NOISE, SENSOR_NOISE + 1, (height, width, 1), dtype=np.int16
+        )
+        yield np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
 
 
 def frame_count(seconds: float, fps: int) -> int:

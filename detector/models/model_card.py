@@ -121,8 +121,8 @@ class ModelCard:
     extra: dict[str, Any] = field(default_factory=dict)
     # None: the raw probabilities are used as they are (cards written before calibration existed).
     calibration: Calibration | None = None
-    # A whole video's thresholds, one per aggregation strategy, fitted on clips (``detector.evaluation.
-    # video_decisions``); a strategy without them decides videos by ``thresholds``, which were fitted on crops.
+    # A whole video's thresholds, one per aggregation strategy, fitted on clips (``detector.shipping.
+    # video_thresholds``); a strategy without them decides videos by ``thresholds``, which were fitted on crops.
     video_thresholds: dict[str, Thresholds] = field(default_factory=dict)
 
     @classmethod

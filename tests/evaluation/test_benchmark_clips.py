@@ -13,7 +13,7 @@ import pytest
 
 from detector.analysis.faces import FaceDetector
 from detector.errors import DatasetError
-from detector.evaluation import benchmark_clips, filming
+from detector.evaluation import benchmark_clips, filming, video_decisions
 from detector.training import datasets
 
 SHARED = datasets.shared_folder()
@@ -186,8 +186,16 @@ def test_the_same_seed_writes_the_same_set(tmp_path):
     assert first == second
     rows = benchmark_clips.read_rows(tmp_path / "first" / "labels.csv")
     assert rows == benchmark_clips.read_rows(tmp_path / "second" / "labels.csv")
+    # The frames given to the encoder are the same; x264's threads (sliced, with threaded lookahead) do not always
+    # make the same bytes of them, so the decoded frames may differ by a level here and there.
     for row in rows:
-        assert (tmp_path / "first" / row.file).read_bytes() == (tmp_path / "second" / row.file).read_bytes()
+        first_frames, second_frames = (
+            decode(tmp_path / "first" / row.file)[0],
+            decode(tmp_path / "second" / row.file)[0],
+        )
+        assert len(first_frames) == len(second_frames) == 5
+        for one, other in zip(first_frames, second_frames, strict=True):
+            assert np.abs(one.astype(int) - other.astype(int)).mean() < 0.2
 
 
 @requires_dfdc
@@ -262,17 +270,20 @@ def test_split_halves_keeps_each_person_on_one_side_and_is_stable():
     rows = [row(group, label) for group in groups for label in ("REAL", "FAKE")]
     fit, report = benchmark_clips.split_halves(rows)
     assert len(fit) + len(report) == len(rows)
-    assert not {entry.group for entry in fit} & {entry.group for entry in report}
+    fit_groups = {entry.group for entry in fit}
+    assert not fit_groups & {entry.group for entry in report}
     assert 0.4 < len(report) / len(rows) < 0.6
     # The same in any order and on any computer: a shuffled list splits the same, and fixed names fall fixed ways.
     shuffled = [rows[index] for index in np.random.default_rng(0).permutation(len(rows))]
     assert {entry.file for entry in benchmark_clips.split_halves(shuffled)[1]} == {entry.file for entry in report}
     assert [benchmark_clips.in_report_half(name) for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg")] == [
         False,
+        True,
         False,
         True,
-        True,
     ]
+    # The halves are those the video thresholds are fitted and reported on.
+    assert all(video_decisions.in_fit_half(group) == (group in fit_groups) for group in groups)
 
 
 def test_rows_refuse_bad_values_and_survive_a_round_trip(tmp_path):

@@ -99,7 +99,8 @@ def test_filming_yields_one_noisy_frame_per_map_the_same_for_the_same_seed():
     frames = list(filming.film(scene, matrices, noise_seed=7))
     assert len(frames) == 5 and frames[0].shape == scene.shape and frames[0].dtype == np.uint8
     noise = frames[0].astype(float) - 128
-    assert noise.std() == pytest.approx(filming.SENSOR_NOISE, rel=0.2)
+    assert noise.std() == pytest.approx(np.sqrt(filming.SENSOR_NOISE * (filming.SENSOR_NOISE + 1) / 3), rel=0.05)
+    assert np.abs(noise).max() == filming.SENSOR_NOISE
     assert not np.array_equal(frames[0], frames[1])
     np.testing.assert_array_equal(frames[3], list(filming.film(scene, matrices, noise_seed=7))[3])
 

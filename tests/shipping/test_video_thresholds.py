@@ -10,15 +10,15 @@ import pytest
 
 from detector.analysis.scoring import load_scorer
 from detector.errors import DetectorError
-from detector.evaluation import video_decisions
-from detector.evaluation.video_decisions import ClipScores
+from detector.shipping import video_thresholds
+from detector.shipping.video_thresholds import ClipScores
 from detector.models import model_card
 
 
 def test_the_halves_are_stable_and_about_half():
     groups = [f"person-{index}" for index in range(400)]
-    first = [video_decisions.in_fit_half(group) for group in groups]
-    assert first == [video_decisions.in_fit_half(group) for group in groups]
+    first = [video_thresholds.in_fit_half(group) for group in groups]
+    assert first == [video_thresholds.in_fit_half(group) for group in groups]
     assert 0.4 < np.mean(first) < 0.6
 
 
@@ -46,7 +46,7 @@ def _clips(count: int, seed: int = 0, poor_share: float = 0.0) -> list[ClipScore
 
 def test_thresholds_are_fitted_on_one_half_and_measured_on_the_other():
     clips = _clips(120)
-    fitted = video_decisions.fit(clips, strategies=("mean", "median"), resamples=100)
+    fitted = video_thresholds.fit(clips, strategies=("mean", "median"), resamples=100)
     assert set(fitted) == {"mean", "median"}
     for entry in fitted.values():
         thresholds, report = entry["thresholds"], entry["report"]
@@ -55,12 +55,12 @@ def test_thresholds_are_fitted_on_one_half_and_measured_on_the_other():
         assert 0.8 < report["roc_auc"] < 1 and report["roc_auc_interval"][0] < report["roc_auc"]
         assert report["count"] + entry["fit_count"] == len(clips)
         assert report["reals_called_fake"] < 0.2 and report["fakes_called_fake"] > 0.5
-    assert video_decisions.best_strategy(fitted, clips) in fitted
+    assert video_thresholds.best_strategy(fitted, clips) in fitted
 
 
 def test_a_clip_made_inconclusive_by_quality_is_neither_caught_nor_wrongly_accused():
-    clean = video_decisions.fit(_clips(120), strategies=("mean",), resamples=50)["mean"]["report"]
-    poor = video_decisions.fit(_clips(120, poor_share=0.5), strategies=("mean",), resamples=50)["mean"]["report"]
+    clean = video_thresholds.fit(_clips(120), strategies=("mean",), resamples=50)["mean"]["report"]
+    poor = video_thresholds.fit(_clips(120, poor_share=0.5), strategies=("mean",), resamples=50)["mean"]["report"]
     assert poor["roc_auc"] == pytest.approx(clean["roc_auc"])  # their scores still rank
     assert poor["inconclusive_by_quality"] > 0.3
     assert poor["fakes_called_fake"] < clean["fakes_called_fake"]
@@ -69,7 +69,7 @@ def test_a_clip_made_inconclusive_by_quality_is_neither_caught_nor_wrongly_accus
 
 def test_too_few_clips_to_fit_are_refused():
     with pytest.raises(DetectorError, match="too few clips"):
-        video_decisions.fit(_clips(6), strategies=("mean",))
+        video_thresholds.fit(_clips(6), strategies=("mean",))
 
 
 def test_recorded_thresholds_decide_videos_and_crops_keep_their_own(tmp_path, tiny_models_folder):
@@ -77,8 +77,8 @@ def test_recorded_thresholds_decide_videos_and_crops_keep_their_own(tmp_path, ti
     shutil.copytree(tiny_models_folder, folder)
     card = model_card.read_card("tiny", folder)
     clips = _clips(120)
-    fitted = video_decisions.fit(clips, strategies=("mean", "confident"), resamples=50)
-    video_decisions.record(card, fitted, "mean", "drawn scores", "python -m detector benchmark ...", folder)
+    fitted = video_thresholds.fit(clips, strategies=("mean", "confident"), resamples=50)
+    video_thresholds.record(card, fitted, "mean", "drawn scores", "python -m detector benchmark ...", folder)
     saved = json.loads((folder / "tiny.json").read_text())
     assert set(saved["video_thresholds"]) == {"mean", "confident"}
     assert saved["metrics"]["clips"]["aggregation"] == "mean"
@@ -89,4 +89,4 @@ def test_recorded_thresholds_decide_videos_and_crops_keep_their_own(tmp_path, ti
     scorer = load_scorer(["tiny"], folder)
     assert scorer.thresholds_for_videos("confident") == fitted["confident"]["thresholds"]
     with pytest.raises(DetectorError, match="changed"):
-        video_decisions.record(card, fitted, "mean", "again", "cmd", folder)  # the card on disk moved on
+        video_thresholds.record(card, fitted, "mean", "again", "cmd", folder)  # the card on disk moved on

@@ -35,6 +35,7 @@ from detector.analysis import aggregation
 from detector.errors import DetectorError
 from detector.evaluation import metrics
 from detector.models import model_card
+from detector.shipping import calibrate
 from detector.training import datasets
 
 logger = logging.getLogger(__name__)
@@ -136,8 +137,6 @@ def fit(
 ) -> dict[str, dict[str, Any]]:
     """For each strategy: thresholds fitted on the fit half and their measurement on the report half (ROC AUC
     interval from ``resamples`` bootstrap resamples of the report half's groups)."""
-    from detector.shipping import calibrate
-
     fit_half = [clip for clip in clips if in_fit_half(clip.group)]
     report_half = [clip for clip in clips if not in_fit_half(clip.group)]
     chosen: dict[str, dict[str, Any]] = {}
