@@ -120,7 +120,18 @@ def _interval_text(intervals: Mapping[str, Any], key: str) -> str:
 
 
 # Words a card's keys contain that are names, kept as written when a key becomes a heading.
-_PROPER_WORDS = {"dfdc": "DFDC", "utkface": "UTKFace", "auc": "AUC", "roc": "ROC", "sbi": "SBI"}
+_PROPER_WORDS = {
+    "dfdc": "DFDC",
+    "utkface": "UTKFace",
+    "auc": "AUC",
+    "roc": "ROC",
+    "sbi": "SBI",
+    "ffpp": "FaceForensics++",
+    "deepfakes": "Deepfakes",
+    "face2face": "Face2Face",
+    "faceswap": "FaceSwap",
+    "neuraltextures": "NeuralTextures",
+}
 
 
 def _heading(key: str) -> str:

@@ -17,6 +17,12 @@ MEASURED_KINDS = (
     ("decisions", "Deepfakes like those it learned from (DFDC videos of people it never saw)"),
     ("dfdc_face_swaps_decisions", "Face swaps made another way, on the same kind of video"),
     ("unseen_face_swaps_decisions", "Face swaps made another way, in photos of people it never saw"),
+    ("dfdc_reenactments_decisions", "Changed mouth or lower face (expression), on the same kind of video"),
+    ("utkface_reenactments_decisions", "Changed mouth or lower face (expression), in photos of people it never saw"),
+    ("ffpp_deepfakes_decisions", "FaceForensics++ face swaps by autoencoder (Deepfakes), TV footage"),
+    ("ffpp_faceswap_decisions", "FaceForensics++ face swaps by graphics (FaceSwap), TV footage"),
+    ("ffpp_face2face_decisions", "FaceForensics++ changed expressions (Face2Face), TV footage"),
+    ("ffpp_neuraltextures_decisions", "FaceForensics++ re-rendered mouths (NeuralTextures), TV footage"),
     ("unseen_real_faces_decisions", "Real people it never saw (photos)"),
 )
 NOT_MEASURED = "not measured"
