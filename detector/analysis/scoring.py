@@ -168,7 +168,11 @@ class EnsembleScorer:
         without them, the crop thresholds (``thresholds``), whose ``chosen_on`` says so."""
         if len(self.scorers) == 1 and strategy in self.scorers[0].card.video_thresholds:
             return self.scorers[0].card.video_thresholds[strategy]
-        return self.thresholds
+        return dataclasses.replace(
+            self.thresholds,
+            chosen_on=f"single face crops, not clips (no video thresholds fitted for the {strategy!r} aggregation): "
+            f"{self.thresholds.chosen_on}",
+        )
 
     @property
     def names(self) -> tuple[str, ...]:

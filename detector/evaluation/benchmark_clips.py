@@ -1,8 +1,8 @@
 """Real and fake *videos* of people no model here was trained on, to measure the whole verdict path.
 
-The crop-level sets (``scripts/face_swap_labels.py``) score one face crop at a time; the verdict a user sees comes
-from much more: frames sampled from a video, faces found and tracked, scores aggregated, thresholds. We have no
-videos of many unseen people, so the clips are made here from their photos:
+The crop-level sets (``detector.evaluation.benchmark_sets``) score one face crop at a time; the verdict a user sees
+comes from much more: frames sampled from a video, faces found and tracked, scores aggregated, thresholds. We have
+no videos of many unseen people, so the clips are made here from their photos:
 
 - **People**: the held-out quarter of UTKFace (``datasets.split_utkface``) or the real crops of the DFDC validation
   split (``datasets.split_by_group``); no model trains on either. They are taken in a seeded random order; a photo
@@ -20,7 +20,8 @@ videos of many unseen people, so the clips are made here from their photos:
 - **The manipulation is made once per clip**, on the still, and then filmed: every frame carries it, moving with
   the camera. The real clips' faces keep one expression, so a fake whose expression changed over time would carry
   a cue no real clip has; and cross-fading differently reenacted keyframes makes a ghosted double mouth that no
-  reenactment method makes. A per-frame random self-blend would flicker as no real fake does.
+  reenactment method makes. A per-frame random self-blend would flicker as no real fake does. (And a face warped
+  anew for every frame would cost 60 mesh warps of 0.1-0.6 s each per clip.)
 - **Encoding**: H.264 (libx264, yuv420p, ``video.write_h264``) at a constant rate factor from ``crfs``: 23 and 28
   are sharing quality, 38 is heavy compression (old broadcasts, clips re-shared many times). A person's real and
   fake share a CRF; ``plan`` spreads CRFs and methods so that every (CRF, method) pair comes up equally often.
@@ -44,7 +45,7 @@ import numpy as np
 
 from detector.analysis import video
 from detector.errors import DatasetError
-from detector.evaluation import filming
+from detector.evaluation import benchmark_sets, filming
 from detector.training import datasets, face_swap, landmarks, reenactment, self_blend
 
 logger = logging.getLogger(__name__)
@@ -54,12 +55,10 @@ METHODS = ("face_swap", "reenactment", "self_blend")
 SEEN_IN_TRAINING = frozenset({"self_blend"})
 REAL_METHOD = "none"
 COLUMNS = ("file", "label", "group", "method", "crf", "people", "seen_in_training")
-# Photos are decoded at the crop-level face swap set's side, and meshed there.
-SIDE = 224
+# Photos are decoded and meshed at the crop-level sets' side.
+SIDE = benchmark_sets.SIDE
 # The salt of the hash that splits the people in halves (``in_report_half``).
 HALF_SALT = "video-half:"
-# A face swap takes a face of the same gender and ethnicity within this many years where there is one.
-AGE_GAP = 10
 
 
 @dataclass(frozen=True)
@@ -122,32 +121,25 @@ def plan(pair_index: int, crfs: Sequence[int], methods: Sequence[str]) -> tuple[
     return int(crfs[position]), methods[(position + cycle) % len(methods)]
 
 
-def _traits(name: str) -> tuple[int, str, str] | None:
-    """(age, gender, ethnicity) from a UTKFace name ``age_gender_race_date.jpg``; None when it does not parse."""
-    parts = name.split("_")
-    if len(parts) < 4 or not all(part.isdigit() for part in parts[:3]):
-        return None
-    return int(parts[0]), parts[1], parts[2]
-
-
 def choose_source(target: int, crops: datasets.CropSet, rng: np.random.Generator) -> int:
     """The index in ``crops`` of a face from another group to swap onto face ``target``.
 
-    Among UTKFace names, one alike where there is one: the same gender and ethnicity and an age within ``AGE_GAP``
-    years, failing that the same gender and ethnicity, failing that the same gender, failing that anyone (a child's
-    face on an old man's head is a fake nobody would make). Chosen from the whole set, not only the people filmed.
+    Among UTKFace names, one alike where there is one: the same gender and ethnicity and an age within
+    ``benchmark_sets.AGE_GAP`` years, failing that the same gender and ethnicity, failing that the same gender,
+    failing that anyone (a child's face on an old man's head is a fake nobody would make). Chosen from the whole
+    set, not only the people filmed.
     """
     groups = np.asarray(crops.groups, dtype=object)
     others = np.flatnonzero(groups != crops.groups[target])
     if not others.size:
         raise ValueError(f"no face from another group than {crops.groups[target]!r} to swap in")
-    own = _traits(crops.files[target])
+    own = benchmark_sets.utkface_traits(crops.files[target])
     if own is not None:
-        traits = [_traits(crops.files[index]) for index in others]
+        traits = [benchmark_sets.utkface_traits(crops.files[index]) for index in others]
         age, gender, ethnicity = own
         same_gender = [t is not None and t[1] == gender for t in traits]
         same_kind = [same and t[2] == ethnicity for same, t in zip(same_gender, traits, strict=True)]
-        alike = [same and abs(t[0] - age) <= AGE_GAP for same, t in zip(same_kind, traits, strict=True)]
+        alike = [same and abs(t[0] - age) <= benchmark_sets.AGE_GAP for same, t in zip(same_kind, traits, strict=True)]
         for mask in (alike, same_kind, same_gender):
             if any(mask):
                 others = others[np.asarray(mask)]
@@ -251,7 +243,8 @@ def in_report_half(group: str) -> bool:
 
     Salted, because the people were chosen by the unsalted SHA-1 of the same names (``split_utkface``,
     ``split_by_group``): the halves must not depend on the hash that chose them. The rule is
-    ``video_decisions.in_fit_half``'s, so that ``labels-fit.csv`` holds the clips thresholds are fitted on there.
+    ``detector.shipping.video_thresholds.in_fit_half``'s, so that ``labels-fit.csv`` holds the clips the video
+    thresholds are fitted on.
     """
     return int(hashlib.sha1((HALF_SALT + group).encode("utf-8")).hexdigest()[:8], 16) % 2 == 1
 

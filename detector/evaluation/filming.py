@@ -48,7 +48,7 @@ TEXTURE = 8.0
 GRAIN = 2.0
 # The grey sensor noise that changes every frame, as a camera's does: whole levels drawn evenly from -SENSOR_NOISE to
 # SENSOR_NOISE (standard deviation 1.4 levels for 2). Without it a filmed still is a picture the encoder predicts
-# almost for free after the first frame. Even integers, not Gaussian ones: a quarter of the cost per frame.
+# almost for free after the first frame. Uniform integers, not Gaussian floats: a quarter of the cost per frame.
 SENSOR_NOISE = 2
 
 

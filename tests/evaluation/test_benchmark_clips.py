@@ -13,7 +13,8 @@ import pytest
 
 from detector.analysis.faces import FaceDetector
 from detector.errors import DatasetError
-from detector.evaluation import benchmark_clips, filming, video_decisions
+from detector.evaluation import benchmark_clips, filming
+from detector.shipping import video_thresholds
 from detector.training import datasets
 
 SHARED = datasets.shared_folder()
@@ -283,7 +284,7 @@ def test_split_halves_keeps_each_person_on_one_side_and_is_stable():
         True,
     ]
     # The halves are those the video thresholds are fitted and reported on.
-    assert all(video_decisions.in_fit_half(group) == (group in fit_groups) for group in groups)
+    assert all(video_thresholds.in_fit_half(group) == (group in fit_groups) for group in groups)
 
 
 def test_rows_refuse_bad_values_and_survive_a_round_trip(tmp_path):
