@@ -10,7 +10,6 @@ from pathlib import Path
 
 from detector.cli import common
 
-
 # Where the sets are kept (``benchmark.DEFAULT_FOLDER``; not imported here, so that building the parser stays cheap).
 DEFAULT_FOLDER = ".cache/benchmark"
 

@@ -22,7 +22,6 @@ The halves are by group (``in_fit_half``), stable and independent of every train
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,14 +32,13 @@ import numpy as np
 
 from detector.analysis import aggregation
 from detector.errors import DetectorError
-from detector.evaluation import metrics
+from detector.evaluation import benchmark_clips, metrics
 from detector.models import model_card
 from detector.shipping import calibrate
 from detector.training import datasets
 
 logger = logging.getLogger(__name__)
 
-HALF_SALT = "video-half:"
 FIT_HALF_WORDS = (
     "clips whose group's SHA-1 of 'video-half:' + group is even fit the thresholds; the other groups' clips "
     "(the report half) measure them"
@@ -48,8 +46,9 @@ FIT_HALF_WORDS = (
 
 
 def in_fit_half(group: str) -> bool:
-    """Stable half of the clips' groups (people): the salted SHA-1 of the group is even."""
-    return int(hashlib.sha1((HALF_SALT + group).encode("utf-8")).hexdigest()[:8], 16) % 2 == 0
+    """Stable half of the clips' groups (people): those ``benchmark_clips.in_report_half`` leaves out, so that
+    the clip set's ``labels-fit.csv`` holds exactly the clips fitted on here."""
+    return not benchmark_clips.in_report_half(group)
 
 
 @dataclass(frozen=True)

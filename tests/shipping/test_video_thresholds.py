@@ -10,9 +10,9 @@ import pytest
 
 from detector.analysis.scoring import load_scorer
 from detector.errors import DetectorError
+from detector.models import model_card
 from detector.shipping import video_thresholds
 from detector.shipping.video_thresholds import ClipScores
-from detector.models import model_card
 
 
 def test_the_halves_are_stable_and_about_half():
