@@ -31,7 +31,9 @@ def _add_benchmark(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     parser.add_argument("--cache", default=".cache", help="folder to cache decoded crops in (.npy)")
     parser.add_argument(
         "--clips",
-        help="labels CSV of the clip benchmark (python -m scripts.benchmark_clips): run the whole verdict path on "
+        action="append",
+        help="labels CSV of the clip benchmark (python -m scripts.benchmark_clips; repeat for several): run the "
+        "whole verdict path on "
         "every clip, fit a video's thresholds per aggregation strategy on half the people and measure them on the "
         "other half (with --record, written into the card)",
     )
@@ -89,7 +91,7 @@ def _run_clips(arguments: argparse.Namespace) -> int:
     from detector.config import AnalysisConfig
     from detector.shipping import video_thresholds
 
-    clips = video_thresholds.read_clips(Path(arguments.clips))
+    clips = video_thresholds.read_clips([Path(path) for path in arguments.clips])
     config = AnalysisConfig()
     for name in arguments.models:
         scorer = load_scorer([name])
@@ -110,7 +112,7 @@ def _run_clips(arguments: argparse.Namespace) -> int:
             )
         if arguments.record:
             command = "python -m detector " + shlex.join(arguments.argv)
-            description = arguments.clips_describe or f"the clip benchmark in {arguments.clips}"
+            description = arguments.clips_describe or f"the clip benchmark in {', '.join(arguments.clips)}"
             path = video_thresholds.record(scorer.card, fitted, recommended, description, command)
             print(f"recorded video thresholds in {path}")
     return 0

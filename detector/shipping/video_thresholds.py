@@ -23,6 +23,7 @@ The halves are by group (``in_fit_half``), stable and independent of every train
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,9 +182,20 @@ def best_strategy(fitted: dict[str, dict[str, Any]], clips: Sequence[ClipScores]
     return max(fitted, key=fit_auc)
 
 
-def read_clips(labels_csv: Path) -> datasets.CropSet:
-    """The clip benchmark's labels (``file,label,group,...``), files relative to the CSV's folder."""
-    return datasets.read_labels(labels_csv, labels_csv.parent)
+def read_clips(labels_files: Sequence[Path]) -> datasets.CropSet:
+    """The clips of one or more of the clip benchmark's label files (``file,label,group,...``; files relative to
+    each CSV's folder), as one set whose files are relative to the folders' common parent."""
+    if not labels_files:
+        raise ValueError("no clip label files given")
+    sets = [datasets.read_labels(Path(path), Path(path).parent) for path in labels_files]
+    root = Path(os.path.commonpath([str(clips.root.resolve()) for clips in sets]))
+    files, labels, groups = [], [], []
+    for clips in sets:
+        prefix = clips.root.resolve().relative_to(root)
+        files += [str(prefix / name) for name in clips.files]
+        labels.append(clips.labels)
+        groups += list(clips.groups)
+    return datasets.CropSet(root, tuple(files), np.concatenate(labels), tuple(groups))
 
 
 def record(

@@ -90,3 +90,17 @@ def test_recorded_thresholds_decide_videos_and_crops_keep_their_own(tmp_path, ti
     assert scorer.thresholds_for_videos("confident") == fitted["confident"]["thresholds"]
     with pytest.raises(DetectorError, match="changed"):
         video_thresholds.record(card, fitted, "mean", "again", "cmd", folder)  # the card on disk moved on
+
+
+def test_several_clip_label_files_read_as_one_set(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "labels.csv").write_text(
+            f"file,label,group\n{folder}1.mp4,REAL,{folder}\n{folder}2.mp4,FAKE,{folder}\n"
+        )
+    clips = video_thresholds.read_clips([tmp_path / "a" / "labels.csv", tmp_path / "b" / "labels.csv"])
+    assert clips.root == tmp_path.resolve()
+    assert clips.files == ("a/a1.mp4", "a/a2.mp4", "b/b1.mp4", "b/b2.mp4")
+    assert list(clips.labels) == [0, 1, 0, 1] and clips.groups == ("a", "a", "b", "b")
+    with pytest.raises(ValueError, match="no clip"):
+        video_thresholds.read_clips([])
