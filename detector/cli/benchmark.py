@@ -95,8 +95,13 @@ def _run_clips(arguments: argparse.Namespace) -> int:
     config = AnalysisConfig()
     for name in arguments.models:
         scorer = load_scorer([name])
-        with FaceDetector(config.detector_model, config.min_face_confidence) as detector:
-            analysed = video_thresholds.analyse_clips(clips, scorer, config, detector)
+        cached = video_thresholds.scores_cache_path(Path(arguments.cache), scorer.card, clips, config)
+        if cached.is_file():
+            analysed = video_thresholds.load_scores(cached)
+        else:
+            with FaceDetector(config.detector_model, config.min_face_confidence) as detector:
+                analysed = video_thresholds.analyse_clips(clips, scorer, config, detector)
+            video_thresholds.save_scores(cached, analysed)
         fitted = video_thresholds.fit(analysed, seed=arguments.seed)
         recommended = video_thresholds.best_strategy(fitted, analysed)
         print(f"{name}: {len(analysed)} clips; thresholds fitted on the fit half, measured on the report half")
@@ -110,6 +115,13 @@ def _run_clips(arguments: argparse.Namespace) -> int:
                 f"fake {report['reals_called_fake']:.1%}, inconclusive {report['inconclusive']:.1%} (by quality "
                 f"{report['inconclusive_by_quality']:.1%}), no score {report['no_score']}"
             )
+        crops = video_thresholds.measure_at(analysed, config.aggregation, scorer.thresholds)
+        print(
+            f"  at the crop thresholds instead (FAKE from {scorer.thresholds.fake:.3f}, REAL below "
+            f"{scorer.thresholds.uncertain_low:.3f}; {config.aggregation}): fakes caught "
+            f"{crops['fakes_called_fake']:.1%}, reals called fake {crops['reals_called_fake']:.1%}, inconclusive "
+            f"{crops['inconclusive']:.1%}"
+        )
         if arguments.record:
             command = "python -m detector " + shlex.join(arguments.argv)
             description = arguments.clips_describe or f"the clip benchmark in {', '.join(arguments.clips)}"

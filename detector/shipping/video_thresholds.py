@@ -8,8 +8,8 @@ motion no crop set has. So ``fit`` runs the whole verdict path (sampling, detect
 clip once, keeps each person's per-frame probabilities, and for every strategy:
 
 1. scores each clip as its most suspicious judged person (the pipeline's rule, ``aggregation.decide_video``);
-2. fits the thresholds on the clips of the *fit half* (``calibrate.choose_thresholds``, the crops' rule: FAKE where
-   at least 90% of the calls are right, REAL likewise, the band between inconclusive);
+2. fits the thresholds on the clips of the *fit half* by error budgets (``choose_video_thresholds``: at most 5% of
+   real clips called fake, at most 10% of fake clips called real, the band between inconclusive);
 3. measures them on the *report half*: ROC AUC with a bootstrap interval over groups (a person's real and fake
    clips resample together) and the three-way decision rates.
 
@@ -22,6 +22,9 @@ The halves are by group (``in_fit_half``), stable and independent of every train
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -101,6 +104,58 @@ def analyse_clips(clips: datasets.CropSet, scorer: Any, config: Any, detector: A
     return found
 
 
+def scores_cache_path(folder: Path, card: model_card.ModelCard, clips: datasets.CropSet, config: Any) -> Path:
+    """Where ``analyse_clips``'s result for this model (its weights and calibration), these clips and this
+    configuration is kept, so that fitting again does not run the pipeline again."""
+    key = hashlib.sha1(
+        json.dumps(
+            [
+                card.sha256,
+                dataclasses.asdict(card.calibration) if card.calibration else None,
+                str(clips.root),
+                list(clips.files),
+                repr(config),
+            ]
+        ).encode()
+    ).hexdigest()[:16]
+    return folder / f"clip-scores-{card.name}-{key}.json"
+
+
+def save_scores(path: Path, clips: Sequence[ClipScores]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {
+            **dataclasses.asdict(clip),
+            "people": [values.tolist() for values in clip.people],
+            "poor_quality": list(clip.poor_quality),
+        }
+        for clip in clips
+    ]
+    path.write_text(json.dumps(rows), encoding="utf-8")
+
+
+def load_scores(path: Path) -> list[ClipScores]:
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    return [
+        ClipScores(
+            row["file"],
+            row["label"],
+            row["group"],
+            tuple(np.asarray(values, np.float64) for values in row["people"]),
+            tuple(row["poor_quality"]),
+            row["min_frames"],
+        )
+        for row in rows
+    ]
+
+
+def measure_at(clips: Sequence[ClipScores], strategy: str, thresholds: model_card.Thresholds) -> dict[str, Any]:
+    """The report half's decision rates at given thresholds (the crops', to compare with the fitted ones)."""
+    report_half = [clip for clip in clips if not in_fit_half(clip.group)]
+    labels, probabilities, poor, _ = _arrays(report_half, strategy)
+    return _decision_rates(labels, probabilities, poor, thresholds)
+
+
 def _decision_rates(
     labels: np.ndarray, probabilities: np.ndarray, poor: np.ndarray, thresholds: model_card.Thresholds
 ) -> dict[str, float | int]:
@@ -129,6 +184,45 @@ def _arrays(clips: Sequence[ClipScores], strategy: str) -> tuple[np.ndarray, ...
     )
 
 
+# A video's error budgets on the fit half: at most this share of real videos called "Likely manipulated", and of
+# fake videos called "No sign of manipulation found"; what neither side can claim within them is inconclusive.
+MAX_REALS_CALLED_FAKE = 0.05
+MAX_FAKES_CALLED_REAL = 0.10
+
+
+def choose_video_thresholds(labels: np.ndarray, probabilities: np.ndarray, strategy: str) -> model_card.Thresholds:
+    """A video's thresholds from the fit half's clips (``labels`` 1 = fake, their scores), by error budgets.
+
+    FAKE from the lowest score that calls at most ``MAX_REALS_CALLED_FAKE`` of the real clips fake (and, where the
+    crops' rule can be met, at least as high as its 90%-precision threshold); REAL below the highest score that
+    calls at most ``MAX_FAKES_CALLED_REAL`` of the fake clips real; in between, inconclusive. Unlike the crops'
+    rule, which falls back to the equal-error point where 90% precision is out of reach, a budget never forces
+    calls the model cannot back: a model that tells the clips apart poorly gets a wide inconclusive band, which
+    is what a reviewer should be told, rather than a third of real videos called fake.
+    """
+    labels, probabilities = metrics.validated_arrays(labels, probabilities)
+    reals, fakes = np.sort(probabilities[labels == 0]), np.sort(probabilities[labels == 1])
+    # The smallest threshold t with mean(reals >= t) <= budget: above the (1 - budget) quantile of the reals.
+    allowed = int(np.floor(MAX_REALS_CALLED_FAKE * reals.size))
+    fake = float(np.nextafter(reals[reals.size - allowed - 1], np.inf)) if allowed < reals.size else 0.0
+    choice = calibrate.choose_thresholds(labels, probabilities)
+    if choice.fake_target_met:
+        fake = max(fake, choice.fake)
+    # The largest threshold t with mean(fakes < t) <= budget: at the budget's quantile of the fakes.
+    missed = int(np.floor(MAX_FAKES_CALLED_REAL * fakes.size))
+    uncertain_low = float(fakes[missed]) if missed < fakes.size else 1.0
+    fake = min(fake, 1.0)
+    # Four decimals, rounded away from the calls each budget limits, so that rounding cannot break a budget.
+    fake = float(np.ceil(fake * 1e4) / 1e4)
+    uncertain_low = float(np.floor(min(uncertain_low, fake) * 1e4) / 1e4)
+    return model_card.Thresholds(
+        fake=fake,
+        uncertain_low=uncertain_low,
+        chosen_on=f"clips: {FIT_HALF_WORDS}; aggregation {strategy!r}; at most {MAX_REALS_CALLED_FAKE:.0%} of real "
+        f"and {MAX_FAKES_CALLED_REAL:.0%} of fake clips called wrongly on the fit half",
+    )
+
+
 def fit(
     clips: Sequence[ClipScores],
     strategies: Sequence[str] = tuple(aggregation.STRATEGIES),
@@ -144,12 +238,7 @@ def fit(
         labels, probabilities, _, _ = _arrays(fit_half, strategy)
         if min(int(labels.sum()), int(labels.size - labels.sum())) < calibrate.MIN_PER_CLASS:
             raise DetectorError(f"too few clips of each kind in the fit half ({labels.size}) to fit thresholds")
-        choice = calibrate.choose_thresholds(labels, probabilities)
-        thresholds = model_card.Thresholds(
-            fake=round(choice.fake, 4),
-            uncertain_low=round(choice.uncertain_low, 4),
-            chosen_on=f"clips: {FIT_HALF_WORDS}; aggregation {strategy!r}",
-        )
+        thresholds = choose_video_thresholds(labels, probabilities, strategy)
         report_labels, report_probabilities, poor, groups = _arrays(report_half, strategy)
         measured = metrics.classification_metrics(report_labels, report_probabilities, thresholds.fake)
         intervals = metrics.bootstrap_intervals(
@@ -210,8 +299,6 @@ def record(
     half's figures into its metrics (``clips``: the recommended strategy's; ``clips_by_strategy``: each one's).
 
     ``card`` is the card the model was loaded with; if it changed on disk since, nothing is written."""
-    import dataclasses
-
     current = model_card.read_card(card.name, folder)
     if current != card:
         raise DetectorError(f"the card of {card.name!r} changed while it was measured: nothing recorded")

@@ -104,3 +104,38 @@ def test_several_clip_label_files_read_as_one_set(tmp_path):
     assert list(clips.labels) == [0, 1, 0, 1] and clips.groups == ("a", "a", "b", "b")
     with pytest.raises(ValueError, match="no clip"):
         video_thresholds.read_clips([])
+
+
+def test_thresholds_keep_to_the_error_budgets_and_leave_the_rest_inconclusive():
+    rng = np.random.default_rng(5)
+    labels = np.repeat([0, 1], 200)
+    # Heavily overlapping classes: no side reaches 90% precision, and the crops' rule would fall back to one
+    # equal-error threshold with no band.
+    scores = np.clip(np.concatenate([rng.normal(0.45, 0.15, 200), rng.normal(0.55, 0.15, 200)]), 0, 1)
+    chosen = video_thresholds.choose_video_thresholds(labels, scores, "mean")
+    reals, fakes = scores[labels == 0], scores[labels == 1]
+    assert np.mean(reals >= chosen.fake) <= video_thresholds.MAX_REALS_CALLED_FAKE
+    assert np.mean(fakes < chosen.uncertain_low) <= video_thresholds.MAX_FAKES_CALLED_REAL
+    assert chosen.fake - chosen.uncertain_low > 0.2  # a wide band: the model cannot back many calls
+    # Just below either threshold the budget would be broken: they are the tightest the budgets allow.
+    assert np.mean(reals >= chosen.fake - 1e-3) > video_thresholds.MAX_REALS_CALLED_FAKE - 0.01
+    separable = np.concatenate([rng.uniform(0.0, 0.3, 200), rng.uniform(0.7, 1.0, 200)])
+    easy = video_thresholds.choose_video_thresholds(labels, separable, "mean")
+    assert easy.uncertain_low <= easy.fake <= separable[labels == 1].min() + 1e-4  # every fake caught
+    assert np.mean(separable[labels == 0] >= easy.fake) == 0
+
+
+def test_analysed_clips_are_kept_and_read_back_exactly(tmp_path):
+    clips = _clips(5)
+    path = tmp_path / "scores.json"
+    video_thresholds.save_scores(path, clips)
+    again = video_thresholds.load_scores(path)
+    assert [clip.file for clip in again] == [clip.file for clip in clips]
+    for first, second in zip(clips, again, strict=True):
+        assert first.probability("mean") == second.probability("mean")
+        assert (first.label, first.group, first.poor_quality, first.min_frames) == (
+            second.label,
+            second.group,
+            second.poor_quality,
+            second.min_frames,
+        )
