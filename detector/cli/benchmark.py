@@ -106,21 +106,21 @@ def _run_clips(arguments: argparse.Namespace) -> int:
         recommended = video_thresholds.best_strategy(fitted, analysed)
         print(f"{name}: {len(analysed)} clips; thresholds fitted on the fit half, measured on the report half")
         for strategy, entry in fitted.items():
-            report, chosen = entry["report"], entry["thresholds"]
-            interval = report["roc_auc_interval"]
+            report, decisions, chosen = entry["report"], entry["decisions"], entry["thresholds"]
             print(
                 f"  {strategy:<10}{' (best on the fit half)' if strategy == recommended else ''}: FAKE from "
                 f"{chosen.fake:.3f}, REAL below {chosen.uncertain_low:.3f}; report half ROC AUC "
-                f"{report['roc_auc']:.3f} {interval}, fakes caught {report['fakes_called_fake']:.1%}, reals called "
-                f"fake {report['reals_called_fake']:.1%}, inconclusive {report['inconclusive']:.1%} (by quality "
-                f"{report['inconclusive_by_quality']:.1%}), no score {report['no_score']}"
+                f"{report['roc_auc']:.3f} {entry['intervals'].get('roc_auc')}, fakes caught "
+                f"{video_thresholds.caught(decisions):.1%}, reals called fake {decisions['false_positive_rate']:.1%}, "
+                f"inconclusive {decisions['uncertain_share']:.1%} (by quality "
+                f"{decisions['uncertain_by_quality']:.1%}), no score {report['no_score']}"
             )
         crops = video_thresholds.measure_at(analysed, config.aggregation, scorer.thresholds)
         print(
             f"  at the crop thresholds instead (FAKE from {scorer.thresholds.fake:.3f}, REAL below "
             f"{scorer.thresholds.uncertain_low:.3f}; {config.aggregation}): fakes caught "
-            f"{crops['fakes_called_fake']:.1%}, reals called fake {crops['reals_called_fake']:.1%}, inconclusive "
-            f"{crops['inconclusive']:.1%}"
+            f"{video_thresholds.caught(crops):.1%}, reals called fake {crops['false_positive_rate']:.1%}, "
+            f"inconclusive {crops['uncertain_share']:.1%}"
         )
         if arguments.record:
             command = "python -m detector " + shlex.join(arguments.argv)

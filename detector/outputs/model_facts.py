@@ -43,14 +43,15 @@ CALIBRATED_MEANING = (
 )
 # The decision rates of a card's "decisions" measurement: (sentence with {value} as a percentage).
 _DECISION_EXPLANATIONS = {
-    "false_positive_rate": "Real crops wrongly called “Likely manipulated”: {value}",
-    "false_negative_rate": "Fake crops wrongly called “No sign of manipulation found”: {value}",
-    "uncertain_share": "Crops left “Inconclusive”: {value}",
+    "false_positive_rate": "Real {unit} wrongly called “Likely manipulated”: {value}",
+    "false_negative_rate": "Fake {unit} wrongly called “No sign of manipulation found”: {value}",
+    "uncertain_share": "{Unit} left “Inconclusive”: {value}",
+    "uncertain_by_quality": "{Unit} left “Inconclusive” because the input was too poor to judge: {value}",
     "precision_fake": "When it says “Likely manipulated”, it is right {value} of the time",
     "precision_real": "When it says “No sign of manipulation found”, it is right {value} of the time",
 }
 _METRIC_CONTEXT_KEYS = frozenset(
-    {"data", "measured_by", "command", "count", "count_fake", "count_real", "threshold", "unit"}
+    {"data", "measured_by", "command", "count", "count_fake", "count_real", "threshold", "unit", "halves", "quality"}
 )
 _METRIC_HIDDEN_KEYS = frozenset(
     {"uncertain_share_real", "uncertain_share_fake", "count_called_fake", "count_called_real", "method"}
@@ -167,7 +168,9 @@ def _decision_lines(decisions: Mapping[str, Any]) -> list[str]:
         if key in _METRIC_CONTEXT_KEYS or key in _METRIC_HIDDEN_KEYS or key in ("fake_threshold", "uncertain_low"):
             continue
         if key in _DECISION_EXPLANATIONS and isinstance(value, int | float):
-            lines.append(f"- {_DECISION_EXPLANATIONS[key].format(value=_percent(value))}.")
+            unit = "videos" if "video" in str(decisions.get("unit", "")) else "crops"
+            text = _DECISION_EXPLANATIONS[key].format(value=_percent(value), unit=unit, Unit=unit.capitalize())
+            lines.append(f"- {text}.")
         else:
             lines.append(f"- {_heading(key)}: {_format_value(value)}")
     return lines

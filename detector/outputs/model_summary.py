@@ -24,6 +24,7 @@ MEASURED_KINDS = (
     ("ffpp_face2face_decisions", "FaceForensics++ changed expressions (Face2Face), TV footage"),
     ("ffpp_neuraltextures_decisions", "FaceForensics++ re-rendered mouths (NeuralTextures), TV footage"),
     ("unseen_real_faces_decisions", "Real people it never saw (photos)"),
+    ("clips_decisions", "Whole videos filmed from photos of people it never saw, real and manipulated, compressed"),
 )
 NOT_MEASURED = "not measured"
 

@@ -153,25 +153,48 @@ def measure_at(clips: Sequence[ClipScores], strategy: str, thresholds: model_car
     """The report half's decision rates at given thresholds (the crops', to compare with the fitted ones)."""
     report_half = [clip for clip in clips if not in_fit_half(clip.group)]
     labels, probabilities, poor, _ = _arrays(report_half, strategy)
-    return _decision_rates(labels, probabilities, poor, thresholds)
+    return decision_rates(labels, probabilities, poor, thresholds)
 
 
-def _decision_rates(
+def decision_rates(
     labels: np.ndarray, probabilities: np.ndarray, poor: np.ndarray, thresholds: model_card.Thresholds
-) -> dict[str, float | int]:
-    called_fake = (probabilities >= thresholds.fake) & ~poor
-    called_real = (probabilities < thresholds.uncertain_low) & ~poor
-    fakes, reals = labels == 1, labels == 0
+) -> dict[str, Any]:
+    """``metrics.decision_rates`` at ``thresholds`` for clips, where a clip the quality check made inconclusive
+    (``poor``) is inconclusive whatever its score; ``uncertain_by_quality`` is their share of all clips."""
+    fake_at, low = thresholds.fake, thresholds.uncertain_low
+    called_fake = (probabilities >= fake_at) & ~poor
+    called_real = (probabilities < low) & ~poor
+    fake = labels == 1
+    real = ~fake
+
+    def share(numerator: np.ndarray, denominator: np.ndarray) -> float | None:
+        total = int(np.count_nonzero(denominator))
+        return float(np.count_nonzero(numerator & denominator) / total) if total else None
+
+    unsure = ~called_fake & ~called_real
     return {
-        "fakes_called_fake": float(called_fake[fakes].mean()) if fakes.any() else float("nan"),
-        "fakes_called_real": float(called_real[fakes].mean()) if fakes.any() else float("nan"),
-        "reals_called_fake": float(called_fake[reals].mean()) if reals.any() else float("nan"),
-        "reals_called_real": float(called_real[reals].mean()) if reals.any() else float("nan"),
-        "inconclusive": float((~called_fake & ~called_real).mean()),
-        "inconclusive_by_quality": float(poor.mean()),
+        "fake_threshold": float(fake_at),
+        "uncertain_low": float(low),
+        "false_positive_rate": share(called_fake, real),
+        "false_negative_rate": share(called_real, fake),
+        "uncertain_share": float(np.mean(unsure)) if labels.size else None,
+        "uncertain_share_real": share(unsure, real),
+        "uncertain_share_fake": share(unsure, fake),
+        "precision_fake": share(fake, called_fake),
+        "precision_real": share(real, called_real),
+        "uncertain_by_quality": float(np.mean(poor)) if labels.size else None,
         "count": int(labels.size),
-        "count_fake": int(fakes.sum()),
+        "count_called_fake": int(np.count_nonzero(called_fake)),
+        "count_called_real": int(np.count_nonzero(called_real)),
     }
+
+
+def caught(rates: dict[str, Any]) -> float | None:
+    """The share of fake clips called "Likely manipulated", from ``decision_rates``'s numbers."""
+    missed, unsure = rates.get("false_negative_rate"), rates.get("uncertain_share_fake")
+    if missed is None or unsure is None:
+        return None
+    return 1.0 - missed - unsure
 
 
 def _arrays(clips: Sequence[ClipScores], strategy: str) -> tuple[np.ndarray, ...]:
@@ -244,17 +267,19 @@ def fit(
         intervals = metrics.bootstrap_intervals(
             report_labels, report_probabilities, thresholds.fake, groups, resamples, seed, confidence=0.95
         )
-        roc = intervals.get("roc_auc")
         chosen[strategy] = {
             "thresholds": thresholds,
             "fit_count": int(labels.size),
             "report": {
-                "roc_auc": measured["roc_auc"],
-                "roc_auc_interval": [round(roc["low"], 4), round(roc["high"], 4)] if roc else None,
-                "expected_calibration_error": measured["expected_calibration_error"],
-                **_decision_rates(report_labels, report_probabilities, poor, thresholds),
+                **{key: value for key, value in measured.items() if value is not None},
                 "no_score": sum(clip.probability(strategy) is None for clip in report_half),
             },
+            "intervals": {
+                name: [round(interval["low"], 4), round(interval["high"], 4)]
+                for name, interval in intervals.items()
+                if interval is not None
+            },
+            "decisions": decision_rates(report_labels, report_probabilities, poor, thresholds),
         }
     return chosen
 
@@ -295,8 +320,9 @@ def record(
     command: str,
     folder: Path | None = None,
 ) -> Path:
-    """Writes the clip-fitted thresholds of every strategy into the card (``video_thresholds``) and the report
-    half's figures into its metrics (``clips``: the recommended strategy's; ``clips_by_strategy``: each one's).
+    """Writes the clip-fitted thresholds of every strategy into the card (``video_thresholds``), the report half's
+    figures for the recommended strategy into its metrics (``clips``, ``clips_intervals``, ``clips_decisions``, as
+    ``evaluate --record`` writes a level) and every strategy's in ``extra["video_thresholds_report_half"]``.
 
     ``card`` is the card the model was loaded with; if it changed on disk since, nothing is written."""
     current = model_card.read_card(card.name, folder)
@@ -308,17 +334,36 @@ def record(
         "unit": "videos (clips)",
         "measured_by": "python -m detector benchmark --clips",
         "command": command,
+        "aggregation": recommended,
         "halves": FIT_HALF_WORDS,
-        "inconclusive": "a clip the quality check makes inconclusive keeps its score in the ROC AUC and "
-        "counts as inconclusive (neither caught nor wrongly accused) in the decision rates",
+        "quality": "a clip the quality check makes inconclusive keeps its score in the ROC AUC and counts as "
+        "inconclusive (neither caught nor wrongly accused) in the decisions",
     }
+    entry = fitted[recommended]
     metrics_update = {
-        "clips": {**fitted[recommended]["report"], "aggregation": recommended, **context},
-        "clips_by_strategy": {strategy: entry["report"] for strategy, entry in fitted.items()},
+        "clips": {**entry["report"], **context},
+        "clips_intervals": {
+            "method": "percentile bootstrap over the report half's people, 95%",
+            "threshold": entry["thresholds"].fake,
+            **entry["intervals"],
+        },
+        "clips_decisions": {**entry["decisions"], **context},
+    }
+    report_half = {
+        strategy: {
+            "roc_auc": item["report"].get("roc_auc"),
+            "fake_threshold": item["thresholds"].fake,
+            "uncertain_low": item["thresholds"].uncertain_low,
+            "fakes_called_fake": caught(item["decisions"]),
+            "reals_called_fake": item["decisions"]["false_positive_rate"],
+            "inconclusive": item["decisions"]["uncertain_share"],
+        }
+        for strategy, item in fitted.items()
     }
     updated = dataclasses.replace(
         current,
-        video_thresholds={strategy: entry["thresholds"] for strategy, entry in fitted.items()},
+        video_thresholds={strategy: item["thresholds"] for strategy, item in fitted.items()},
         metrics={**current.metrics, **metrics_update},
+        extra={**current.extra, "video_thresholds_report_half": report_half},
     )
     return model_card.write_card(updated, folder)

@@ -155,8 +155,8 @@ def test_metric_lines_show_a_recorded_evaluation_with_its_data_unit_and_rates() 
     assert lines[1].startswith("- Log loss 0.290 (95% range 0.270 to 0.310): ")
     assert lines[2].startswith("Unseen reals, at the card's thresholds, measured on held-out real photos (40 videos)")
     assert lines[3:] == [
-        "- Real crops wrongly called “Likely manipulated”: 3.9%.",
-        "- Crops left “Inconclusive”: 51.0%.",
+        "- Real videos wrongly called “Likely manipulated”: 3.9%.",
+        "- Videos left “Inconclusive”: 51.0%.",
     ]
 
 

@@ -49,22 +49,25 @@ def test_thresholds_are_fitted_on_one_half_and_measured_on_the_other():
     fitted = video_thresholds.fit(clips, strategies=("mean", "median"), resamples=100)
     assert set(fitted) == {"mean", "median"}
     for entry in fitted.values():
-        thresholds, report = entry["thresholds"], entry["report"]
+        thresholds, report, decisions = entry["thresholds"], entry["report"], entry["decisions"]
         assert 0 < thresholds.uncertain_low <= thresholds.fake < 1
         assert thresholds.chosen_on.startswith("clips:")
-        assert 0.8 < report["roc_auc"] < 1 and report["roc_auc_interval"][0] < report["roc_auc"]
+        assert 0.8 < report["roc_auc"] < 1 and entry["intervals"]["roc_auc"][0] < report["roc_auc"]
         assert report["count"] + entry["fit_count"] == len(clips)
-        assert report["reals_called_fake"] < 0.2 and report["fakes_called_fake"] > 0.5
+        assert decisions["false_positive_rate"] < 0.2 and video_thresholds.caught(decisions) > 0.3
     assert video_thresholds.best_strategy(fitted, clips) in fitted
 
 
 def test_a_clip_made_inconclusive_by_quality_is_neither_caught_nor_wrongly_accused():
-    clean = video_thresholds.fit(_clips(120), strategies=("mean",), resamples=50)["mean"]["report"]
-    poor = video_thresholds.fit(_clips(120, poor_share=0.5), strategies=("mean",), resamples=50)["mean"]["report"]
-    assert poor["roc_auc"] == pytest.approx(clean["roc_auc"])  # their scores still rank
-    assert poor["inconclusive_by_quality"] > 0.3
-    assert poor["fakes_called_fake"] < clean["fakes_called_fake"]
-    assert poor["inconclusive"] > clean["inconclusive"]
+    clean = video_thresholds.fit(_clips(120), strategies=("mean",), resamples=50)["mean"]
+    poor = video_thresholds.fit(_clips(120, poor_share=0.5), strategies=("mean",), resamples=50)["mean"]
+    assert poor["report"]["roc_auc"] == pytest.approx(clean["report"]["roc_auc"])  # their scores still rank
+    assert poor["thresholds"] == clean["thresholds"]  # the same scores fit the same thresholds
+    clean, poor = clean["decisions"], poor["decisions"]
+    assert poor["uncertain_by_quality"] > 0.3 and clean["uncertain_by_quality"] == 0
+    assert video_thresholds.caught(poor) < video_thresholds.caught(clean)
+    assert poor["false_positive_rate"] <= clean["false_positive_rate"]
+    assert poor["uncertain_share"] > clean["uncertain_share"]
 
 
 def test_too_few_clips_to_fit_are_refused():
@@ -82,6 +85,8 @@ def test_recorded_thresholds_decide_videos_and_crops_keep_their_own(tmp_path, ti
     saved = json.loads((folder / "tiny.json").read_text())
     assert set(saved["video_thresholds"]) == {"mean", "confident"}
     assert saved["metrics"]["clips"]["aggregation"] == "mean"
+    assert saved["metrics"]["clips_decisions"]["fake_threshold"] == fitted["mean"]["thresholds"].fake
+    assert set(saved["extra"]["video_thresholds_report_half"]) == {"mean", "confident"}
     reread = model_card.read_card("tiny", folder)
     assert reread.thresholds == card.thresholds  # the crops' are untouched
     assert reread.thresholds_for_videos("mean") == fitted["mean"]["thresholds"]
