@@ -1,0 +1,67 @@
+"""Prints the README's benchmark table from the shipped models' cards (what ``benchmark --record`` wrote).
+
+    python -m scripts.benchmark_table [--models-folder models]
+
+One row per shipped model, one column per benchmark set (``detector.evaluation.benchmark.SETS``) and one for the
+clips: ROC AUC where the set has fakes, the share called "Likely manipulated" on the unseen real people, "-" where
+the card has no figure for that set.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from detector.evaluation import benchmark
+from detector.models import model_card
+
+SHORT_TITLES = {
+    "unseen_real_faces": "unseen real people called fake",
+    "unseen_face_swaps": "swaps, UTKFace",
+    "dfdc_face_swaps": "swaps, DFDC",
+    "utkface_reenactments": "reenact., UTKFace",
+    "dfdc_reenactments": "reenact., DFDC",
+    "ffpp_deepfakes": "FF++ DF",
+    "ffpp_face2face": "FF++ F2F",
+    "ffpp_faceswap": "FF++ FS",
+    "ffpp_neuraltextures": "FF++ NT",
+}
+
+
+def cell(metrics: Mapping[str, Any], key: str) -> str:
+    """One set's figure as a table cell."""
+    measured = metrics.get(key)
+    if not isinstance(measured, Mapping):
+        return "-"
+    if key == "unseen_real_faces":
+        decisions = metrics.get(f"{key}_decisions", {})
+        rate = decisions.get("false_positive_rate") if isinstance(decisions, Mapping) else None
+        return f"{rate:.1%}" if isinstance(rate, int | float) else "-"
+    value = measured.get("roc_auc")
+    return f"{value:.3f}" if isinstance(value, int | float) else "-"
+
+
+def table(cards: Sequence[model_card.ModelCard]) -> list[str]:
+    keys = [item.key for item in benchmark.SETS]
+    header = ["model", "DFDC validation", *(SHORT_TITLES.get(key, key) for key in keys), "clips (videos)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for card in cards:
+        cells = [card.name, cell(card.metrics, "validation"), *(cell(card.metrics, key) for key in keys)]
+        cells.append(cell(card.metrics, "clips"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models-folder", default=str(model_card.MODELS_FOLDER))
+    arguments = parser.parse_args(argv)
+    folder = Path(arguments.models_folder)
+    cards = [model_card.read_card(name, folder) for name in model_card.available_models(folder)]
+    print("\n".join(table(cards)))
+
+
+if __name__ == "__main__":
+    main()
