@@ -7,9 +7,10 @@
    version, and ``models/`` may hold 150 MB with its history: ship a model once, when it is final);
 2. stores its weights in 8 bits (``python -m detector quantize``) when the float file is over 25 MB, which also
    measures that quality did not move and refits the calibration on the 8-bit weights;
-3. measures it on every set of the generalisation benchmark (``python -m detector benchmark --record``: unseen
-   real people, face swaps and reenactment proxies of held-out people, each FaceForensics++ method), which the
-   page and the README show for every model; the sets are made once, in ``.cache/benchmark``;
+3. measures it on every set of the generalisation benchmark (``python -m detector benchmark --record --video``:
+   unseen real people, face swaps and reenactment proxies of held-out people, each FaceForensics++ method, and the
+   clips, on which it fits a video's thresholds), which the page and the README show for every model; the sets
+   are made once, in ``.cache/benchmark``;
 4. refits the thresholds of every selection of several models (``python -m detector ensembles``): a test fails
    while ``models/ensembles.json`` does not match the shipped models.
 
@@ -74,7 +75,7 @@ def ship(
     if (folder / f"{name}.keras").stat().st_size > QUANTIZE_ABOVE_MEGABYTES * 1e6:
         step("quantize", "--name", name, "--models-folder", str(folder))
     with models_folder_for_commands(folder):
-        step("benchmark", "--model", name, "--record")
+        step("benchmark", "--model", name, "--record", "--video")
     step("ensembles", "--models-folder", str(folder))
 
 

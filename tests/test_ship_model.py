@@ -43,7 +43,7 @@ def test_shipping_copies_quantizes_a_large_model_measures_the_benchmark_and_refi
     assert (folder / "big.json").is_file()
     steps = [command[0] for command in commands]
     assert steps == (["quantize"] if quantized else []) + ["benchmark", "ensembles"]
-    assert commands[-2] == ["benchmark", "--model", "big", "--record"]
+    assert commands[-2] == ["benchmark", "--model", "big", "--record", "--video"]
     assert commands[-1] == ["ensembles", "--models-folder", str(folder)]
 
 

@@ -38,6 +38,12 @@ def _add_benchmark(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
         "other half (with --record, written into the card)",
     )
     parser.add_argument("--clips-describe", default="", help="with --clips: what the clips are, in words")
+    parser.add_argument(
+        "--video",
+        action="store_true",
+        help="after the crop sets, the same for whole videos: the clip sets of UTKFace and DFDC people (made the "
+        "first time, a few minutes) through the whole verdict path, and a video's thresholds fitted on them",
+    )
     return parser
 
 
@@ -48,7 +54,7 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
     from detector.evaluation import benchmark, evaluate
 
     if arguments.clips:
-        return _run_clips(arguments)
+        return _run_clips(arguments, arguments.clips, arguments.clips_describe)
     try:
         items = benchmark.by_key(arguments.sets)
     except ValueError as error:
@@ -82,16 +88,20 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
         print(f"\n{item.title} ({item.key}; trained on this kind: {item.in_training})")
         for row in rows:
             print(f"  {row['model']:<24} {row[item.key]}")
+    if arguments.video:
+        labels_files = [str(path) for path in benchmark.ensure_clips(root, Path(arguments.cache))]
+        print()
+        return _run_clips(arguments, labels_files, benchmark.CLIPS_DESCRIPTION)
     return 0
 
 
-def _run_clips(arguments: argparse.Namespace) -> int:
+def _run_clips(arguments: argparse.Namespace, labels_files: list[str], description: str) -> int:
     from detector.analysis.faces import FaceDetector
     from detector.analysis.scoring import load_scorer
     from detector.config import AnalysisConfig
     from detector.shipping import video_thresholds
 
-    clips = video_thresholds.read_clips([Path(path) for path in arguments.clips])
+    clips = video_thresholds.read_clips([Path(path) for path in labels_files])
     config = AnalysisConfig()
     for name in arguments.models:
         scorer = load_scorer([name])
@@ -124,8 +134,8 @@ def _run_clips(arguments: argparse.Namespace) -> int:
         )
         if arguments.record:
             command = "python -m detector " + shlex.join(arguments.argv)
-            description = arguments.clips_describe or f"the clip benchmark in {', '.join(arguments.clips)}"
-            path = video_thresholds.record(scorer.card, fitted, recommended, description, command)
+            described = description or f"the clip benchmark in {', '.join(labels_files)}"
+            path = video_thresholds.record(scorer.card, fitted, recommended, described, command)
             print(f"recorded video thresholds in {path}")
     return 0
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from detector.evaluation import benchmark_sets, evaluate
+from detector.evaluation import benchmark_clips, benchmark_sets, evaluate
 from detector.training import datasets, sources
 
 logger = logging.getLogger(__name__)
@@ -190,3 +190,26 @@ def table_row(name: str, measured: dict[str, evaluate.LevelEvaluation]) -> dict[
         else:
             cells[key] = f"{level.decisions['false_positive_rate']:.1%} called fake"
     return cells
+
+
+# The clip sets ``benchmark --video`` uses: folder per people, clips each (half real, half fake), and in words.
+CLIP_COUNT = 120
+CLIP_FOLDERS = {people: f"clips-{people}" for people in benchmark_clips.PEOPLE}
+CLIPS_DESCRIPTION = (
+    f"{CLIP_COUNT * len(CLIP_FOLDERS)} clips filmed here from photos of held-out people ({CLIP_COUNT} UTKFace, "
+    f"{CLIP_COUNT} DFDC validation reals), half real and half manipulated (landmark face swap, reenactment proxy or "
+    "self-blend, once per clip), H.264 at CRF 23, 28 and 38"
+)
+
+
+def ensure_clips(root: Path = DEFAULT_FOLDER, cache_folder: Path | None = Path(".cache")) -> list[Path]:
+    """The labels files of the clip sets of every people, each written first when it is not there (about two
+    minutes each)."""
+    found = []
+    for people, folder in CLIP_FOLDERS.items():
+        labels = root / folder / "labels.csv"
+        if not labels.is_file():
+            logger.info("writing the clip set of %s people into %s", people, labels.parent)
+            benchmark_clips.write_clips(labels.parent, people, CLIP_COUNT, 0, cache_folder)
+        found.append(labels)
+    return found
