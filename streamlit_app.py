@@ -412,7 +412,7 @@ def render_stability(item: Checked, result: VideoResult, scorer: EnsembleScorer,
     (st.success if checked.holds else st.warning)(checked.sentence)
 
 
-def render_about_model(scorer: EnsembleScorer) -> None:
+def render_about_model(scorer: EnsembleScorer, aggregation: str) -> None:
     """A short summary and one small table; every figure behind it in an expander."""
     st.subheader("About the model")
     if len(scorer.scorers) > 1:
@@ -443,8 +443,8 @@ def render_about_model(scorer: EnsembleScorer) -> None:
             st.markdown("\n".join(f"- {line}" for line in facts))
             st.markdown(model_facts.markdown_blocks(model_facts.metric_lines(card.metrics)))
             st.caption(
-                "These numbers are for single face crops, not whole videos, and only for the kind of data named. "
-                f"How the thresholds were chosen: {card.thresholds.chosen_on}."
+                "These numbers are for single face crops unless they say videos, and only for the kind of data "
+                "named. " + " ".join(model_facts.thresholds_lines(card, aggregation))
             )
             if card.limitations:
                 st.markdown("**Limitations**")
@@ -464,7 +464,7 @@ def render_checked(item: Checked, folder: Path, names: list[str], config: Analys
     render_faces(item, result, scorer)
     render_video(item, result)
     render_stability(item, result, scorer, config)
-    render_about_model(scorer)
+    render_about_model(scorer, config.aggregation)
 
 
 def render_scope(cards: list[model_card.ModelCard], expanded: bool) -> None:

@@ -343,3 +343,22 @@ def model_choice_line(card: ModelCard) -> str:
     if isinstance(swaps, int | float):
         line += f"; ROC AUC {swaps:.3f} on face swaps of another method"
     return line + "."
+
+
+def thresholds_lines(card: ModelCard, strategy: str) -> list[str]:
+    """Which thresholds judge what, for a reviewer: a single face crop's (chosen on crops) and a whole video's
+    (fitted on clips for the ``strategy`` aggregation where the card has them, else the crops')."""
+    crop = card.thresholds
+    lines = [
+        f"A single face crop: “Likely manipulated” from {crop.fake:.3f}, “No sign of manipulation found” under "
+        f"{crop.uncertain_low:.3f}, chosen on {crop.chosen_on}."
+    ]
+    video = card.video_thresholds.get(strategy)
+    if video is None:
+        lines.append("A whole video: the same thresholds, applied to its combined score (none were fitted on clips).")
+    else:
+        lines.append(
+            f"A whole video (“{strategy}” combination of its frames): “Likely manipulated” from {video.fake:.3f}, "
+            f"“No sign of manipulation found” under {video.uncertain_low:.3f}, fitted on {video.chosen_on}."
+        )
+    return lines
