@@ -202,18 +202,26 @@ def _load_by_layer_name(model: keras.Model, path: Path) -> None:
         match = saved.get(layer.name)
         if match is None or layer.name == HIGH_PASS_LAYER or len(layer.weights) != len(match.weights):
             continue
-        for variable, value in zip(layer.weights, match.get_weights(), strict=True):
-            if tuple(variable.shape) == value.shape:
-                variable.assign(value)
-            elif (
-                value.ndim == 4
-                and tuple(variable.shape[:2]) == value.shape[:2]
-                and variable.shape[3] == value.shape[3]
-                and variable.shape[2] > value.shape[2]
-            ):
-                widened = np.zeros(variable.shape, value.dtype)
-                widened[:, :, : value.shape[2]] = value
-                variable.assign(widened)
+        values = match.get_weights()
+        # A layer loads whole or not at all: a bias that happens to fit under a kernel that does not is no start.
+        if all(_fits(variable, value) for variable, value in zip(layer.weights, values, strict=True)):
+            for variable, value in zip(layer.weights, values, strict=True):
+                variable.assign(value if tuple(variable.shape) == value.shape else _widened(variable, value))
+
+
+def _fits(variable: keras.Variable, value: np.ndarray) -> bool:
+    """Same shape, or a convolution kernel that takes more input channels (``_widened``)."""
+    shape = tuple(variable.shape)
+    if shape == value.shape:
+        return True
+    return value.ndim == 4 and shape[:2] == value.shape[:2] and shape[3] == value.shape[3] and shape[2] > value.shape[2]
+
+
+def _widened(variable: keras.Variable, value: np.ndarray) -> np.ndarray:
+    """The saved kernel for the first input channels, zeros for the new ones."""
+    widened = np.zeros(variable.shape, value.dtype)
+    widened[:, :, : value.shape[2]] = value
+    return widened
 
 
 def load_initial_weights(model: keras.Model, path: Path) -> int:
