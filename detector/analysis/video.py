@@ -232,11 +232,19 @@ def sample_frames(
     return info, iter_frames(path, info, sample_indices(info, config), config)
 
 
-def write_h264(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps: float, crf: int = 23) -> None:
+def write_h264(
+    frames: Iterable[np.ndarray],
+    path: str | os.PathLike[str],
+    fps: float,
+    crf: int = 23,
+    deterministic: bool = False,
+) -> None:
     """Write ``(H, W, 3) uint8 RGB`` frames as an H.264 mp4 that browsers play (yuv420p, index first).
 
     Every frame must have the first one's size. An odd width or height is padded by one pixel (edge copied):
-    yuv420p needs even sizes. ``crf`` is x264's quality (0 lossless to 51 worst; 23 its default). Raises
+    yuv420p needs even sizes. ``crf`` is x264's quality (0 lossless to 51 worst; 23 its default).
+    ``deterministic`` encodes on one thread: x264's threads (sliced, with a threaded lookahead) do not always make
+    the same bytes of the same frames, which a benchmark set must. Raises
     ``ValueError`` on no frames, a malformed frame, a bad rate or quality; a partly written file is removed.
     """
     if not (fps > 0 and math.isfinite(fps)):
@@ -248,7 +256,8 @@ def write_h264(frames: Iterable[np.ndarray], path: str | os.PathLike[str], fps: 
     try:
         with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
             rate = Fraction(fps).limit_denominator(1001)
-            stream = container.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast"})
+            options = {"crf": str(crf), "preset": "veryfast", **({"threads": "1"} if deterministic else {})}
+            stream = container.add_stream("libx264", rate=rate, options=options)
             stream.pix_fmt = "yuv420p"
             for image in frames:
                 if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:

@@ -214,7 +214,11 @@ def write_pair(
     for name, photo in zip(names, (person.photo, fake_photo), strict=True):
         scene = filming.compose_scene(photo, layout, background)
         video.write_h264(
-            filming.film(scene, film_plan.matrices, film_plan.noise_seed), out / name, film_plan.fps, crf=film_plan.crf
+            filming.film(scene, film_plan.matrices, film_plan.noise_seed),
+            out / name,
+            film_plan.fps,
+            crf=film_plan.crf,
+            deterministic=True,
         )
     return names
 
