@@ -258,6 +258,10 @@ def write_h264(
             rate = Fraction(fps).limit_denominator(1001)
             options = {"crf": str(crf), "preset": "veryfast", **({"threads": "1"} if deterministic else {})}
             stream = container.add_stream("libx264", rate=rate, options=options)
+            if deterministic:
+                # PyAV's own thread settings override x264's option: one thread in both places.
+                stream.codec_context.thread_count = 1
+                stream.codec_context.thread_type = "NONE"
             stream.pix_fmt = "yuv420p"
             for image in frames:
                 if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
