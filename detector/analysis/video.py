@@ -243,8 +243,9 @@ def write_h264(
 
     Every frame must have the first one's size. An odd width or height is padded by one pixel (edge copied):
     yuv420p needs even sizes. ``crf`` is x264's quality (0 lossless to 51 worst; 23 its default).
-    ``deterministic`` encodes on one thread: x264's threads (sliced, with a threaded lookahead) do not always make
-    the same bytes of the same frames, which a benchmark set must. Raises
+    ``deterministic`` encodes on one thread (x264's and PyAV's settings both): threaded x264 makes different bytes of
+    the same frames from run to run; on one thread repeated runs gave the same bytes here, though one full test run
+    still saw a byte differ, so a caller should not rely on byte equality. Raises
     ``ValueError`` on no frames, a malformed frame, a bad rate or quality; a partly written file is removed.
     """
     if not (fps > 0 and math.isfinite(fps)):

@@ -4,6 +4,7 @@ paired, found by the face detector, split in stable halves; bad arguments refuse
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import av
 import numpy as np
 import pytest
 
+from detector.analysis import video
 from detector.analysis.faces import FaceDetector
 from detector.errors import DatasetError
 from detector.evaluation import benchmark_clips, filming
@@ -180,21 +182,34 @@ def test_a_reenacted_clip_changes_the_lower_face_more_than_the_upper(tmp_path, d
 
 
 @requires_utkface
-def test_the_same_seed_writes_the_same_set(tmp_path):
+def test_the_same_seed_writes_the_same_set(tmp_path, monkeypatch):
+    # The frames handed to the encoder are the claim: the same seed films the same frames. The encoder runs on one
+    # thread (``write_h264(deterministic=True)``), which gave the same bytes in repeated runs on their own, but one
+    # full clean-clone run still saw a byte differ; so the decoded clips are compared within encoder noise.
+    filmed: dict[str, list[str]] = {}
+    write = video.write_h264
+
+    def recording(frames, path, *args, **kwargs):
+        frames = list(frames)
+        filmed.setdefault(Path(path).name, []).append(hashlib.sha1(np.stack(frames).tobytes()).hexdigest())
+        return write(frames, path, *args, **kwargs)
+
+    monkeypatch.setattr(benchmark_clips.video, "write_h264", recording)
     arguments = {"count": 2, "seed": 5, "cache_folder": tmp_path / "cache", "crfs": (28,), "seconds": 0.2}
     first = benchmark_clips.write_clips(tmp_path / "first", methods=("self_blend",), **arguments)
     second = benchmark_clips.write_clips(tmp_path / "second", methods=("self_blend",), **arguments)
     assert first == second
     rows = benchmark_clips.read_rows(tmp_path / "first" / "labels.csv")
     assert rows == benchmark_clips.read_rows(tmp_path / "second" / "labels.csv")
-    # Encoded on one thread (``write_h264(deterministic=True)``): the same bytes, so the same decoded frames.
+    assert len(filmed) == len(rows) and all(len(set(hashes)) == 1 and len(hashes) == 2 for hashes in filmed.values())
     for row in rows:
-        assert (tmp_path / "first" / row.file).read_bytes() == (tmp_path / "second" / row.file).read_bytes()
         first_frames, second_frames = (
             decode(tmp_path / "first" / row.file)[0],
             decode(tmp_path / "second" / row.file)[0],
         )
         assert len(first_frames) == len(second_frames) == 5
+        for one, other in zip(first_frames, second_frames, strict=True):
+            assert np.abs(one.astype(int) - other.astype(int)).mean() < 1.0
 
 
 @requires_dfdc
