@@ -136,10 +136,15 @@ def expected_calibration_error(
 
 
 def decision_rates(
-    labels: np.ndarray, fake_probabilities: np.ndarray, fake_threshold: float, uncertain_low: float
+    labels: np.ndarray,
+    fake_probabilities: np.ndarray,
+    fake_threshold: float,
+    uncertain_low: float,
+    abstain: np.ndarray | None = None,
 ) -> dict[str, float | int | None]:
     """What the three-way decision does: FAKE at or above ``fake_threshold``, "inconclusive" in
-    ``[uncertain_low, fake_threshold)``, REAL below.
+    ``[uncertain_low, fake_threshold)``, REAL below; a sample where ``abstain`` is True is inconclusive whatever
+    its probability (a video the quality check could not judge).
 
     ``false_positive_rate``: share of reals called FAKE; ``false_negative_rate``: share of fakes called REAL (both
     over all of that class, "inconclusive" included in the denominator); ``uncertain_share``: share of all samples in
@@ -149,8 +154,9 @@ def decision_rates(
     labels, probabilities = validated_arrays(labels, fake_probabilities)
     if not 0.0 <= uncertain_low <= fake_threshold <= 1.0:
         raise ValueError(f"need 0 <= uncertain_low <= fake_threshold <= 1, got {uncertain_low}, {fake_threshold}")
-    called_fake = probabilities >= fake_threshold
-    called_real = probabilities < uncertain_low
+    judged = np.ones(labels.shape, bool) if abstain is None else ~np.asarray(abstain, bool)
+    called_fake = (probabilities >= fake_threshold) & judged
+    called_real = (probabilities < uncertain_low) & judged
     fake = labels == 1
     real = ~fake
 

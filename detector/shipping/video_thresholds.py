@@ -67,19 +67,25 @@ class ClipScores:
     poor_quality: tuple[bool, ...]
     min_frames: int
 
-    def probability(self, strategy: str) -> float | None:
-        """The clip's score under ``strategy``: its most suspicious person's, or None when nobody was judged."""
-        scores = [aggregation.aggregate(values, strategy) for values in self.people if len(values) >= self.min_frames]
-        return max(scores) if scores else None
-
-    def inconclusive_by_quality(self, strategy: str) -> bool:
-        """True when the person whose score decides was made inconclusive by the quality check."""
+    def decisive(self, strategy: str) -> tuple[float, bool] | None:
+        """The score under ``strategy`` of the most suspicious person judged (one with at least ``min_frames``
+        frames), and whether the quality check made that person inconclusive; None when nobody was judged."""
         judged = [
             (aggregation.aggregate(values, strategy), poor)
             for values, poor in zip(self.people, self.poor_quality, strict=True)
             if len(values) >= self.min_frames
         ]
-        return bool(judged) and max(judged)[1]
+        return max(judged) if judged else None
+
+    def probability(self, strategy: str) -> float | None:
+        """The clip's score under ``strategy``: its most suspicious person's, or None when nobody was judged."""
+        decisive = self.decisive(strategy)
+        return None if decisive is None else decisive[0]
+
+    def inconclusive_by_quality(self, strategy: str) -> bool:
+        """True when the person whose score decides was made inconclusive by the quality check."""
+        decisive = self.decisive(strategy)
+        return decisive is not None and decisive[1]
 
 
 def analyse_clips(clips: datasets.CropSet, scorer: Any, config: Any, detector: Any) -> list[ClipScores]:
@@ -161,32 +167,8 @@ def decision_rates(
 ) -> dict[str, Any]:
     """``metrics.decision_rates`` at ``thresholds`` for clips, where a clip the quality check made inconclusive
     (``poor``) is inconclusive whatever its score; ``uncertain_by_quality`` is their share of all clips."""
-    fake_at, low = thresholds.fake, thresholds.uncertain_low
-    called_fake = (probabilities >= fake_at) & ~poor
-    called_real = (probabilities < low) & ~poor
-    fake = labels == 1
-    real = ~fake
-
-    def share(numerator: np.ndarray, denominator: np.ndarray) -> float | None:
-        total = int(np.count_nonzero(denominator))
-        return float(np.count_nonzero(numerator & denominator) / total) if total else None
-
-    unsure = ~called_fake & ~called_real
-    return {
-        "fake_threshold": float(fake_at),
-        "uncertain_low": float(low),
-        "false_positive_rate": share(called_fake, real),
-        "false_negative_rate": share(called_real, fake),
-        "uncertain_share": float(np.mean(unsure)) if labels.size else None,
-        "uncertain_share_real": share(unsure, real),
-        "uncertain_share_fake": share(unsure, fake),
-        "precision_fake": share(fake, called_fake),
-        "precision_real": share(real, called_real),
-        "uncertain_by_quality": float(np.mean(poor)) if labels.size else None,
-        "count": int(labels.size),
-        "count_called_fake": int(np.count_nonzero(called_fake)),
-        "count_called_real": int(np.count_nonzero(called_real)),
-    }
+    rates = metrics.decision_rates(labels, probabilities, thresholds.fake, thresholds.uncertain_low, abstain=poor)
+    return {**rates, "uncertain_by_quality": float(np.mean(poor)) if labels.size else None}
 
 
 def caught(rates: dict[str, Any]) -> float | None:
@@ -198,12 +180,13 @@ def caught(rates: dict[str, Any]) -> float | None:
 
 
 def _arrays(clips: Sequence[ClipScores], strategy: str) -> tuple[np.ndarray, ...]:
-    kept = [clip for clip in clips if clip.probability(strategy) is not None]
+    """Labels, scores, quality flags and groups of the clips with a score under ``strategy``."""
+    kept = [(clip, decisive) for clip in clips if (decisive := clip.decisive(strategy)) is not None]
     return (
-        np.array([clip.label for clip in kept], np.int32),
-        np.array([clip.probability(strategy) for clip in kept], np.float64),
-        np.array([clip.inconclusive_by_quality(strategy) for clip in kept], bool),
-        np.array([clip.group for clip in kept], dtype=object),
+        np.array([clip.label for clip, _ in kept], np.int32),
+        np.array([score for _, (score, _) in kept], np.float64),
+        np.array([poor for _, (_, poor) in kept], bool),
+        np.array([clip.group for clip, _ in kept], dtype=object),
     )
 
 
