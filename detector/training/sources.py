@@ -39,6 +39,7 @@ FFPP_VALIDATION_PERCENT = 30
 SOURCES = ("dfdc", "ffpp", "utkface")
 REAL = "real"
 DFDC_FAKE = "dfdc_fake"
+SECOND_FAKE = "dfdc_second_fake"
 SELF_BLEND = "self_blend"
 # FF++'s crops are framed a little looser than the analysis crops and centred above the face (measured with
 # scripts/measure_crop_framing.py, 800 crops each: crop side / detector box 1.063 for FF++, 0.994 for DFDC; the
@@ -104,7 +105,7 @@ def load_dfdc_extra_fakes(shared: Path | None = None) -> datasets.CropSet:
 @dataclass(frozen=True)
 class Pools:
     """Decoded crops ``(N, S, S, 3) uint8 RGB`` by ``(source, kind)``: kind ``"real"``, ``"dfdc_fake"`` or an FF++
-    method. ``groups`` gives each crop's group, for benchmarks that bootstrap over groups."""
+    method. ``groups`` gives each crop's group (source video, FF++ bin or photo), so that a split can be checked."""
 
     images: dict[tuple[str, str], np.ndarray]
     groups: dict[tuple[str, str], tuple[str, ...]]
@@ -125,17 +126,14 @@ def _limited(crops: datasets.CropSet, limit: int | None) -> datasets.CropSet:
     return crops if not limit else crops.subset(np.arange(len(crops)) < limit)
 
 
-def mixed_pools(
-    size: int,
-    cache: Path | None,
-    validation: bool,
-    dfdc_validation_percent: int = datasets.VALIDATION_PERCENT,
-    limit: int | None = None,
-) -> Pools:
-    """The training side (``validation=False``) or the validation side of every source, decoded at ``size``.
+def mixed_sets(
+    validation: bool, dfdc_validation_percent: int = datasets.VALIDATION_PERCENT, limit: int | None = None
+) -> dict[tuple[str, str], datasets.CropSet]:
+    """The crops of every source's training side (``validation=False``) or validation side, by ``(source, kind)``,
+    not decoded; DFDC's second fakes under ``(source, SECOND_FAKE)`` (they live in another folder).
 
     The validation side has no UTKFace: its held-out quarter is a benchmark set (unseen real people), not a
-    selection set. ``limit`` caps every pool (smoke runs and tests)."""
+    selection set. ``limit`` caps every set (smoke runs and tests)."""
     side = 1 if validation else 0
     dfdc = datasets.split_by_group(datasets.load_dfdc_faces(), dfdc_validation_percent)[side]
     extra = datasets.split_by_group(load_dfdc_extra_fakes(), dfdc_validation_percent)[side]
@@ -143,26 +141,36 @@ def mixed_pools(
     sets: dict[tuple[str, str], datasets.CropSet] = {
         ("dfdc", REAL): dfdc.subset(dfdc.labels == 0),
         ("dfdc", DFDC_FAKE): dfdc.subset(dfdc.labels == 1),
-        ("dfdc", "dfdc_second_fake"): extra,
+        ("dfdc", SECOND_FAKE): extra,
         ("ffpp", REAL): ffpp.subset(np.array([m == FFPP_REAL_METHOD for m in ffpp.methods])).crops,
     }
     for method in FFPP_METHODS:
         sets[("ffpp", method)] = ffpp.subset(np.array([m == method for m in ffpp.methods])).crops
     if not validation:
         sets[("utkface", REAL)] = datasets.split_utkface(datasets.load_utkface())[0]
+    sets = {key: _limited(crops, limit) for key, crops in sets.items()}
+    for (source, kind), crops in sets.items():
+        if not len(crops):
+            raise DatasetError(f"no {source} {kind} crops on the {'validation' if validation else 'training'} side")
+    return sets
+
+
+def mixed_pools(
+    size: int,
+    cache: Path | None,
+    validation: bool,
+    dfdc_validation_percent: int = datasets.VALIDATION_PERCENT,
+    limit: int | None = None,
+) -> Pools:
+    """``mixed_sets`` decoded at ``size``, DFDC's two fake sets as one kind."""
     images: dict[tuple[str, str], np.ndarray] = {}
     groups: dict[tuple[str, str], tuple[str, ...]] = {}
-    for key, crops in sets.items():
-        crops = _limited(crops, limit)
-        if not len(crops):
-            raise DatasetError(f"no {key[0]} {key[1]} crops on the {'validation' if validation else 'training'} side")
+    for key, crops in mixed_sets(validation, dfdc_validation_percent, limit).items():
         images[key] = _decode(crops, size, cache, key[0])
         groups[key] = crops.groups
     # DFDC's first and second fakes are one kind to the batches: the same videos' swaps, made by DFDC's methods.
-    images[("dfdc", DFDC_FAKE)] = np.concatenate(
-        [images[("dfdc", DFDC_FAKE)], images.pop(("dfdc", "dfdc_second_fake"))]
-    )
-    groups[("dfdc", DFDC_FAKE)] = groups[("dfdc", DFDC_FAKE)] + groups.pop(("dfdc", "dfdc_second_fake"))
+    images[("dfdc", DFDC_FAKE)] = np.concatenate([images[("dfdc", DFDC_FAKE)], images.pop(("dfdc", SECOND_FAKE))])
+    groups[("dfdc", DFDC_FAKE)] = groups[("dfdc", DFDC_FAKE)] + groups.pop(("dfdc", SECOND_FAKE))
     pools = Pools(images, groups)
     logger.info("%s pools: %s", "validation" if validation else "training", pools.describe())
     return pools

@@ -353,9 +353,8 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
     extra_set = _load_extra_reals(config)
     train_count = len(train_set) + (len(extra_set) if extra_set is not None else 0)
     if config.fakes == "mixed":
-        train_count = sources.mixed_pools(
-            config.input_size, Path(config.cache_folder), False, config.validation_percent, config.limit
-        ).count()
+        mixed = sources.mixed_sets(False, config.validation_percent, config.limit)
+        train_count = sum(len(crops) for crops in mixed.values())
     losses = training_run.validation_losses(log_path)
     # best.keras holds the epoch of the lowest logged loss (the checkpoint only takes a loss below the log's best).
     exported_epoch = int(np.argmin(losses)) + 1 if best_path.is_file() and losses else len(losses)
