@@ -28,7 +28,9 @@ def _add_benchmark(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
     parser.add_argument("--record", action="store_true", help="write each set's figures into each model's card")
     parser.add_argument("--resamples", type=common.at_least_one, default=1000, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    parser.add_argument("--cache", default=".cache", help="folder to cache decoded crops in (.npy)")
+    parser.add_argument(
+        "--cache", default=".cache", help="folder to cache decoded crops, face meshes and analysed clips in"
+    )
     parser.add_argument(
         "--clips",
         action="append",

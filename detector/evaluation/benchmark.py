@@ -31,14 +31,15 @@ DEFAULT_FOLDER = Path(".cache") / "benchmark"
 @dataclass(frozen=True)
 class BenchmarkSet:
     """One set: its card key, a short title for tables, what it is in words (the card's ``data``), the folder it is
-    written into and the labels file inside, and the writer that makes the folder (``out -> counts``)."""
+    written into and the labels file inside, and the writer that makes the folder (``(out, cache folder) ->
+    counts``; the cache folder keeps the decoded photos and face meshes the writers share)."""
 
     key: str
     title: str
     description: str
     folder: str
     labels: str
-    write: Callable[[Path], dict[str, int]]
+    write: Callable[[Path, Path | None], dict[str, int]]
     in_training: str
 
     def labels_path(self, root: Path) -> Path:
@@ -75,7 +76,6 @@ UNSEEN_REAL_FACES = (
 
 
 def _sets() -> tuple[BenchmarkSet, ...]:
-    cache = Path(".cache")
     found: list[BenchmarkSet] = [
         BenchmarkSet(
             "unseen_real_faces",
@@ -83,7 +83,7 @@ def _sets() -> tuple[BenchmarkSet, ...]:
             UNSEEN_REAL_FACES,
             "utkface_held_out",
             "labels.csv",
-            benchmark_sets.write_utkface_held_out,
+            lambda out, cache: benchmark_sets.write_utkface_held_out(out),
             "none: real faces only",
         )
     ]
@@ -95,7 +95,7 @@ def _sets() -> tuple[BenchmarkSet, ...]:
                 _swap_description(people),
                 key,
                 "labels.csv",
-                lambda out, people=people: benchmark_sets.write_face_swaps(out, people, 0, cache),
+                lambda out, cache, people=people: benchmark_sets.write_face_swaps(out, people, 0, cache),
                 "no",
             )
         )
@@ -108,7 +108,7 @@ def _sets() -> tuple[BenchmarkSet, ...]:
                 _reenactment_description(people),
                 key,
                 "labels.csv",
-                lambda out, people=people: benchmark_sets.write_reenactments(out, people, 0, cache),
+                lambda out, cache, people=people: benchmark_sets.write_reenactments(out, people, 0, cache),
                 "no",
             )
         )
@@ -120,7 +120,7 @@ def _sets() -> tuple[BenchmarkSet, ...]:
                 _ffpp_description(method),
                 "ffpp_validation",
                 f"labels-{method}.csv",
-                benchmark_sets.write_ffpp_validation,
+                lambda out, cache: benchmark_sets.write_ffpp_validation(out),
                 "mixed runs only (other groups)",
             )
         )
@@ -141,20 +141,20 @@ def by_key(keys: Sequence[str] | None) -> tuple[BenchmarkSet, ...]:
     return tuple(item for item in SETS if item.key in keys)
 
 
-def ensure_written(item: BenchmarkSet, root: Path) -> Path:
+def ensure_written(item: BenchmarkSet, root: Path, cache_folder: Path | None = None) -> Path:
     """The set's labels file, writing the set's folder first when it is not there (or half-written)."""
     labels = item.labels_path(root)
     if not labels.is_file():
         logger.info("writing the benchmark set %s into %s", item.key, labels.parent)
-        counts = item.write(labels.parent)
+        counts = item.write(labels.parent, cache_folder)
         logger.info("%s: %s", item.key, counts)
     if not labels.is_file():
         raise FileNotFoundError(f"writing {item.key} left no {labels}")
     return labels
 
 
-def crop_set(item: BenchmarkSet, root: Path) -> datasets.CropSet:
-    labels = ensure_written(item, root)
+def crop_set(item: BenchmarkSet, root: Path, cache_folder: Path | None = None) -> datasets.CropSet:
+    labels = ensure_written(item, root, cache_folder)
     return datasets.read_labels(labels, labels.parent)
 
 
@@ -170,7 +170,7 @@ def measure_model(
     """Each set measured for one scorer (``scoring.load_scorer``) at ``thresholds``, by key."""
     measured = {}
     for item in items:
-        crops = crop_set(item, root)
+        crops = crop_set(item, root, cache_folder)
         measured[item.key] = evaluate.evaluate_crops(
             crops, scorer, thresholds, resamples, seed, cache_folder, str(item.labels_path(root))
         )

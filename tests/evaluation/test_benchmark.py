@@ -39,7 +39,7 @@ def _tiny_set(tmp_path: Path, calls: list | None = None) -> benchmark.BenchmarkS
 
     calls = [] if calls is None else calls
 
-    def write(out: Path) -> dict[str, int]:
+    def write(out: Path, cache: Path | None) -> dict[str, int]:
         calls.append(out)
         out.mkdir(parents=True, exist_ok=True)
         rows = []
