@@ -13,21 +13,21 @@ from detector.models.model_card import ModelCard
 from detector.types import VerdictLabel
 
 _METRIC_EXPLANATIONS = {
-    "roc_auc": ("ROC AUC", "how well the model ranks fake crops above real ones (1 is perfect, 0.5 a coin toss)"),
-    "accuracy": ("Accuracy", "share of crops labelled correctly at threshold {threshold}"),
+    "roc_auc": ("ROC AUC", "how well the model ranks fake {unit} above real ones (1 is perfect, 0.5 a coin toss)"),
+    "accuracy": ("Accuracy", "share of {unit} labelled correctly at threshold {threshold}"),
     "balanced_accuracy": (
         "Balanced accuracy",
-        "accuracy averaged over fake and real crops, so that the larger group does not dominate",
+        "accuracy averaged over fake and real {unit}, so that the larger group does not dominate",
     ),
     "log_loss": ("Log loss", "penalises confident mistakes; lower is better, 0.69 is a coin toss"),
     "equal_error_rate": (
         "Equal error rate",
-        "the error rate at the threshold where real crops called fake and fake crops called real are equally "
+        "the error rate at the threshold where real {unit} called fake and fake {unit} called real are equally "
         "common; lower is better, 0.5 is a coin toss",
     ),
     "average_precision": (
         "Average precision",
-        "how cleanly fake crops come first when all crops are sorted by score; 1 is perfect, the share of fakes "
+        "how cleanly fake {unit} come first when all {unit} are sorted by score; 1 is perfect, the share of fakes "
         "(about half here) is a coin toss",
     ),
     "expected_calibration_error": (
@@ -49,6 +49,11 @@ _DECISION_EXPLANATIONS = {
     "uncertain_by_quality": "{Unit} left “Inconclusive” because the input was too poor to judge: {value}",
     "precision_fake": "When it says “Likely manipulated”, it is right {value} of the time",
     "precision_real": "When it says “No sign of manipulation found”, it is right {value} of the time",
+}
+# Other keys of a measurement, as a reviewer reads them.
+_OTHER_WORDS = {
+    "no_score": "Videos in which no face could be judged (left out of the numbers above)",
+    "aggregation": "How a video's frames were combined",
 }
 _METRIC_CONTEXT_KEYS = frozenset(
     {"data", "measured_by", "command", "count", "count_fake", "count_real", "threshold", "unit", "halves", "quality"}
@@ -156,6 +161,11 @@ def _measurement_context(name: str, measurement: Mapping[str, Any]) -> str:
     return context + ":"
 
 
+def _unit_word(measurement: Mapping[str, Any]) -> str:
+    """What a measurement counted, in one word: ``"videos"`` or ``"crops"``."""
+    return "videos" if "video" in str(measurement.get("unit", "")) else "crops"
+
+
 def _decision_lines(decisions: Mapping[str, Any]) -> list[str]:
     lines = []
     fake, low = decisions.get("fake_threshold"), decisions.get("uncertain_low")
@@ -168,11 +178,11 @@ def _decision_lines(decisions: Mapping[str, Any]) -> list[str]:
         if key in _METRIC_CONTEXT_KEYS or key in _METRIC_HIDDEN_KEYS or key in ("fake_threshold", "uncertain_low"):
             continue
         if key in _DECISION_EXPLANATIONS and isinstance(value, int | float):
-            unit = "videos" if "video" in str(decisions.get("unit", "")) else "crops"
+            unit = _unit_word(decisions)
             text = _DECISION_EXPLANATIONS[key].format(value=_percent(value), unit=unit, Unit=unit.capitalize())
             lines.append(f"- {text}.")
         else:
-            lines.append(f"- {_heading(key)}: {_format_value(value)}")
+            lines.append(f"- {_OTHER_WORDS.get(key, _heading(key))}: {_format_value(value)}")
     return lines
 
 
@@ -230,9 +240,10 @@ def metric_lines(metrics: Mapping[str, Any]) -> list[str]:
                 title, meaning = _METRIC_EXPLANATIONS[key]
                 shown = "not defined (one class only)" if value is None else _format_value(value)
                 shown += _interval_text(intervals, key)
-                lines.append(f"- {title} {shown}: {meaning.format(threshold=threshold_text)}.")
+                unit = _unit_word(measurement)
+                lines.append(f"- {title} {shown}: {meaning.format(threshold=threshold_text, unit=unit)}.")
             else:
-                lines.append(f"- {_heading(key)}: {_format_value(value)}")
+                lines.append(f"- {_OTHER_WORDS.get(key, _heading(key))}: {_format_value(value)}")
     if split_line is not None:
         lines.append(split_line)
     return lines

@@ -314,7 +314,7 @@ def record(
     model_card.verified_weights(current, folder)
     context = {
         "data": description,
-        "unit": "videos (clips)",
+        "unit": "videos",
         "measured_by": "python -m detector benchmark --clips",
         "command": command,
         "aggregation": recommended,
