@@ -85,6 +85,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "run; a resumed run keeps its own)",
     )
     parser.add_argument(
+        "--mix",
+        choices=["even", "dfdc-first"],
+        help="a mixed run's batch recipe: every source a third of each half (even), or DFDC half, FF++ a third, "
+        "UTKFace a sixth, with DFDC swaps the largest share of the fakes (dfdc-first); it weighs the mixed "
+        "selection loss's sources too (default: even for a new run; a resumed run keeps its own)",
+    )
+    parser.add_argument(
         "--augment",
         type=common.augmentation_policy,
         help="change the share of crops an augmentation is applied to, e.g. h264=0 or jpeg=0.5,blur=0 (names: "
@@ -133,6 +140,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         precision=arguments.precision,
         augmentation=arguments.augment,
         select_on=arguments.select_on.replace("-", "_") if arguments.select_on else None,
+        mix=arguments.mix.replace("-", "_") if arguments.mix else None,
     )
     from detector.shipping import export
 

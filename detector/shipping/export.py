@@ -103,11 +103,12 @@ def export(
         training["self_blend"] = {
             **dataclasses.asdict(self_blend_batches.DEFAULT_CONFIG),
             "mask": f"convex hull of the 468-point face mesh (landmarks v{landmarks.LANDMARK_VERSION})",
-            "batches": mixed_batches.RECIPE_WORDS
+            "batches": mixed_batches.MIXES[config.mix or "even"].words
             if config.fakes == "mixed"
             else "balanced: half reals, half fakes; the self-blends are of the same batch's reals",
         }
     if config.fakes == "mixed":
+        training["mix"] = config.mix or "even"
         training["ffpp_reframe"] = {
             "top_left_side": list(sources.FFPP_REFRAME),
             "why": "FF++ crops cut to the analysis crops' framing before resizing (docs/DESIGN.md)",

@@ -2,9 +2,9 @@
 
 DFDC's cameras, FaceForensics++'s YouTube broadcasts and UTKFace's photos each look their own way. If one of them
 brought mostly fakes and another mostly reals, a network could learn "looks like a broadcast" instead of "looks
-manipulated". So every source has the same share of a batch's reals as of its fakes (``SHARES``), and within a
-source the fakes are spread over its methods, self-blends of its own reals among them (the one synthetic fake
-that carried to swaps of another method here: docs/EXPERIMENTS.md).
+manipulated". So every source has the same share of a batch's reals as of its fakes (a ``Mix``'s ``shares``), and
+within a source the fakes are spread over its methods, self-blends of its own reals among them (the one synthetic
+fake that carried to swaps of another method here: docs/EXPERIMENTS.md). ``MIXES`` names the recipes a run may take.
 
 Training batches (``MixedBatches``) draw each crop at random from its pool, with a generator seeded by
 ``(seed, epoch, batch index)``, so a batch is the same whatever order Keras asks for it in. Selection
@@ -15,6 +15,7 @@ each source's fakes and each FF++ method count alike.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -27,38 +28,64 @@ from detector.training.sources import DFDC_FAKE, FFPP_METHODS, REAL, SELF_BLEND,
 
 logger = logging.getLogger(__name__)
 
-# Each source's share of a batch's reals, and of its fakes; then how each source's fakes divide among kinds.
-SHARES = {"dfdc": 1 / 3, "ffpp": 1 / 3, "utkface": 1 / 3}
-FAKE_KINDS = {
-    "dfdc": {DFDC_FAKE: 2 / 3, SELF_BLEND: 1 / 3},
-    "ffpp": {**{method: 1 / 5 for method in FFPP_METHODS}, SELF_BLEND: 1 / 5},
-    "utkface": {SELF_BLEND: 1.0},
+@dataclass(frozen=True)
+class Mix:
+    """One recipe of a batch: each source's share of the reals and, the same, of the fakes (``shares``); then how
+    each source's fakes divide among kinds (``fake_kinds``); ``words`` says it for the card."""
+
+    shares: dict[str, float]
+    fake_kinds: dict[str, dict[str, float]]
+    words: str
+
+
+MIXES = {
+    # Every source alike: the first mixed runs (docs/EXPERIMENTS.md, "Training on every source").
+    "even": Mix(
+        shares={"dfdc": 1 / 3, "ffpp": 1 / 3, "utkface": 1 / 3},
+        fake_kinds={
+            "dfdc": {DFDC_FAKE: 2 / 3, SELF_BLEND: 1 / 3},
+            "ffpp": {**{method: 1 / 5 for method in FFPP_METHODS}, SELF_BLEND: 1 / 5},
+            "utkface": {SELF_BLEND: 1.0},
+        },
+        words="each batch half real, half fake; DFDC, FaceForensics++ and UTKFace a third of each half; DFDC's fakes "
+        "two thirds DFDC swaps (both fake sets) and one third self-blends of DFDC reals; FF++'s a fifth each of "
+        "Deepfakes, Face2Face, FaceSwap, NeuralTextures and self-blends of FF++ reals; UTKFace's all self-blends",
+    ),
+    # DFDC's swaps back to the largest share of the fakes (0.425) and self-blends down to about a quarter (0.275),
+    # after the even mix lost DFDC ranking in its first epochs (docs/EXPERIMENTS.md, "DFDC first").
+    "dfdc_first": Mix(
+        shares={"dfdc": 1 / 2, "ffpp": 1 / 3, "utkface": 1 / 6},
+        fake_kinds={
+            "dfdc": {DFDC_FAKE: 0.85, SELF_BLEND: 0.15},
+            "ffpp": {**{method: 0.225 for method in FFPP_METHODS}, SELF_BLEND: 0.1},
+            "utkface": {SELF_BLEND: 1.0},
+        },
+        words="each batch half real, half fake; DFDC half of each half, FaceForensics++ a third, UTKFace a sixth; "
+        "DFDC's fakes 85% DFDC swaps (both fake sets) and 15% self-blends of DFDC reals; FF++'s 22.5% each of "
+        "Deepfakes, Face2Face, FaceSwap and NeuralTextures and 10% self-blends of FF++ reals; UTKFace's all "
+        "self-blends",
+    ),
 }
-RECIPE_WORDS = (
-    "each batch half real, half fake; DFDC, FaceForensics++ and UTKFace a third of each half; DFDC's fakes two "
-    "thirds DFDC swaps (both fake sets) and one third self-blends of DFDC reals; FF++'s a fifth each of Deepfakes, "
-    "Face2Face, FaceSwap, NeuralTextures and self-blends of FF++ reals; UTKFace's all self-blends"
-)
 
 
-def _slots(pools: Pools) -> tuple[list[tuple[str, str]], np.ndarray, list[tuple[str, str]], np.ndarray]:
+def _slots(pools: Pools, mix: Mix) -> tuple[list[tuple[str, str]], np.ndarray, list[tuple[str, str]], np.ndarray]:
     """The real slots and fake slots ``(source, kind)`` with their probabilities, for the sources ``pools`` has."""
-    sources = [source for source in SHARES if (source, REAL) in pools.images]
-    total = sum(SHARES[source] for source in sources)
+    sources = [source for source in mix.shares if (source, REAL) in pools.images]
+    total = sum(mix.shares[source] for source in sources)
     real_slots = [(source, REAL) for source in sources]
-    real_p = np.array([SHARES[source] / total for source in sources])
+    real_p = np.array([mix.shares[source] / total for source in sources])
     fake_slots: list[tuple[str, str]] = []
     fake_p: list[float] = []
     for source in sources:
         kinds = {
             kind: share
-            for kind, share in FAKE_KINDS[source].items()
+            for kind, share in mix.fake_kinds[source].items()
             if kind == SELF_BLEND or (source, kind) in pools.images
         }
         kinds_total = sum(kinds.values())
         for kind, share in kinds.items():
             fake_slots.append((source, kind))
-            fake_p.append(SHARES[source] / total * share / kinds_total)
+            fake_p.append(mix.shares[source] / total * share / kinds_total)
     return real_slots, real_p, fake_slots, np.asarray(fake_p)
 
 
@@ -77,6 +104,7 @@ class MixedBatches(keras.utils.PyDataset):
         seed: int,
         cache_folder: Path | None = None,
         steps: int | None = None,
+        mix: Mix = MIXES["even"],
     ) -> None:
         super().__init__()
         if batch_size < 2 or batch_size % 2:
@@ -86,7 +114,7 @@ class MixedBatches(keras.utils.PyDataset):
         self.policy = policy
         self.seed = seed
         self.epoch = 0
-        self.real_slots, self.real_p, self.fake_slots, self.fake_p = _slots(pools)
+        self.real_slots, self.real_p, self.fake_slots, self.fake_p = _slots(pools, mix)
         self.steps = steps or int(np.ceil(pools.count() / batch_size))
         self.meshes: dict[str, np.ndarray] = {}
         self.trusted: dict[str, np.ndarray] = {}
@@ -134,17 +162,20 @@ class MixedBatches(keras.utils.PyDataset):
         self.epoch += 1
 
 
-def selection_weights(pools: Pools) -> dict[tuple[str, str], float]:
-    """The weight of one crop of each pool, so that every source's reals weigh as much as its fakes, every
-    source as much as another, and every kind of a source's fakes alike; the mean weight of a crop is 1."""
+def selection_weights(pools: Pools, mix: Mix = MIXES["even"]) -> dict[tuple[str, str], float]:
+    """The weight of one crop of each pool, so that every source's reals weigh as much as its fakes, the sources
+    weigh as ``mix`` shares them out (among those ``pools`` has), and every kind of a source's fakes alike; the
+    mean weight of a crop is 1."""
     sources = sorted({source for source, _ in pools.images})
+    total = sum(mix.shares[source] for source in sources)
     weights: dict[tuple[str, str], float] = {}
     for source in sources:
+        share = mix.shares[source] / total
         fakes = [kind for (s, kind) in pools.images if s == source and kind != REAL]
         if (source, REAL) in pools.images:
-            weights[(source, REAL)] = 0.5 / len(sources) / len(pools.images[(source, REAL)])
+            weights[(source, REAL)] = 0.5 * share / len(pools.images[(source, REAL)])
         for kind in fakes:
-            weights[(source, kind)] = 0.5 / len(sources) / len(fakes) / len(pools.images[(source, kind)])
+            weights[(source, kind)] = 0.5 * share / len(fakes) / len(pools.images[(source, kind)])
     scale = pools.count() / sum(weights[key] * len(pools.images[key]) for key in weights)
     return {key: value * scale for key, value in weights.items()}
 
@@ -152,9 +183,9 @@ def selection_weights(pools: Pools) -> dict[tuple[str, str], float]:
 class WeightedSelection(keras.utils.PyDataset):
     """Every crop of ``pools`` once, in a fixed order, unaugmented: ``(images, labels, sample weights)``."""
 
-    def __init__(self, pools: Pools, batch_size: int = 64) -> None:
+    def __init__(self, pools: Pools, batch_size: int = 64, mix: Mix = MIXES["even"]) -> None:
         super().__init__()
-        weights = selection_weights(pools)
+        weights = selection_weights(pools, mix)
         keys = list(pools.images)
         self.images = np.concatenate([pools.images[key] for key in keys])
         self.labels = np.concatenate(

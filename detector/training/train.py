@@ -89,6 +89,9 @@ class TrainingConfig:
     # Whose validation loss picks the best epoch, halves the rate and stops the run (SELECT_ON; None: "dfdc" for
     # a fresh run, and for a resumed one what it started with).
     select_on: str | None = None
+    # A mixed run's batch recipe (``mixed_batches.MIXES``; None: "even" for a fresh run, and for a resumed one what
+    # it started with). It weighs the sources of the selection loss too.
+    mix: str | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -101,6 +104,10 @@ class TrainingConfig:
             raise ValueError(f"extra_reals must be one of {EXTRA_REALS}, got {self.extra_reals!r}")
         if self.select_on is not None and self.select_on not in training_run.SELECT_ON:
             raise ValueError(f"select_on must be one of {tuple(training_run.SELECT_ON)}, got {self.select_on!r}")
+        if self.mix is not None and self.mix not in mixed_batches.MIXES:
+            raise ValueError(f"mix must be one of {tuple(mixed_batches.MIXES)}, got {self.mix!r}")
+        if self.mix is not None and self.fakes != "mixed":
+            raise ValueError("a batch recipe (mix) is for a mixed run: use it with fakes='mixed'")
         if self.patience < 1:
             raise ValueError(f"patience must be at least 1 epoch, got {self.patience}")
         if self.rate_patience < 1:
@@ -192,7 +199,13 @@ def _training_batches(
             config.input_size, Path(config.cache_folder), False, config.validation_percent, config.limit
         )
         return mixed_batches.MixedBatches(
-            pools, config.batch_size, policy, seed, Path(config.cache_folder), config.steps_per_epoch
+            pools,
+            config.batch_size,
+            policy,
+            seed,
+            Path(config.cache_folder),
+            config.steps_per_epoch,
+            mixed_batches.MIXES[config.mix or "even"],
         )
     extra_set = _load_extra_reals(config)
     extra_images = None
@@ -229,7 +242,7 @@ def _validation_batches(
         pools = sources.mixed_pools(
             config.input_size, Path(config.cache_folder), True, config.validation_percent, config.limit
         )
-        return mixed_batches.WeightedSelection(pools)
+        return mixed_batches.WeightedSelection(pools, mix=mixed_batches.MIXES[config.mix or "even"])
     reals = validation_images[validation_labels == 0]
     real_landmarks = landmarks.precompute_landmarks(
         reals,
@@ -289,6 +302,8 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
     # What the run trains with and selects on: recorded by a fresh run, kept (and checked) by a continued one.
     policy = training_run.run_policy(run, fresh, requested=config.augmentation)
     config = dataclasses.replace(config, select_on=training_run.run_select_on(run, fresh, config.select_on))
+    if config.fakes == "mixed":
+        config = dataclasses.replace(config, mix=training_run.run_mix(run, fresh, config.mix))
     if export_only:
         model = None
     elif not fresh:

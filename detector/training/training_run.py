@@ -2,8 +2,8 @@
 later invocation and its card can say how it was made.
 
 ``log.csv`` holds one row per epoch; the learning rate and the decision to stop are computed from its validation
-losses (``plateau_schedule``), not from callbacks' memory, which a new process would not have. ``augmentation.json``
-and ``select_on.json`` record what a fresh run trains with and selects its epochs on, which a resumed run keeps;
+losses (``plateau_schedule``), not from callbacks' memory, which a new process would not have. ``augmentation.json``,
+``select_on.json`` and ``mix.json`` record what a fresh run trains with and selects its epochs on, which a resumed run keeps;
 ``sessions.jsonl`` lists every invocation with the code version that ran it.
 """
 
@@ -110,19 +110,34 @@ SELECT_ON = {
 SELECT_ON_FILE = "select_on.json"
 
 
-def run_select_on(run: Path, fresh: bool, requested: str | None = None) -> str:
-    """What a run's validation loss is measured on (``SELECT_ON``): ``requested`` (None: ``"dfdc"``) for a fresh
-    run, written into the run folder; a resumed run keeps what it started with, since its log's losses are
-    compared across epochs, and refuses another. Runs from before the choice existed selected on DFDC."""
-    path = run / SELECT_ON_FILE
+def _run_choice(run: Path, fresh: bool, file: str, key: str, requested: str | None, default: str, option: str) -> str:
+    """A choice a run keeps for life: ``requested`` (None: ``default``) for a fresh run, written into ``file`` in
+    the run folder; a resumed run keeps what it started with and refuses another. Runs from before the file
+    existed took ``default``."""
+    path = run / file
     if fresh:
-        chosen = requested or "dfdc"
-        path.write_text(json.dumps({"select_on": chosen}) + "\n", encoding="utf-8")
+        chosen = requested or default
+        path.write_text(json.dumps({key: chosen}) + "\n", encoding="utf-8")
         return chosen
-    started = json.loads(path.read_text(encoding="utf-8"))["select_on"] if path.is_file() else "dfdc"
+    started = json.loads(path.read_text(encoding="utf-8"))[key] if path.is_file() else default
     if requested is not None and started != requested:
-        raise ValueError(f"{run} selects on {started}; continue it with --select-on {started.replace('_', '-')}")
+        raise ValueError(f"{run} was started with {option} {started.replace('_', '-')}; continue it with that")
     return started
+
+
+def run_select_on(run: Path, fresh: bool, requested: str | None = None) -> str:
+    """What a run's validation loss is measured on (``SELECT_ON``; None: ``"dfdc"``), kept for the run's life,
+    since its log's losses are compared across epochs. Runs from before the choice existed selected on DFDC."""
+    return _run_choice(run, fresh, SELECT_ON_FILE, "select_on", requested, "dfdc", "--select-on")
+
+
+MIX_FILE = "mix.json"
+
+
+def run_mix(run: Path, fresh: bool, requested: str | None = None) -> str:
+    """Which batch recipe (``mixed_batches.MIXES``; None: ``"even"``) a mixed run trains and selects with, kept for
+    the run's life. Mixed runs from before the choice existed took the even mix."""
+    return _run_choice(run, fresh, MIX_FILE, "mix", requested, "even", "--mix")
 
 
 def run_policy(run: Path, fresh: bool, requested: AugmentationPolicy | None = None) -> AugmentationPolicy:

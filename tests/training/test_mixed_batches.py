@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from test_self_blend import drawn_face, drawn_landmarks
 
-from detector.training import landmarks, mixed_batches
+from detector.training import landmarks, mixed_batches, training_run
 from detector.training.augment import NO_AUGMENTATION
 from detector.training.sources import FFPP_METHODS, Pools
+from detector.training.train import TrainingConfig
 
 SIDE = 64
 
@@ -62,6 +63,30 @@ def test_batches_are_half_real_half_fake_and_draw_from_every_source_in_its_share
     assert 1 - len(values) / fakes_total == pytest.approx(1 / 9 + 1 / 15 + 1 / 3, abs=0.04)
 
 
+def test_the_dfdc_first_mix_draws_dfdc_swaps_and_each_source_in_its_own_shares(drawn_meshes):
+    mix = mixed_batches.MIXES["dfdc_first"]
+    batches = mixed_batches.MixedBatches(make_pools(), 96, NO_AUGMENTATION, seed=2, steps=40, mix=mix)
+    fake_values = []
+    for index in range(len(batches)):
+        images, labels = batches[index]
+        flat = images[48:].reshape(48, -1)
+        fake_values.extend(flat[flat.min(axis=1) == flat.max(axis=1), 0].tolist())
+    values, total = np.asarray(fake_values), 40 * 48
+    assert np.sum(values == 10) / total == pytest.approx(0.5 * 0.85, abs=0.03)
+    for index in range(len(FFPP_METHODS)):
+        assert np.sum(values == 20 + index) / total == pytest.approx(0.225 / 3, abs=0.02)
+    # Self-blends: DFDC's 15% of a half, FF++'s 10% of a third, and all of UTKFace's sixth.
+    assert 1 - len(values) / total == pytest.approx(0.5 * 0.15 + 0.1 / 3 + 1 / 6, abs=0.04)
+
+
+def test_every_mix_shares_out_each_half_and_each_sources_fakes_whole():
+    for mix in mixed_batches.MIXES.values():
+        assert sum(mix.shares.values()) == pytest.approx(1)
+        assert set(mix.fake_kinds) == set(mix.shares)
+        for kinds in mix.fake_kinds.values():
+            assert sum(kinds.values()) == pytest.approx(1)
+
+
 def test_a_batch_is_the_same_whatever_order_it_is_asked_for_and_changes_with_the_epoch(drawn_meshes):
     batches = mixed_batches.MixedBatches(make_pools(), 16, NO_AUGMENTATION, seed=3, steps=5)
     first = batches[2][0]
@@ -95,6 +120,18 @@ def test_selection_weights_give_each_source_and_label_and_method_the_same_total(
     assert np.mean(np.concatenate([np.full(len(pools.images[k]), w) for k, w in weights.items()])) == pytest.approx(1)
 
 
+def test_selection_weights_follow_the_mix_shares_of_the_sources_present():
+    pools = make_pools()
+    del pools.images[("utkface", "real")]
+    weights = mixed_batches.selection_weights(pools, mixed_batches.MIXES["dfdc_first"])
+    totals = {key: weights[key] * len(pools.images[key]) for key in weights}
+    dfdc = totals[("dfdc", "real")] + totals[("dfdc", "dfdc_fake")]
+    ffpp = totals[("ffpp", "real")] + sum(totals[("ffpp", method)] for method in FFPP_METHODS)
+    # DFDC half and FF++ a third of the batches: 3 to 2 once UTKFace (not in selection) is left out.
+    assert dfdc / ffpp == pytest.approx(1.5)
+    assert totals[("dfdc", "real")] == pytest.approx(totals[("dfdc", "dfdc_fake")])
+
+
 def test_the_selection_set_shows_every_crop_once_with_its_label_and_weight():
     pools = make_pools()
     selection = mixed_batches.WeightedSelection(pools, batch_size=7)
@@ -103,3 +140,19 @@ def test_the_selection_set_shows_every_crop_once_with_its_label_and_weight():
     labels = np.concatenate(labels)
     assert labels.sum() == sum(len(v) for k, v in pools.images.items() if k[1] != "real")
     assert np.all(np.concatenate(weights) > 0)
+
+
+def test_a_run_keeps_the_mix_it_started_with(tmp_path):
+    assert training_run.run_mix(tmp_path, fresh=True, requested="dfdc_first") == "dfdc_first"
+    assert training_run.run_mix(tmp_path, fresh=False) == "dfdc_first"
+    with pytest.raises(ValueError, match="--mix dfdc-first"):
+        training_run.run_mix(tmp_path, fresh=False, requested="even")
+    # A mixed run from before the choice existed took the even mix.
+    assert training_run.run_mix(tmp_path / "older", fresh=False) == "even"
+
+
+def test_a_mix_is_for_a_mixed_run_and_must_be_known():
+    with pytest.raises(ValueError, match="fakes='mixed'"):
+        TrainingConfig(name="x", mix="dfdc_first")
+    with pytest.raises(ValueError, match="mix must be one of"):
+        TrainingConfig(name="x", fakes="mixed", mix="heavy")
