@@ -68,13 +68,15 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
         scorer = load_scorer([name])
         common.warn_unfitted(scorer)
         thresholds = pipeline.decision_thresholds(AnalysisConfig(), scorer.thresholds)
+        fitted_on = scorer.card.calibration.sources if scorer.card.calibration else ()
+        model_items = [item.for_model(fitted_on) for item in items]
         measured = benchmark.measure_model(
-            scorer, thresholds, items, root, arguments.resamples, arguments.seed, Path(arguments.cache)
+            scorer, thresholds, model_items, root, arguments.resamples, arguments.seed, Path(arguments.cache)
         )
         rows.append(benchmark.table_row(name, measured))
         if arguments.record:
             measurements = {}
-            for item in items:
+            for item in model_items:
                 # Each set's command, as one evaluate call would repeat it.
                 command = "python -m detector " + shlex.join(
                     ["benchmark", "--model", name, "--set", item.key, "--folder", arguments.folder, "--record"]

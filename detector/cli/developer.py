@@ -301,6 +301,14 @@ def _add_calibrate(subparsers: argparse._SubParsersAction) -> argparse.ArgumentP
         default=model_card.DEFAULT_CALIBRATION_METHOD,
         help="temperature: divide the logit; platt: divide it and add a bias (default: %(default)s)",
     )
+    parser.add_argument(
+        "--on",
+        choices=["dfdc", "mixed"],
+        default="dfdc",
+        help="fit on the DFDC validation split's calibration half, or on the calibration halves of DFDC's and "
+        "FaceForensics++'s validation groups weighted alike (mixed); either way the benchmark figures and video "
+        "thresholds are dropped from the card until `benchmark --record --video` runs again (default: %(default)s)",
+    )
     return parser
 
 
@@ -314,6 +322,7 @@ def _run_calibrate(arguments: argparse.Namespace) -> int:
         Path(arguments.cache_folder),
         arguments.target_precision,
         arguments.method,
+        ("dfdc", "ffpp") if arguments.on == "mixed" else ("dfdc",),
     )
     print(
         f"{card.name}: calibration {describe(card.calibration)}; fake at {card.thresholds.fake:.3f}, "

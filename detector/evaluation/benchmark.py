@@ -14,13 +14,17 @@ methods are in a mixed run's training (other groups), the face swaps and reenact
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from detector.evaluation import benchmark_clips, benchmark_sets, evaluate
+from detector.shipping import calibrate
 from detector.training import datasets, sources
 
 logger = logging.getLogger(__name__)
@@ -41,9 +45,26 @@ class BenchmarkSet:
     labels: str
     write: Callable[[Path, Path | None], dict[str, int]]
     in_training: str
+    # The source whose validation groups these are, when a calibration may be fitted on them (``"ffpp"``), and
+    # whether only the report half of its groups is measured (``for_model``).
+    calibration_source: str | None = None
+    report_half_only: bool = False
 
     def labels_path(self, root: Path) -> Path:
         return root / self.folder / self.labels
+
+    def for_model(self, calibration_sources: Sequence[str]) -> BenchmarkSet:
+        """The set as measured for a model whose calibration was fitted on ``calibration_sources``: where that
+        includes this set's groups, only their report half (``calibrate.in_calibration_half`` false), since the
+        other half fitted the probabilities and thresholds being measured."""
+        if self.calibration_source is None or self.calibration_source not in calibration_sources:
+            return self
+        return dataclasses.replace(
+            self,
+            report_half_only=True,
+            description=f"{self.description}; the report half of these groups only (the other half fitted this "
+            "model's calibration and thresholds)",
+        )
 
 
 def _swap_description(people: str) -> str:
@@ -122,6 +143,7 @@ def _sets() -> tuple[BenchmarkSet, ...]:
                 f"labels-{method}.csv",
                 lambda out, cache: benchmark_sets.write_ffpp_validation(out),
                 "mixed runs only (other groups)",
+                calibration_source="ffpp",
             )
         )
     return tuple(found)
@@ -155,7 +177,10 @@ def ensure_written(item: BenchmarkSet, root: Path, cache_folder: Path | None = N
 
 def crop_set(item: BenchmarkSet, root: Path, cache_folder: Path | None = None) -> datasets.CropSet:
     labels = ensure_written(item, root, cache_folder)
-    return datasets.read_labels(labels, labels.parent)
+    crops = datasets.read_labels(labels, labels.parent)
+    if item.report_half_only:
+        crops = crops.subset(np.array([not calibrate.in_calibration_half(group) for group in crops.groups]))
+    return crops
 
 
 def measure_model(

@@ -64,18 +64,22 @@ def classification_metrics(
     }
 
 
-def equal_error_rate(labels: np.ndarray, fake_probabilities: np.ndarray) -> tuple[float, float]:
+def equal_error_rate(
+    labels: np.ndarray, fake_probabilities: np.ndarray, sample_weight: np.ndarray | None = None
+) -> tuple[float, float]:
     """The equal error rate and the threshold nearest to it: ``(eer, threshold)``.
 
     The EER is where the false-positive rate (reals at or above the threshold) equals the false-negative rate
     (fakes below it), linearly interpolated between the two ROC points around the crossing. The threshold is the
     observed probability whose two rates are closest to each other; ``probability >= threshold`` reads fake.
-    Needs both classes.
+    With ``sample_weight``, the rates count each sample by its weight. Needs both classes.
     """
     labels, probabilities = validated_arrays(labels, fake_probabilities)
     if len(np.unique(labels)) != 2:
         raise ValueError("the equal error rate needs both real and fake samples")
-    return _equal_error_rate_of_curve(*sk_metrics.roc_curve(labels, probabilities, drop_intermediate=False))
+    return _equal_error_rate_of_curve(
+        *sk_metrics.roc_curve(labels, probabilities, sample_weight=sample_weight, drop_intermediate=False)
+    )
 
 
 def _equal_error_rate_of_curve(

@@ -92,8 +92,14 @@ class Calibration:
     ece_after: float
     method: str = "temperature"
     bias: float = 0.0
+    # The sources whose validation crops (calibration half) fitted it: "dfdc", and "ffpp" for a mixed fit
+    # (detector.shipping.calibrate.fit_on_validation with more sources).
+    sources: tuple[str, ...] = ("dfdc",)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "sources", tuple(self.sources))
+        if not self.sources:
+            raise ModelCardError("a calibration is fitted on at least one source")
         if self.method not in CALIBRATION_METHODS:
             raise ModelCardError(
                 f"calibration method must be one of {CALIBRATION_METHODS}, the card says {self.method!r}"
@@ -162,6 +168,8 @@ class ModelCard:
         data = asdict(self)
         data["preprocessing"]["value_range"] = list(self.preprocessing.value_range)
         data["limitations"] = list(self.limitations)
+        if self.calibration is not None:
+            data["calibration"]["sources"] = list(self.calibration.sources)
         if not self.video_thresholds:
             del data["video_thresholds"]
         return data

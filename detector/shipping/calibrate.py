@@ -50,16 +50,29 @@ MIN_PER_CLASS = 10
 HALF_SALT = "calibration-half:"
 
 
-def _log_loss(labels: np.ndarray, scaled_logits: np.ndarray) -> float:
-    # log(1 + e^-z) for fakes, log(1 + e^z) for reals, without overflow.
+def _log_loss(labels: np.ndarray, scaled_logits: np.ndarray, weights: np.ndarray | None = None) -> float:
+    # log(1 + e^-z) for fakes, log(1 + e^z) for reals, without overflow; a weighted mean when weights are given.
     signs = np.where(labels == 1, -1.0, 1.0)
-    return float(np.mean(np.logaddexp(0.0, signs * scaled_logits)))
+    return float(np.average(np.logaddexp(0.0, signs * scaled_logits), weights=weights))
+
+
+def _checked_weights(weights: np.ndarray | None, count: int) -> np.ndarray | None:
+    if weights is None:
+        return None
+    weights = np.asarray(weights, dtype=np.float64).ravel()
+    if weights.shape != (count,) or not np.all(np.isfinite(weights)) or np.any(weights < 0) or weights.sum() <= 0:
+        raise ValueError(f"weights must be {count} finite, non-negative numbers with a positive sum")
+    return weights
 
 
 def fit_temperature(
-    labels: np.ndarray, probabilities: np.ndarray, bounds: tuple[float, float] = TEMPERATURE_BOUNDS
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    bounds: tuple[float, float] = TEMPERATURE_BOUNDS,
+    weights: np.ndarray | None = None,
 ) -> float:
-    """The temperature in ``bounds`` that minimises the log loss of ``rescale(probabilities, T)``.
+    """The temperature in ``bounds`` that minimises the (``weights``-weighted) log loss of
+    ``rescale(probabilities, T)``.
 
     Searched over log T with bounded Brent (``scipy.optimize.minimize_scalar``): the loss is convex in 1 / T, so
     it has one minimum in log T. Needs both classes (with one, the loss falls forever towards a bound).
@@ -73,8 +86,9 @@ def fit_temperature(
     low, high = bounds
     if not 0 < low < 1 < high:
         raise ValueError(f"temperature bounds must satisfy 0 < low < 1 < high, got {bounds}")
+    weights = _checked_weights(weights, labels.size)
     result = optimize.minimize_scalar(
-        lambda log_temperature: _log_loss(labels, raw_logits / np.exp(log_temperature)),
+        lambda log_temperature: _log_loss(labels, raw_logits / np.exp(log_temperature), weights),
         bounds=(np.log(low), np.log(high)),
         method="bounded",
         options={"xatol": 1e-6},
@@ -82,17 +96,19 @@ def fit_temperature(
     return float(np.exp(result.x))
 
 
-def fit_platt(labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
-    """The temperature and bias that minimise the log loss of ``rescale(probabilities, T, b)`` (Platt scaling).
+def fit_platt(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
+    """The temperature and bias that minimise the (``weights``-weighted) log loss of ``rescale(probabilities, T,
+    b)`` (Platt scaling).
 
     A two-parameter logistic regression on the logit, solved with L-BFGS from the best temperature and no bias;
     the temperature is kept within ``TEMPERATURE_BOUNDS`` and the bias within ``BIAS_BOUNDS``.
     """
     labels = np.asarray(labels, dtype=np.int32).ravel()
     raw_logits = logits(probabilities).ravel()
-    start = fit_temperature(labels, probabilities)  # checks lengths and both classes
+    start = fit_temperature(labels, probabilities, weights=weights)  # checks lengths, both classes and weights
+    weights = _checked_weights(weights, labels.size)
     result = optimize.minimize(
-        lambda parameters: _log_loss(labels, raw_logits / np.exp(parameters[0]) + parameters[1]),
+        lambda parameters: _log_loss(labels, raw_logits / np.exp(parameters[0]) + parameters[1], weights),
         x0=np.array([np.log(start), 0.0]),
         method="L-BFGS-B",
         bounds=[tuple(np.log(TEMPERATURE_BOUNDS)), BIAS_BOUNDS],
@@ -123,27 +139,34 @@ def choose_thresholds(
     probabilities: np.ndarray,
     target_precision: float = TARGET_PRECISION,
     min_calls: int = MIN_CALLS,
+    weights: np.ndarray | None = None,
 ) -> ThresholdChoice:
     """The fake threshold and "inconclusive" band by the module's rule (see the module docstring).
 
     ``probability >= fake`` reads FAKE, ``probability < uncertain_low`` reads REAL. Thresholds are observed
-    probabilities, so the precisions they promise are the ones measured on these samples.
+    probabilities, so the precisions they promise are the ones measured on these samples. With ``weights``, the
+    error rates and precisions count each crop by its weight (``min_calls`` still counts crops).
     """
     labels, probabilities = metrics.validated_arrays(labels, probabilities)
     if not 0.0 < target_precision < 1.0:
         raise ValueError(f"target_precision must be in (0, 1), got {target_precision}")
-    _, equal_error_threshold = metrics.equal_error_rate(labels, probabilities)
+    weights = _checked_weights(weights, labels.size)
+    _, equal_error_threshold = metrics.equal_error_rate(labels, probabilities, weights)
     values, inverse = np.unique(probabilities, return_inverse=True)
-    fakes_at = np.bincount(inverse, weights=labels, minlength=len(values))
-    all_at = np.bincount(inverse, minlength=len(values)).astype(np.float64)
+    crop_weights = np.ones(labels.size) if weights is None else weights
+    fakes_at = np.bincount(inverse, weights=labels * crop_weights, minlength=len(values))
+    weight_at = np.bincount(inverse, weights=crop_weights, minlength=len(values))
+    count_at = np.bincount(inverse, minlength=len(values)).astype(np.float64)
     # Calling FAKE at values[j] calls everything from j up; calling REAL below values[j] everything before j.
     fakes_from = np.cumsum(fakes_at[::-1])[::-1]
-    calls_from = np.cumsum(all_at[::-1])[::-1]
-    reals_before = np.concatenate([[0.0], np.cumsum(all_at - fakes_at)[:-1]])
-    calls_before = np.concatenate([[0.0], np.cumsum(all_at)[:-1]])
+    weight_from = np.cumsum(weight_at[::-1])[::-1]
+    calls_from = np.cumsum(count_at[::-1])[::-1]
+    reals_before = np.concatenate([[0.0], np.cumsum(weight_at - fakes_at)[:-1]])
+    weight_before = np.concatenate([[0.0], np.cumsum(weight_at)[:-1]])
+    calls_before = np.concatenate([[0.0], np.cumsum(count_at)[:-1]])
     with np.errstate(invalid="ignore", divide="ignore"):
-        precision_fake = np.where(calls_from > 0, fakes_from / calls_from, 0.0)
-        precision_real = np.where(calls_before > 0, reals_before / calls_before, 0.0)
+        precision_fake = np.where(weight_from > 0, fakes_from / weight_from, 0.0)
+        precision_real = np.where(weight_before > 0, reals_before / weight_before, 0.0)
 
     fake_ok = (values >= equal_error_threshold) & (precision_fake >= target_precision) & (calls_from >= min_calls)
     real_ok = (values <= equal_error_threshold) & (precision_real >= target_precision) & (calls_before >= min_calls)
@@ -185,10 +208,11 @@ def choice_text(
     count: int,
     fake_share: float,
     probabilities: str = "calibrated probabilities",
+    where: str = "calibration half of the group-split validation set",
 ) -> str:
     """How ``choice`` was made, in words for the card's ``thresholds.chosen_on``."""
     text = (
-        f"calibration half of the group-split validation set ({count} crops, {fake_share:.0%} fake), "
+        f"{where} ({count} crops, {fake_share:.0%} fake), "
         f"{probabilities}: equal-error-rate point {choice.equal_error_threshold:.3f}; "
     )
     if choice.fake_target_met:
@@ -202,6 +226,50 @@ def choice_text(
     return text
 
 
+@dataclass(frozen=True)
+class SourceScores:
+    """Another source's validation crops for a calibration fitted on several (``fit_on_validation``'s ``others``):
+    its card name (``"ffpp"``), its data in words, and per crop the label (1 = fake), the model's raw output, the
+    group (halved by ``in_calibration_half`` as DFDC's are) and the kind (``"real"`` or the fake's method)."""
+
+    name: str
+    data: str
+    labels: np.ndarray
+    raw: np.ndarray
+    groups: Sequence[str]
+    kinds: Sequence[str]
+
+
+def source_weights(labels: np.ndarray, kinds: Sequence[str], sources: Sequence[str]) -> np.ndarray:
+    """Each crop's weight in a fit on several sources: every source weighs the same, its reals as much as its
+    fakes, and its fakes' kinds alike; the mean weight is 1."""
+    labels = np.asarray(labels)
+    kinds, sources = np.asarray(kinds, dtype=object), np.asarray(sources, dtype=object)
+    names = list(dict.fromkeys(sources.tolist()))
+    weights = np.zeros(labels.size)
+    for name in names:
+        real = (sources == name) & (labels == 0)
+        weights[real] = 0.5 / len(names) / real.sum()
+        fake_kinds = list(dict.fromkeys(kinds[(sources == name) & (labels == 1)].tolist()))
+        for kind in fake_kinds:
+            chosen = (sources == name) & (labels == 1) & (kinds == kind)
+            weights[chosen] = 0.5 / len(names) / len(fake_kinds) / chosen.sum()
+    return weights * labels.size / weights.sum()
+
+
+def _report_figures(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndarray, thresholds) -> dict[str, Any]:
+    """A source's report half before and after the calibration, and how its crops are called."""
+    return {
+        "count": int(labels.size),
+        "count_fake": int(labels.sum()),
+        "ece_before": metrics.expected_calibration_error(labels, raw),
+        "ece_after": metrics.expected_calibration_error(labels, calibrated),
+        "log_loss_before": metrics.classification_metrics(labels, raw)["log_loss"],
+        "log_loss_after": metrics.classification_metrics(labels, calibrated)["log_loss"],
+        "decisions": metrics.decision_rates(labels, calibrated, thresholds.fake, thresholds.uncertain_low),
+    }
+
+
 def fit_on_validation(
     labels: np.ndarray,
     raw_probabilities: np.ndarray,
@@ -211,6 +279,7 @@ def fit_on_validation(
     resamples: int = 1000,
     seed: int = 0,
     method: str = DEFAULT_METHOD,
+    others: Sequence[SourceScores] = (),
 ) -> CalibrationFit:
     """Fits the calibration (``method``: "temperature" or "platt") and thresholds on the calibration half and
     measures them on the report half.
@@ -219,6 +288,10 @@ def fit_on_validation(
     the source video of each crop, ``data`` a description of the validation set. When a half holds fewer than
     ``MIN_PER_CLASS`` crops of either class, nothing is fitted (identity calibration, default thresholds) and the
     whole validation set, untouched by any fit, is measured; the card says so.
+
+    With ``others`` (a fit on several sources), the calibration and the thresholds are fitted on the calibration
+    half of every source together, weighted by ``source_weights``; the card's validation figures stay DFDC's report
+    half, and ``metrics["calibration_sources"]`` gives each source's report half before and after.
     """
     if method not in model_card.CALIBRATION_METHODS:
         raise ValueError(f"calibration method must be one of {model_card.CALIBRATION_METHODS}, got {method!r}")
@@ -236,7 +309,20 @@ def fit_on_validation(
         "report_count": int((~calibration_mask).sum()),
         "report_count_fake": int(labels[~calibration_mask].sum()),
     }
+    other_masks = []
+    for other in others:
+        other_labels = np.asarray(other.labels, dtype=np.int32).ravel()
+        if not (other_labels.size == np.asarray(other.raw).size == len(other.groups) == len(other.kinds)):
+            raise ValueError(f"{other.name}: labels, probabilities, groups and kinds must have the same length")
+        mask = np.array([in_calibration_half(group) for group in other.groups], dtype=bool)
+        if not (_both_classes_enough(other_labels[mask]) and _both_classes_enough(other_labels[~mask])):
+            raise ValueError(f"too few {other.name} validation crops in a half to fit a calibration on it")
+        other_masks.append(mask)
+        split[f"{other.name}_calibration_count"] = int(mask.sum())
+        split[f"{other.name}_report_count"] = int((~mask).sum())
     if not (_both_classes_enough(labels[calibration_mask]) and _both_classes_enough(labels[~calibration_mask])):
+        if others:
+            raise ValueError("too few DFDC validation crops in a half to fit a calibration on several sources")
         logger.warning("too few validation crops to fit calibration and thresholds (%s): left at defaults", split)
         calibration = None
         thresholds = model_card.Thresholds(
@@ -247,35 +333,70 @@ def fit_on_validation(
         report_probabilities = raw
         measured_on = f"{data}, all of it (nothing was fitted on it)"
         probabilities_note = "raw model outputs (no calibration fitted)"
+        source_figures = {}
     else:
         report_mask = ~calibration_mask
-        fit_labels, fit_raw = labels[calibration_mask], raw[calibration_mask]
-        temperature, bias = (
-            fit_platt(fit_labels, fit_raw) if method == "platt" else (fit_temperature(fit_labels, fit_raw), 0.0)
+        names = ["dfdc", *(other.name for other in others)]
+        paired = list(zip(others, other_masks, strict=True))
+        fit_labels = np.concatenate([labels[calibration_mask], *(np.asarray(o.labels)[m] for o, m in paired)]).astype(
+            np.int32
         )
-        choice = choose_thresholds(fit_labels, rescale(fit_raw, temperature, bias), target_precision)
+        fit_raw = np.concatenate([raw[calibration_mask], *(np.asarray(o.raw, np.float64)[m] for o, m in paired)])
+        weights = None
+        fitted_on = f"{data}, calibration half"
+        where = "calibration half of the group-split validation set"
+        if others:
+            fit_sources = np.repeat(names, [int(calibration_mask.sum()), *(int(m.sum()) for m in other_masks)])
+            fit_kinds = np.concatenate(
+                [
+                    np.where(labels[calibration_mask] == 1, "fake", "real"),
+                    *(np.asarray(o.kinds, dtype=object)[m] for o, m in paired),
+                ]
+            )
+            weights = source_weights(fit_labels, fit_kinds, fit_sources)
+            fitted_on = (
+                "; ".join([fitted_on, *(f"{o.data}, calibration half" for o in others)])
+                + " (every source weighs the same, its reals as much as its fakes, and its kinds of fake alike)"
+            )
+            where = "calibration halves of " + " and ".join(names) + "'s validation groups, weighted alike"
+        temperature, bias = (
+            fit_platt(fit_labels, fit_raw, weights)
+            if method == "platt"
+            else (fit_temperature(fit_labels, fit_raw, weights=weights), 0.0)
+        )
+        choice = choose_thresholds(fit_labels, rescale(fit_raw, temperature, bias), target_precision, weights=weights)
         report_probabilities = rescale(raw[report_mask], temperature, bias)
         report_labels = labels[report_mask]
         measured_on = f"{data}, report half (groups not used for any fit)"
+        fit_share = float(np.average(fit_labels, weights=weights))
         calibration = model_card.Calibration(
             temperature=temperature,
             bias=bias,
             method=method,
-            fitted_on=f"{data}, calibration half",
-            fitted_count=split["calibration_count"],
+            fitted_on=fitted_on,
+            fitted_count=int(fit_labels.size),
             measured_on=measured_on,
             log_loss_before=metrics.classification_metrics(report_labels, raw[report_mask])["log_loss"],
             log_loss_after=metrics.classification_metrics(report_labels, report_probabilities)["log_loss"],
             ece_before=metrics.expected_calibration_error(report_labels, raw[report_mask]),
             ece_after=metrics.expected_calibration_error(report_labels, report_probabilities),
+            sources=tuple(names),
         )
         thresholds = model_card.Thresholds(
             fake=choice.fake,
             uncertain_low=choice.uncertain_low,
-            chosen_on=choice_text(choice, target_precision, split["calibration_count"], float(fit_labels.mean())),
+            chosen_on=choice_text(choice, target_precision, int(fit_labels.size), fit_share, where=where),
         )
         probabilities_note = f"calibrated ({describe(calibration)})"
         logger.info("calibration: %s; thresholds: %s", calibration, thresholds)
+        source_figures = {"dfdc": _report_figures(report_labels, raw[report_mask], report_probabilities, thresholds)}
+        for other, mask in paired:
+            other_labels = np.asarray(other.labels, np.int32)[~mask]
+            other_raw = np.asarray(other.raw, np.float64)[~mask]
+            source_figures[other.name] = {
+                "data": f"{other.data}, report half (groups not used for any fit)",
+                **_report_figures(other_labels, other_raw, rescale(other_raw, temperature, bias), thresholds),
+            }
 
     report_labels = labels[report_mask]
     report_groups = np.asarray(groups, dtype=object)[report_mask]
@@ -304,5 +425,6 @@ def fit_on_validation(
                 **context,
             },
             "validation_split": split,
+            **({"calibration_sources": source_figures} if others else {}),
         },
     )

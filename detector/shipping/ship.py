@@ -135,26 +135,65 @@ def save_with_card(
     return model_card.write_card(card, folder)
 
 
+CALIBRATION_SOURCES = ("dfdc", "ffpp")
+# Card entries that hold figures in the calibrated probabilities (the benchmark's, the clips') or thresholds fitted
+# on them: a new calibration makes them stale, so recalibrating drops them until the benchmark runs again.
+CALIBRATED_EXTRA = ("video_thresholds_report_half",)
+
+
+def ffpp_validation_scores(
+    model: keras.Model, input_size: int, mirror: bool, cache_folder: Path | None
+) -> calibrate.SourceScores:
+    """The model's raw outputs on the FF++ validation groups (``sources.split_ffpp``), cut to the analysis framing
+    first as training cuts them (``sources.FFPP_REFRAME``), with each crop's group and method."""
+    from detector.training import sources
+
+    validation = sources.split_ffpp(sources.load_ffpp_faces())[1]
+    crops = validation.crops
+    images = datasets.decode_images(crops.root, crops.files, input_size, cache_folder, reframe=sources.FFPP_REFRAME)
+    return calibrate.SourceScores(
+        name="ffpp",
+        data="FaceForensics++ crops (../shared/data/ffpp-faces), validation groups "
+        f"({sources.FFPP_VALIDATION_PERCENT}%)",
+        labels=np.asarray(crops.labels, np.int32),
+        raw=predict(model, images, mirror=mirror),
+        groups=crops.groups,
+        kinds=validation.methods,
+    )
+
+
 def recalibrate(
     name: str,
     models_folder: Path | None = None,
     cache_folder: Path | None = Path(".cache"),
     target_precision: float = calibrate.TARGET_PRECISION,
     method: str = calibrate.DEFAULT_METHOD,
+    sources: Sequence[str] = ("dfdc",),
 ) -> model_card.ModelCard:
     """Fits calibration (``method``: "temperature" or "platt") and thresholds for a shipped model without
     retraining, and rewrites its card.
 
     Scores the DFDC validation split (the card's ``validation_percent``, else 15) with the model's raw outputs
     and replaces the card's calibration, thresholds and metrics; the weights are not touched, so their sha256
-    (checked before and after) stays the one in the card.
+    (checked before and after) stays the one in the card. With ``sources`` ("dfdc", "ffpp"), the calibration and
+    thresholds are fitted on the calibration halves of DFDC's and FF++'s validation groups, weighted alike
+    (``calibrate.fit_on_validation``). Figures measured in the old probabilities (the benchmark's, the clips')
+    and the video thresholds fitted on them are dropped: rerun ``python -m detector benchmark --record --video``.
     """
+    unknown = set(sources) - set(CALIBRATION_SOURCES)
+    if "dfdc" not in sources or unknown:
+        raise ValueError(f"calibration sources are dfdc and optionally ffpp, got {list(sources)}")
     folder = models_folder or model_card.models_folder()
     card = model_card.read_card(name, folder)
     weights = model_card.verified_weights(card, folder)
     model = weight_storage.load(weights)
     validation_set, images, percent = _validation_images(card, cache_folder)
     mirror = card.preprocessing.test_time_flip
+    others = (
+        [ffpp_validation_scores(model, card.preprocessing.input_size, mirror, cache_folder)]
+        if "ffpp" in sources
+        else []
+    )
     fitted = calibrate.fit_on_validation(
         validation_set.labels,
         predict(model, images, mirror=mirror),
@@ -162,7 +201,17 @@ def recalibrate(
         datasets.VALIDATION_DATA,
         target_precision,
         method=method,
+        others=others,
     )
+    dropped = sorted(key for key in card.metrics if key not in fitted.metrics and key != "storage")
+    if dropped or card.video_thresholds:
+        logger.warning(
+            "%s: the benchmark figures (%s) and video thresholds were measured in the old calibration and are "
+            "dropped; rerun `python -m detector benchmark --model %s --record --video`",
+            name,
+            ", ".join(dropped) or "none",
+            name,
+        )
     updated = dataclasses.replace(
         card,
         thresholds=fitted.thresholds,
@@ -170,6 +219,8 @@ def recalibrate(
         metrics={**fitted.metrics, **{key: card.metrics[key] for key in ("storage",) if key in card.metrics}},
         calibration=fitted.calibration,
         training={**card.training, "validation_percent": percent},
+        video_thresholds={},
+        extra={key: value for key, value in card.extra.items() if key not in CALIBRATED_EXTRA},
     )
     if model_card.file_sha256(weights) != updated.sha256:
         raise ModelCardError(f"the weights of {name!r} changed while recalibrating")

@@ -28,6 +28,7 @@ from detector.training.sources import DFDC_FAKE, FFPP_METHODS, REAL, SELF_BLEND,
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class Mix:
     """One recipe of a batch: each source's share of the reals and, the same, of the fakes (``shares``); then how

@@ -2,9 +2,9 @@
 later invocation and its card can say how it was made.
 
 ``log.csv`` holds one row per epoch; the learning rate and the decision to stop are computed from its validation
-losses (``plateau_schedule``), not from callbacks' memory, which a new process would not have. ``augmentation.json``,
-``select_on.json`` and ``mix.json`` record what a fresh run trains with and selects its epochs on, which a resumed run keeps;
-``sessions.jsonl`` lists every invocation with the code version that ran it.
+losses (``plateau_schedule``), not from callbacks' memory, which a new process would not have.
+``augmentation.json``, ``select_on.json`` and ``mix.json`` record what a fresh run trains with and selects its
+epochs on, which a resumed run keeps; ``sessions.jsonl`` lists every invocation with the code version that ran it.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ def test_sets_are_chosen_by_key_and_an_unknown_one_is_named():
 
 
 def _tiny_set(tmp_path: Path, calls: list | None = None) -> benchmark.BenchmarkSet:
-    """A set whose writer draws four crops, two real and two fake, of two groups (each call noted in ``calls``)."""
+    """A set whose writer draws four crops, two real and two fake, of two groups, g2 in the report half and g3 in
+    the calibration half (each call noted in ``calls``)."""
     import cv2
     import numpy as np
 
@@ -46,7 +47,7 @@ def _tiny_set(tmp_path: Path, calls: list | None = None) -> benchmark.BenchmarkS
         for index in range(4):
             image = np.full((224, 224, 3), 40 * index, np.uint8)
             cv2.imwrite(str(out / f"{index}.png"), image)
-            rows.append(f"{index}.png,{'FAKE' if index % 2 else 'REAL'},g{index // 2}")
+            rows.append(f"{index}.png,{'FAKE' if index % 2 else 'REAL'},g{index // 2 + 2}")
         (out / "labels.csv").write_text("file,label,group\n" + "\n".join(rows) + "\n")
         return {"crops": 4}
 
@@ -70,6 +71,21 @@ def test_a_set_is_written_once_and_measured_with_intervals(tmp_path, tiny_models
     assert again["tiny_set"].metrics == level.metrics
     row = benchmark.table_row("tiny", first)
     assert row["model"] == "tiny" and row["tiny_set"].startswith(f"{level.metrics['roc_auc']:.3f}")
+
+
+def test_a_set_a_models_calibration_was_fitted_on_is_measured_on_its_report_half_only(tmp_path):
+    import dataclasses
+
+    from detector.shipping import calibrate
+
+    item = dataclasses.replace(_tiny_set(tmp_path), calibration_source="ffpp")
+    assert item.for_model(("dfdc",)) is item
+    assert benchmark.crop_set(item, tmp_path).files == ("0.png", "1.png", "2.png", "3.png")
+    halved = item.for_model(("dfdc", "ffpp"))
+    assert halved.report_half_only and "report half" in halved.description
+    kept = benchmark.crop_set(halved, tmp_path)
+    assert kept.groups == ("g2", "g2") and not calibrate.in_calibration_half("g2")
+    assert all(item.calibration_source == "ffpp" for item in benchmark.SETS if item.key.startswith("ffpp_"))
 
 
 def test_the_command_records_every_set_in_the_card(tmp_path, tiny_models_folder, monkeypatch, capsys):

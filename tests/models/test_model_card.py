@@ -71,10 +71,14 @@ def test_a_calibration_round_trips_and_a_bad_one_is_refused(tiny_models_folder):
     card = model_card.ModelCard.from_dict(json.loads(json.dumps(data)))  # a card written before Platt scaling
     assert card.calibration.temperature == 1.7 and card.calibration.fitted_count == 2200
     assert card.calibration.bias == 0.0
-    assert card.to_dict()["calibration"] == {**data["calibration"], "bias": 0.0}
+    # A card from before calibrations on several sources was fitted on DFDC alone.
+    assert card.to_dict()["calibration"] == {**data["calibration"], "bias": 0.0, "sources": ["dfdc"]}
     platt = {**data, "calibration": {**data["calibration"], "method": "platt", "bias": -0.4}}
     assert model_card.ModelCard.from_dict(platt).calibration.bias == -0.4
+    mixed = {**data, "calibration": {**data["calibration"], "sources": ["dfdc", "ffpp"]}}
+    assert model_card.ModelCard.from_dict(json.loads(json.dumps(mixed))).calibration.sources == ("dfdc", "ffpp")
     bad_ones = (
+        {"sources": []},
         {"temperature": 0.0},
         {"temperature": float("nan")},
         {"method": "isotonic"},

@@ -179,3 +179,57 @@ def test_too_little_validation_data_fits_nothing_and_measures_all_of_it():
     assert fitted.thresholds.fake == 0.5 and "too few" in fitted.thresholds.chosen_on
     assert fitted.metrics["validation"]["count"] == 30
     assert "nothing was fitted" in fitted.metrics["validation"]["data"]
+
+
+def test_weights_count_a_crop_as_often_as_its_weight():
+    labels, probabilities = synthetic(3_000, 1.7, seed=8, shift=0.4)
+    weights = np.where(np.arange(labels.size) % 3 == 0, 2.0, 1.0)
+    doubled_labels = np.concatenate([labels, labels[weights == 2]])
+    doubled = np.concatenate([probabilities, probabilities[weights == 2]])
+    assert calibrate.fit_platt(labels, probabilities, weights) == pytest.approx(
+        calibrate.fit_platt(doubled_labels, doubled), rel=1e-3
+    )
+    weighted = calibrate.choose_thresholds(labels, probabilities, weights=weights)
+    repeated = calibrate.choose_thresholds(doubled_labels, doubled)
+    assert (weighted.fake, weighted.uncertain_low) == (repeated.fake, repeated.uncertain_low)
+    with pytest.raises(ValueError, match="weights"):
+        calibrate.fit_platt(labels, probabilities, -weights)
+
+
+def test_source_weights_make_sources_labels_and_kinds_weigh_alike():
+    labels = np.array([0] * 6 + [1] * 2 + [0] * 2 + [1] * 3 + [1] * 1)
+    kinds = ["real"] * 6 + ["fake"] * 2 + ["real"] * 2 + ["Deepfakes"] * 3 + ["Face2Face"]
+    sources = ["dfdc"] * 8 + ["ffpp"] * 6
+    weights = calibrate.source_weights(labels, kinds, sources)
+    assert weights.mean() == pytest.approx(1.0)
+    total = weights.sum()
+    assert weights[:6].sum() == pytest.approx(total / 4) == pytest.approx(weights[6:8].sum())
+    assert weights[8:10].sum() == pytest.approx(total / 4)
+    assert weights[10:13].sum() == pytest.approx(total / 8) == pytest.approx(weights[13])
+
+
+def test_a_fit_on_several_sources_weighs_them_alike_and_reports_each_on_its_own_report_half():
+    # DFDC: a model calibrated but for a lean; FF++: the same model far over-confident and leaning the other way.
+    labels, raw = synthetic(4_000, 1.0, seed=9, shift=0.3)
+    groups = [f"d{i // 2}" for i in range(labels.size)]
+    other_labels, other_raw = synthetic(1_600, 4.0, seed=10, shift=-1.0)
+    other_groups = [f"f{i // 20}" for i in range(other_labels.size)]
+    kinds = np.where(other_labels == 1, np.where(np.arange(other_labels.size) % 2, "Deepfakes", "Face2Face"), "real")
+    other = calibrate.SourceScores("ffpp", "synthetic FF++", other_labels, other_raw, other_groups, kinds.tolist())
+    alone = calibrate.fit_on_validation(labels, raw, groups, "synthetic DFDC", resamples=20)
+    both = calibrate.fit_on_validation(labels, raw, groups, "synthetic DFDC", resamples=20, others=[other])
+    assert alone.calibration.sources == ("dfdc",) and both.calibration.sources == ("dfdc", "ffpp")
+    # The over-confident source pulls the temperature up; DFDC's ranking is untouched.
+    assert both.calibration.temperature > alone.calibration.temperature
+    assert both.metrics["validation"]["roc_auc"] == pytest.approx(alone.metrics["validation"]["roc_auc"])
+    assert "ffpp" in both.calibration.fitted_on.lower() or "FF++" in both.calibration.fitted_on
+    in_half = np.array([calibrate.in_calibration_half(group) for group in other_groups])
+    figures = both.metrics["calibration_sources"]
+    assert figures["ffpp"]["count"] == int((~in_half).sum())
+    assert figures["ffpp"]["ece_after"] < figures["ffpp"]["ece_before"]
+    assert figures["dfdc"]["count"] == both.metrics["validation"]["count"]
+    assert "calibration_sources" not in alone.metrics
+    assert "weighted alike" in both.thresholds.chosen_on
+    few = calibrate.SourceScores("ffpp", "too few", other_labels[:30], other_raw[:30], other_groups[:30], kinds[:30])
+    with pytest.raises(ValueError, match="too few ffpp"):
+        calibrate.fit_on_validation(labels, raw, groups, "synthetic DFDC", resamples=20, others=[few])

@@ -11,8 +11,8 @@ from detector.cli import main as cli
 from detector.errors import ModelCardError
 from detector.evaluation import benchmark
 from detector.models import model_card
-from detector.shipping import ship
-from detector.training import architectures, datasets
+from detector.shipping import calibrate, ship
+from detector.training import architectures, datasets, sources
 
 
 @requires_shared
@@ -45,6 +45,46 @@ def test_calibrate_rewrites_the_card_of_a_shipped_model_and_leaves_its_weights(
         handle.write(b"tampered")
     assert cli.main(argv) == 1
     assert "do not match" in capsys.readouterr().err
+
+
+@requires_shared
+def test_calibrate_on_mixed_sources_fits_on_dfdc_and_ffpp_and_drops_figures_of_the_old_calibration(
+    tiny_models_folder, tmp_path, monkeypatch, capsys
+):
+    for suffix in (".keras", ".json"):
+        shutil.copy(tiny_models_folder / f"tiny{suffix}", tmp_path / f"tiny{suffix}")
+    # A benchmark figure and video thresholds measured in the old calibration, which recalibrating makes stale.
+    card = model_card.read_card("tiny", tmp_path)
+    stale = dataclasses.replace(
+        card,
+        metrics={**card.metrics, "unseen_real_faces": {"roc_auc": None}},
+        video_thresholds={"confident": model_card.Thresholds(fake=0.8, uncertain_low=0.2, chosen_on="clips")},
+        extra={**card.extra, "video_thresholds_report_half": {}},
+    )
+    model_card.write_card(stale, tmp_path)
+    validation = balanced_validation_crops()
+    monkeypatch.setattr(datasets, "load_dfdc_faces", lambda: validation)
+    ffpp = sources.load_ffpp_faces()
+    kept, seen = [], {}
+    for group, method in zip(ffpp.crops.groups, ffpp.methods, strict=True):
+        seen[(group, method)] = seen.get((group, method), 0) + 1
+        kept.append(seen[(group, method)] <= 6)
+    small = ffpp.subset(np.array(kept))
+    monkeypatch.setattr(sources, "load_ffpp_faces", lambda: small)
+    argv = ["calibrate", "--name", "tiny", "--models-folder", str(tmp_path), "--cache-folder", str(tmp_path / "c")]
+    assert cli.main([*argv, "--on", "mixed"]) == 0
+    after = model_card.read_card("tiny", tmp_path)
+    assert after.calibration.sources == ("dfdc", "ffpp")
+    assert "FaceForensics++" in after.calibration.fitted_on and "weighted alike" in after.thresholds.chosen_on
+    figures = after.metrics["calibration_sources"]
+    validation_groups = set(sources.split_ffpp(small)[1].crops.groups)
+    report_groups = {group for group in validation_groups if not calibrate.in_calibration_half(group)}
+    assert figures["ffpp"]["count"] == sum(group in report_groups for group in small.crops.groups)
+    assert "unseen_real_faces" not in after.metrics
+    assert after.video_thresholds == {} and "video_thresholds_report_half" not in after.extra
+    assert after.sha256 == card.sha256
+    with pytest.raises(ValueError, match="calibration sources"):
+        ship.recalibrate("tiny", tmp_path, tmp_path / "c", sources=("ffpp",))
 
 
 @requires_shared

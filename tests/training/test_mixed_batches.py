@@ -68,7 +68,7 @@ def test_the_dfdc_first_mix_draws_dfdc_swaps_and_each_source_in_its_own_shares(d
     batches = mixed_batches.MixedBatches(make_pools(), 96, NO_AUGMENTATION, seed=2, steps=40, mix=mix)
     fake_values = []
     for index in range(len(batches)):
-        images, labels = batches[index]
+        images, _ = batches[index]
         flat = images[48:].reshape(48, -1)
         fake_values.extend(flat[flat.min(axis=1) == flat.max(axis=1), 0].tolist())
     values, total = np.asarray(fake_values), 40 * 48
