@@ -203,7 +203,11 @@ def recalibrate(
         method=method,
         others=others,
     )
-    dropped = sorted(key for key in card.metrics if key not in fitted.metrics and key != "storage")
+    dropped = sorted(
+        key
+        for key in card.metrics
+        if key not in fitted.metrics and key != "storage" and not key.endswith(("_intervals", "_decisions"))
+    )
     if dropped or card.video_thresholds:
         logger.warning(
             "%s: the benchmark figures (%s) and video thresholds were measured in the old calibration and are "
