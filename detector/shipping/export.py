@@ -20,6 +20,7 @@ from detector.training import (
     datasets,
     landmarks,
     mixed_batches,
+    self_blend,
     self_blend_batches,
     sources,
     train,
@@ -109,6 +110,12 @@ def export(
         }
     if config.fakes == "mixed":
         training["mix"] = config.mix or "even"
+        if any(sources.REGION_BLEND in kinds for kinds in mixed_batches.MIXES[training["mix"]].fake_kinds.values()):
+            training["self_blend"]["regional"] = {
+                **dataclasses.asdict(self_blend.REGION_CONFIG),
+                "regions": {name: len(points) for name, points in self_blend.BLEND_REGIONS.items()},
+                "mask": "convex hull of the region's face-mesh points (counted here)",
+            }
         training["ffpp_reframe"] = {
             "top_left_side": list(sources.FFPP_REFRAME),
             "why": "FF++ crops cut to the analysis crops' framing before resizing (docs/DESIGN.md)",

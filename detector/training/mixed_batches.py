@@ -23,8 +23,8 @@ import numpy as np
 
 from detector.training import landmarks
 from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy
-from detector.training.self_blend import DEFAULT_CONFIG, self_blend
-from detector.training.sources import DFDC_FAKE, FFPP_METHODS, REAL, SELF_BLEND, Pools
+from detector.training.self_blend import BLEND_REGIONS, DEFAULT_CONFIG, REGION_CONFIG, self_blend
+from detector.training.sources import DFDC_FAKE, FFPP_METHODS, REAL, REGION_BLEND, SELF_BLEND, SYNTHETIC_FAKES, Pools
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,19 @@ MIXES = {
         "Deepfakes, Face2Face, FaceSwap and NeuralTextures and 10% self-blends of FF++ reals; UTKFace's all "
         "self-blends",
     ),
+    # dfdc_first with half of every source's self-blends regional (mouth, lower face or eyes only), the one change
+    # (docs/EXPERIMENTS.md, "Regional self-blends").
+    "dfdc_first_regions": Mix(
+        shares={"dfdc": 1 / 2, "ffpp": 1 / 3, "utkface": 1 / 6},
+        fake_kinds={
+            "dfdc": {DFDC_FAKE: 0.85, SELF_BLEND: 0.075, REGION_BLEND: 0.075},
+            "ffpp": {**{method: 0.225 for method in FFPP_METHODS}, SELF_BLEND: 0.05, REGION_BLEND: 0.05},
+            "utkface": {SELF_BLEND: 0.5, REGION_BLEND: 0.5},
+        },
+        words="as dfdc_first (DFDC half of each half, FaceForensics++ a third, UTKFace a sixth; DFDC's fakes 85% DFDC "
+        "swaps, FF++'s 22.5% each of its four methods), with each source's self-blends half whole-face and half "
+        "regional: the mouth, the lower face or the eyes only, blended with a milder colour change",
+    ),
 }
 
 
@@ -81,7 +94,7 @@ def _slots(pools: Pools, mix: Mix) -> tuple[list[tuple[str, str]], np.ndarray, l
         kinds = {
             kind: share
             for kind, share in mix.fake_kinds[source].items()
-            if kind == SELF_BLEND or (source, kind) in pools.images
+            if kind in SYNTHETIC_FAKES or (source, kind) in pools.images
         }
         kinds_total = sum(kinds.values())
         for kind, share in kinds.items():
@@ -120,7 +133,7 @@ class MixedBatches(keras.utils.PyDataset):
         self.meshes: dict[str, np.ndarray] = {}
         self.trusted: dict[str, np.ndarray] = {}
         for source, kind in self.fake_slots:
-            if kind == SELF_BLEND and source not in self.meshes:
+            if kind in SYNTHETIC_FAKES and source not in self.meshes:
                 meshes = landmarks.precompute_landmarks(
                     pools.images[(source, REAL)],
                     cache_folder,
@@ -139,9 +152,12 @@ class MixedBatches(keras.utils.PyDataset):
 
     def _draw(self, slot: tuple[str, str], rng: np.random.Generator) -> np.ndarray:
         source, kind = slot
-        if kind == SELF_BLEND:
+        if kind in SYNTHETIC_FAKES:
             index = int(rng.choice(self.trusted[source]))
-            return self_blend(self.pools.images[(source, REAL)][index], self.meshes[source][index], rng, DEFAULT_CONFIG)
+            real, mesh = self.pools.images[(source, REAL)][index], self.meshes[source][index]
+            if kind == REGION_BLEND:
+                return self_blend(real, mesh, rng, REGION_CONFIG, str(rng.choice(list(BLEND_REGIONS))))
+            return self_blend(real, mesh, rng, DEFAULT_CONFIG)
         pool = self.pools.images[slot]
         return pool[int(rng.integers(len(pool)))]
 

@@ -11,6 +11,12 @@ a blending boundary. SBI makes exactly those traces and nothing else, from a rea
    eroded or dilated, moved with the source, blurred into a soft edge and scaled by a random blend ratio;
 3. the fake is ``mask * source + (1 - mask) * target``.
 
+A *regional* self-blend (``region``: ``BLEND_REGIONS``) takes the mask from the hull of one part of the mesh only:
+the mouth, the lower face or the eyes. Expression reenactment (Face2Face, NeuralTextures) re-renders only such a
+part, so its traces are a blend boundary inside the face, not around it; these fakes teach that, without the
+reenactment proxies' expression warp (``reenactment``), which stays out of training so that the benchmark's
+figure on it still measures generalisation.
+
 Every function takes and returns NumPy arrays and draws its randomness from the ``numpy.random.Generator`` it is
 given, so a seeded call is repeatable. Sizes are fractions of the crop side, so they hold at any crop size.
 See docs/DESIGN.md, "Self-blended training fakes (SBI)".
@@ -25,6 +31,18 @@ import cv2
 import numpy as np
 
 from detector.training.landmarks import checked_crop_and_mesh, hull_mask
+from detector.training.reenactment import JAW, NOSE_BASE, OUTER_LIPS
+
+# MediaPipe face-mesh indices around each eye and its brow (the subject's right, then left).
+RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246, 70, 63, 105, 66, 107)
+LEFT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466, 300, 293, 334, 296, 336)
+EYES = (*RIGHT_EYE, *LEFT_EYE)
+# The mesh points whose hull is a regional self-blend's mask.
+BLEND_REGIONS = {
+    "mouth": OUTER_LIPS,
+    "lower_face": (*JAW, NOSE_BASE, *OUTER_LIPS),
+    "eyes": EYES,
+}
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,19 @@ class SelfBlendConfig:
 
 
 DEFAULT_CONFIG = SelfBlendConfig()
+# A regional blend's ranges: a milder colour change (a re-rendered mouth keeps the skin's colour; the default's hue
+# turned lips green), a more frequent blur, sharpening or resampling (the trace re-rendering leaves), and erosion and
+# edge softness small enough for a mouth that spans a tenth of the crop.
+REGION_CONFIG = SelfBlendConfig(
+    rgb_shift=8.0,
+    hue_shift=4.0,
+    saturation=0.1,
+    brightness=0.05,
+    contrast=0.05,
+    frequency_probability=0.7,
+    morphology=0.01,
+    mask_blur=(0.005, 0.02),
+)
 # The blur and sharpening sigmas are stated for this crop side and scaled with the actual one.
 REFERENCE_SIDE = 224
 
@@ -202,15 +233,24 @@ def blend_mask(
 
 
 def self_blend_with_mask(
-    image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, config: SelfBlendConfig = DEFAULT_CONFIG
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    rng: np.random.Generator,
+    config: SelfBlendConfig = DEFAULT_CONFIG,
+    region: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The self-blended fake ``(S, S, 3) uint8 RGB`` and the soft mask it was blended with, ``(S, S) float32``.
 
     ``image`` is a square real face crop ``(S, S, 3) uint8 RGB``; ``landmarks`` its face mesh ``(N, 2)`` (x, y)
     crop pixels (any dtype, e.g. the float16 of ``precompute_landmarks``). The mask (blend ratio included) is in
-    [0, 1]; where it is 0 the fake equals ``image`` exactly.
+    [0, 1]; where it is 0 the fake equals ``image`` exactly. With ``region`` (a key of ``BLEND_REGIONS``) the mask
+    covers that part of the face only.
     """
     points = checked_crop_and_mesh(image, landmarks)
+    if region is not None:
+        if region not in BLEND_REGIONS:
+            raise ValueError(f"region must be one of {tuple(BLEND_REGIONS)}, got {region!r}")
+        points = points[list(BLEND_REGIONS[region])]
     side = image.shape[0]
     source = color_perturbation(image, rng, config)
     if rng.random() < config.frequency_probability:
@@ -230,7 +270,11 @@ def self_blend_with_mask(
 
 
 def self_blend(
-    image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, config: SelfBlendConfig = DEFAULT_CONFIG
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    rng: np.random.Generator,
+    config: SelfBlendConfig = DEFAULT_CONFIG,
+    region: str | None = None,
 ) -> np.ndarray:
     """A self-blended fake ``(S, S, 3) uint8 RGB`` of a real crop and its mesh: see ``self_blend_with_mask``."""
-    return self_blend_with_mask(image, landmarks, rng, config)[0]
+    return self_blend_with_mask(image, landmarks, rng, config, region)[0]

@@ -79,6 +79,32 @@ def test_the_dfdc_first_mix_draws_dfdc_swaps_and_each_source_in_its_own_shares(d
     assert 1 - len(values) / total == pytest.approx(0.5 * 0.15 + 0.1 / 3 + 1 / 6, abs=0.04)
 
 
+def test_the_regions_mix_makes_regional_self_blends_in_place_of_half_the_whole_face_ones(drawn_meshes, monkeypatch):
+    calls = []
+
+    def noted(image, mesh, rng, config, region=None):
+        calls.append(region)
+        return np.zeros_like(image)
+
+    monkeypatch.setattr(mixed_batches, "self_blend", noted)
+    mix = mixed_batches.MIXES["dfdc_first_regions"]
+    batches = mixed_batches.MixedBatches(make_pools(), 96, NO_AUGMENTATION, seed=4, steps=20, mix=mix)
+    for index in range(len(batches)):
+        batches[index]
+    regional = [region for region in calls if region is not None]
+    assert set(regional) == set(mixed_batches.BLEND_REGIONS)
+    assert len(regional) / len(calls) == pytest.approx(0.5, abs=0.06)
+    # Everything else is as dfdc_first: only the self-blends are split.
+    first = mixed_batches.MIXES["dfdc_first"]
+    for source, kinds in mix.fake_kinds.items():
+        assert mix.shares[source] == first.shares[source]
+        for kind, share in first.fake_kinds[source].items():
+            if kind == "self_blend":
+                assert kinds["self_blend"] + kinds["region_blend"] == pytest.approx(share)
+            else:
+                assert kinds[kind] == share
+
+
 def test_every_mix_shares_out_each_half_and_each_sources_fakes_whole():
     for mix in mixed_batches.MIXES.values():
         assert sum(mix.shares.values()) == pytest.approx(1)

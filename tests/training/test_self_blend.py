@@ -224,3 +224,32 @@ def test_sizes_scale_with_the_crop() -> None:
     fake, mask = self_blend.self_blend_with_mask(image, points, np.random.default_rng(1), FULL_BLEND)
     np.testing.assert_array_equal(fake[mask == 0], image[mask == 0])
     assert (mask == 1).any() and (mask > 0.5).mean() > 0.2 and (mask == 0).mean() > 0.2
+
+
+@pytest.mark.parametrize("region", list(self_blend.BLEND_REGIONS))
+def test_a_regional_blend_covers_only_the_hull_of_its_region(region: str) -> None:
+    config = SelfBlendConfig(
+        scale_range=(1.0, 1.0),
+        max_translation=0.0,
+        deformation=0.0,
+        mask_scale=0.0,
+        morphology=0.0,
+        mask_blur=(0.0, 0.0),
+        blend_ratios=(1.0,),
+    )
+    rng = np.random.default_rng(1)
+    fake, mask = self_blend.self_blend_with_mask(IMAGE, LANDMARKS, rng, config, region=region)
+    region_hull = self_blend.hull_mask(LANDMARKS[list(self_blend.BLEND_REGIONS[region])], SIDE)
+    whole_hull = self_blend.hull_mask(LANDMARKS, SIDE)
+    assert 0 < mask.sum() < whole_hull.sum()
+    ring = np.ones((3, 3), np.uint8)
+    assert (mask <= cv2.dilate(region_hull, ring)).all()
+    np.testing.assert_array_equal(fake[mask == 0], IMAGE[mask == 0])
+
+
+def test_the_regional_ranges_are_milder_in_colour_and_an_unknown_region_is_refused() -> None:
+    regional, whole = self_blend.REGION_CONFIG, self_blend.DEFAULT_CONFIG
+    assert regional.rgb_shift < whole.rgb_shift and regional.hue_shift < whole.hue_shift
+    assert regional.frequency_probability > whole.frequency_probability
+    with pytest.raises(ValueError, match="region must be one of"):
+        self_blend.self_blend(IMAGE, LANDMARKS, np.random.default_rng(0), region="ears")
