@@ -160,15 +160,27 @@ def average_of(members: dict[str, keras.Model]) -> keras.Model:
     """One model whose output is the mean of ``members``' fake probabilities (name -> trained model).
 
     Each member keeps its own preprocessing inside and becomes a nested model named after it, so a saved file
-    holds them all and scoring code sees one model. All members must take the same input size.
+    holds them all and scoring code sees one model. The average takes the largest member's input; a member that
+    was trained on smaller crops gets them through an area resize in front of it, the resize its training crops
+    were decoded with (``cv2.INTER_AREA``; a mixed run decodes every source straight to 128 px).
     """
     if len(members) < 2:
         raise ValueError(f"an average needs at least two models, got {len(members)}")
-    sizes = {model.input_shape[1:] for model in members.values()}
-    if len(sizes) != 1:
-        raise ValueError(f"members take different inputs: {sorted(map(str, sizes))}")
-    inputs = keras.Input(next(iter(sizes)), name="face")
-    outputs = [keras.Model(model.input, model.output, name=name)(inputs) for name, model in members.items()]
+    shapes = {model.input_shape[1:] for model in members.values()}
+    if any(len(shape) != 3 or shape[0] != shape[1] or shape[2] != 3 for shape in shapes):
+        raise ValueError(f"members must take square RGB crops, got {sorted(map(str, shapes))}")
+    side = max(shape[0] for shape in shapes)
+    inputs = keras.Input((side, side, 3), name="face")
+    outputs = []
+    for name, model in members.items():
+        x = inputs
+        member = keras.Model(model.input, model.output, name=name)
+        if model.input_shape[1] != side:
+            small = model.input_shape[1]
+            resize = layers.Resizing(small, small, interpolation="area", name=f"{name}_resize")
+            member_input = keras.Input((side, side, 3))
+            member = keras.Model(member_input, member(resize(member_input)), name=name)
+        outputs.append(member(x))
     return keras.Model(inputs, layers.Average(name=weight_storage.AVERAGE_LAYER)(outputs), name="average")
 
 

@@ -61,6 +61,7 @@ def test_unknown_architecture():
 
 
 def test_an_average_of_models_scores_the_mean_of_its_members_and_saves_as_one_file(tmp_path):
+    import cv2
     import keras
     import numpy as np
 
@@ -78,8 +79,14 @@ def test_an_average_of_models_scores_the_mean_of_its_members_and_saves_as_one_fi
     assert weight_storage.average_members(first) == []
     with pytest.raises(ValueError, match="at least two"):
         architectures.average_of({"first": first})
-    with pytest.raises(ValueError, match="different inputs"):
-        architectures.average_of({"a": first, "b": architectures.build_classifier("compact", input_size=96)})
+    # A member trained on smaller crops gets the average's through an area resize (cv2.INTER_AREA's twin).
+    small = architectures.build_classifier("compact", input_size=32, resolution=32)
+    mixed = architectures.average_of({"first": first, "small": small})
+    assert mixed.input_shape[1:] == (64, 64, 3)
+    resized = np.stack([cv2.resize(crop, (32, 32), interpolation=cv2.INTER_AREA) for crop in crops])
+    expected = (first.predict_on_batch(crops) + small.predict_on_batch(resized)) / 2
+    np.testing.assert_allclose(mixed.predict_on_batch(crops), expected, atol=1e-5)
+    assert [member.name for member in weight_storage.average_members(mixed)] == ["first", "small"]
 
 
 def test_a_float32_copy_scores_like_the_bfloat16_model_it_copies():
