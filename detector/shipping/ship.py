@@ -249,14 +249,19 @@ def combine(
     command: str = "",
 ) -> model_card.ModelCard:
     """Saves one model that averages the named shipped models (``architectures.average_of``) with a card of its
-    own: calibration, thresholds and metrics fitted and measured for the average (``recalibrate``), not borrowed
-    from a member. The members must share input size and crop framing; the result scores each crop mirrored too.
+        own: calibration, thresholds and metrics fitted and measured for the average (``recalibrate``), not borrowed
+        from a member. The members must share the crop framing (not the input size); the result scores each crop mirrored
+    too.
     """
     folder = models_folder or model_card.models_folder()
     cards = [model_card.read_card(member, folder) for member in members]
-    framings = {(card.preprocessing.input_size, card.preprocessing.face_margin) for card in cards}
-    if len(framings) != 1 or len({card.preprocessing.face_detector for card in cards}) != 1:
-        raise ModelCardError(f"{', '.join(members)} do not share input size, crop margin and face detector")
+    # Input sizes may differ (``average_of`` resizes for the smaller); the crop itself must be the same.
+    framings = {
+        (card.preprocessing.face_margin, card.preprocessing.face_center_shift, card.preprocessing.face_detector)
+        for card in cards
+    }
+    if len(framings) != 1:
+        raise ModelCardError(f"{', '.join(members)} do not share crop margin, centre shift and face detector")
     combined = architectures.average_of(
         {card.name: weight_storage.load(model_card.verified_weights(card, folder)) for card in cards}
     )

@@ -157,6 +157,15 @@ def test_combine_saves_one_averaging_model_with_its_own_calibration(tiny_models_
     mirrored = (tiny.score_uncalibrated(crops[:, :, ::-1]) + second.score_uncalibrated(crops[:, :, ::-1])) / 2
     np.testing.assert_allclose(pair.score_uncalibrated(crops), (expected + mirrored) / 2, atol=1e-5)
 
+    # Members may take different input sizes, not different crops.
+    other_card = model_card.read_card("other", tmp_path)
+    framed = dataclasses.replace(
+        other_card, preprocessing=dataclasses.replace(other_card.preprocessing, face_margin=1.3)
+    )
+    model_card.write_card(framed, tmp_path)
+    assert cli.main(argv) == 1
+    assert "do not share crop margin" in capsys.readouterr().err
+
 
 def _card_trained_on(name: str, fakes: str | None) -> model_card.ModelCard:
     card = model_card.ModelCard.from_dict(json.loads(model_card.card_path("compact_v1").read_text()))
