@@ -47,6 +47,16 @@ def drawn_landmarks(side: int = SIDE) -> np.ndarray:
 IMAGE = drawn_face()
 LANDMARKS = drawn_landmarks()
 FULL_BLEND = SelfBlendConfig(blend_ratios=(1.0,))
+# No movement, bending, erosion or soft edge: the mask is exactly the hull it is drawn from.
+STILL = SelfBlendConfig(
+    scale_range=(1.0, 1.0),
+    max_translation=0.0,
+    deformation=0.0,
+    mask_scale=0.0,
+    morphology=0.0,
+    mask_blur=(0.0, 0.0),
+    blend_ratios=(1.0,),
+)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -118,16 +128,7 @@ def test_the_input_is_not_modified() -> None:
 
 
 def test_without_movement_or_deformation_the_mask_follows_the_hull() -> None:
-    config = SelfBlendConfig(
-        scale_range=(1.0, 1.0),
-        max_translation=0.0,
-        deformation=0.0,
-        mask_scale=0.0,
-        morphology=0.0,
-        mask_blur=(0.0, 0.0),
-        blend_ratios=(1.0,),
-    )
-    _, mask = self_blend.self_blend_with_mask(IMAGE, LANDMARKS, np.random.default_rng(0), config)
+    _, mask = self_blend.self_blend_with_mask(IMAGE, LANDMARKS, np.random.default_rng(0), STILL)
     hull = self_blend.hull_mask(LANDMARKS, SIDE)
     # Hard (0 or 1) and the hull, up to the one-pixel rounding of its resampled outline.
     assert set(np.unique(mask)) == {0.0, 1.0}
@@ -228,17 +229,8 @@ def test_sizes_scale_with_the_crop() -> None:
 
 @pytest.mark.parametrize("region", list(self_blend.BLEND_REGIONS))
 def test_a_regional_blend_covers_only_the_hull_of_its_region(region: str) -> None:
-    config = SelfBlendConfig(
-        scale_range=(1.0, 1.0),
-        max_translation=0.0,
-        deformation=0.0,
-        mask_scale=0.0,
-        morphology=0.0,
-        mask_blur=(0.0, 0.0),
-        blend_ratios=(1.0,),
-    )
     rng = np.random.default_rng(1)
-    fake, mask = self_blend.self_blend_with_mask(IMAGE, LANDMARKS, rng, config, region=region)
+    fake, mask = self_blend.self_blend_with_mask(IMAGE, LANDMARKS, rng, STILL, region=region)
     region_hull = self_blend.hull_mask(LANDMARKS[list(self_blend.BLEND_REGIONS[region])], SIDE)
     whole_hull = self_blend.hull_mask(LANDMARKS, SIDE)
     assert 0 < mask.sum() < whole_hull.sum()
