@@ -249,9 +249,9 @@ def combine(
     command: str = "",
 ) -> model_card.ModelCard:
     """Saves one model that averages the named shipped models (``architectures.average_of``) with a card of its
-        own: calibration, thresholds and metrics fitted and measured for the average (``recalibrate``), not borrowed
-        from a member. The members must share the crop framing (not the input size); the result scores each crop mirrored
-    too.
+    own: calibration, thresholds and metrics fitted and measured for the average (``recalibrate``), not borrowed
+    from a member. The members must share the crop framing (not the input size); the result scores each crop
+    mirrored too.
     """
     folder = models_folder or model_card.models_folder()
     cards = [model_card.read_card(member, folder) for member in members]

@@ -8,8 +8,8 @@ fake that carried to swaps of another method here: docs/EXPERIMENTS.md). ``MIXES
 
 Training batches (``MixedBatches``) draw each crop at random from its pool, with a generator seeded by
 ``(seed, epoch, batch index)``, so a batch is the same whatever order Keras asks for it in. Selection
-(``WeightedSelection``) uses every validation crop once, in a fixed order, weighted so that each source's reals,
-each source's fakes and each FF++ method count alike.
+(``WeightedSelection``) uses every validation crop once, in a fixed order, weighted so that each source weighs
+as the run's mix weighs it, its reals as much as its fakes, and each FF++ method alike.
 """
 
 from __future__ import annotations

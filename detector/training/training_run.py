@@ -104,8 +104,8 @@ POLICY_FILE = "augmentation.json"
 SELECT_ON = {
     "dfdc": "validation loss on the DFDC validation crops (real and fake)",
     "self_blends": "validation loss on the DFDC validation reals and self-blends of them (no fake labels used)",
-    "mixed": "validation loss on the DFDC and FaceForensics++ validation crops, weighted so that each source's "
-    "reals, each source's fakes and each FF++ method count alike",
+    "mixed": "validation loss on the DFDC and FaceForensics++ validation crops, each source weighed as the run's "
+    "batch mix weighs it, its reals as much as its fakes, and each FF++ method alike",
 }
 SELECT_ON_FILE = "select_on.json"
 
