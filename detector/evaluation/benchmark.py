@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from detector.evaluation import benchmark_clips, benchmark_sets, evaluate
-from detector.shipping import calibrate
 from detector.training import datasets, sources
 
 logger = logging.getLogger(__name__)
@@ -55,7 +54,7 @@ class BenchmarkSet:
 
     def for_model(self, calibration_sources: Sequence[str]) -> BenchmarkSet:
         """The set as measured for a model whose calibration was fitted on ``calibration_sources``: where that
-        includes this set's groups, only their report half (``calibrate.in_calibration_half`` false), since the
+        includes this set's groups, only their report half (``datasets.in_calibration_half`` false), since the
         other half fitted the probabilities and thresholds being measured."""
         if self.calibration_source is None or self.calibration_source not in calibration_sources:
             return self
@@ -179,7 +178,7 @@ def crop_set(item: BenchmarkSet, root: Path, cache_folder: Path | None = None) -
     labels = ensure_written(item, root, cache_folder)
     crops = datasets.read_labels(labels, labels.parent)
     if item.report_half_only:
-        crops = crops.subset(np.array([not calibrate.in_calibration_half(group) for group in crops.groups]))
+        crops = crops.subset(np.array([not datasets.in_calibration_half(group) for group in crops.groups]))
     return crops
 
 

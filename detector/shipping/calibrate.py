@@ -25,7 +25,6 @@ Threshold rule (``choose_thresholds``), on calibrated probabilities:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from detector.evaluation import metrics
 from detector.models import model_card
 from detector.models.calibration import describe, logits, rescale
 from detector.models.model_card import DEFAULT_CALIBRATION_METHOD as DEFAULT_METHOD
+from detector.training.datasets import in_calibration_half
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ TARGET_PRECISION = 0.9
 MIN_CALLS = 10
 # Below this many crops of each class in each half, the fit is not worth trusting: nothing is fitted.
 MIN_PER_CLASS = 10
-HALF_SALT = "calibration-half:"
 
 
 def _log_loss(labels: np.ndarray, scaled_logits: np.ndarray, weights: np.ndarray | None = None) -> float:
@@ -181,12 +180,6 @@ def choose_thresholds(
         fake_target_met=bool(fake_ok.any()),
         real_target_met=bool(real_ok.any()),
     )
-
-
-def in_calibration_half(group: str) -> bool:
-    """Stable half of the validation groups: the salted SHA-1 of the group is even. Independent of the
-    train/validation split (``datasets.is_validation_group``), which hashes the group without the salt."""
-    return int(hashlib.sha1((HALF_SALT + group).encode("utf-8")).hexdigest()[:8], 16) % 2 == 0
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,18 @@ def is_validation_group(group: str, validation_percent: int) -> bool:
     return int(digest[:8], 16) % 100 < validation_percent
 
 
+# The validation groups are halved again: the calibration half fits calibrations and thresholds, the other half
+# (the report half) measures them (``detector.shipping.calibrate``; the benchmark measures a source a model's
+# calibration was fitted on on its report half only).
+CALIBRATION_HALF_SALT = "calibration-half:"
+
+
+def in_calibration_half(group: str) -> bool:
+    """Stable half of the validation groups: the salted SHA-1 of the group is even. Independent of the
+    train/validation split (``is_validation_group``), which hashes the group without the salt."""
+    return int(hashlib.sha1((CALIBRATION_HALF_SALT + group).encode("utf-8")).hexdigest()[:8], 16) % 2 == 0
+
+
 VALIDATION_PERCENT = 15
 # How cards and the ensemble table name the data their validation numbers come from.
 VALIDATION_DATA = "DFDC face crops, group-split validation set, one crop each"
