@@ -162,6 +162,44 @@ def ffpp_validation_scores(
     )
 
 
+def _other_sources(
+    sources: Sequence[str], model: keras.Model, card: model_card.ModelCard, cache_folder: Path | None
+) -> list[calibrate.SourceScores]:
+    """The validation scores of the calibration sources besides DFDC (``CALIBRATION_SOURCES``)."""
+    unknown = set(sources) - set(CALIBRATION_SOURCES)
+    if "dfdc" not in sources or unknown:
+        raise ValueError(f"calibration sources are dfdc and optionally ffpp, got {list(sources)}")
+    if "ffpp" not in sources:
+        return []
+    return [
+        ffpp_validation_scores(model, card.preprocessing.input_size, card.preprocessing.test_time_flip, cache_folder)
+    ]
+
+
+def _without_calibrated_figures(card: model_card.ModelCard, kept: dict) -> model_card.ModelCard:
+    """The card without what a new calibration makes stale: the benchmark's figures (any metric not in ``kept``
+    but the storage record), the video thresholds and their report (``CALIBRATED_EXTRA``). Says what it drops."""
+    dropped = sorted(
+        key
+        for key in card.metrics
+        if key not in kept and key != "storage" and not key.endswith(("_intervals", "_decisions"))
+    )
+    if dropped or card.video_thresholds:
+        logger.warning(
+            "%s: the benchmark figures (%s) and video thresholds were measured in the old calibration and are "
+            "dropped; rerun `python -m detector benchmark --model %s --record --video`",
+            card.name,
+            ", ".join(dropped) or "none",
+            card.name,
+        )
+    return dataclasses.replace(
+        card,
+        metrics={key: value for key, value in card.metrics.items() if key in kept or key == "storage"},
+        video_thresholds={},
+        extra={key: value for key, value in card.extra.items() if key not in CALIBRATED_EXTRA},
+    )
+
+
 def recalibrate(
     name: str,
     models_folder: Path | None = None,
@@ -180,20 +218,13 @@ def recalibrate(
     (``calibrate.fit_on_validation``). Figures measured in the old probabilities (the benchmark's, the clips')
     and the video thresholds fitted on them are dropped: rerun ``python -m detector benchmark --record --video``.
     """
-    unknown = set(sources) - set(CALIBRATION_SOURCES)
-    if "dfdc" not in sources or unknown:
-        raise ValueError(f"calibration sources are dfdc and optionally ffpp, got {list(sources)}")
     folder = models_folder or model_card.models_folder()
     card = model_card.read_card(name, folder)
     weights = model_card.verified_weights(card, folder)
     model = weight_storage.load(weights)
     validation_set, images, percent = _validation_images(card, cache_folder)
     mirror = card.preprocessing.test_time_flip
-    others = (
-        [ffpp_validation_scores(model, card.preprocessing.input_size, mirror, cache_folder)]
-        if "ffpp" in sources
-        else []
-    )
+    others = _other_sources(sources, model, card, cache_folder)
     fitted = calibrate.fit_on_validation(
         validation_set.labels,
         predict(model, images, mirror=mirror),
@@ -203,28 +234,13 @@ def recalibrate(
         method=method,
         others=others,
     )
-    dropped = sorted(
-        key
-        for key in card.metrics
-        if key not in fitted.metrics and key != "storage" and not key.endswith(("_intervals", "_decisions"))
-    )
-    if dropped or card.video_thresholds:
-        logger.warning(
-            "%s: the benchmark figures (%s) and video thresholds were measured in the old calibration and are "
-            "dropped; rerun `python -m detector benchmark --model %s --record --video`",
-            name,
-            ", ".join(dropped) or "none",
-            name,
-        )
     updated = dataclasses.replace(
-        card,
+        _without_calibrated_figures(card, fitted.metrics),
         thresholds=fitted.thresholds,
         # How the stored weights compare with the float ones stays true: the weights did not change.
         metrics={**fitted.metrics, **{key: card.metrics[key] for key in ("storage",) if key in card.metrics}},
         calibration=fitted.calibration,
         training={**card.training, "validation_percent": percent},
-        video_thresholds={},
-        extra={key: value for key, value in card.extra.items() if key not in CALIBRATED_EXTRA},
     )
     if model_card.file_sha256(weights) != updated.sha256:
         raise ModelCardError(f"the weights of {name!r} changed while recalibrating")
@@ -342,13 +358,20 @@ def quantize(
         "measured_by": "detector.shipping.quantize",
     }
     logger.info("8-bit storage of %s: %s", name, storage)
-    # The weights changed a little, so the calibration is refitted, by the method the card had.
+    # The weights changed a little, so the calibration is refitted, by the method and on the sources the card had.
     method = card.calibration.method if card.calibration else calibrate.DEFAULT_METHOD
+    sources = card.calibration.sources if card.calibration else ("dfdc",)
     fitted = calibrate.fit_on_validation(
-        labels, small_scores, validation_set.groups, datasets.VALIDATION_DATA, target_precision, method=method
+        labels,
+        small_scores,
+        validation_set.groups,
+        datasets.VALIDATION_DATA,
+        target_precision,
+        method=method,
+        others=_other_sources(sources, small_model, card, cache_folder),
     )
     updated = dataclasses.replace(
-        card,
+        _without_calibrated_figures(card, fitted.metrics),
         thresholds=fitted.thresholds,
         metrics={**fitted.metrics, "storage": storage},
         calibration=fitted.calibration,

@@ -86,6 +86,13 @@ def test_calibrate_on_mixed_sources_fits_on_dfdc_and_ffpp_and_drops_figures_of_t
     with pytest.raises(ValueError, match="calibration sources"):
         ship.recalibrate("tiny", tmp_path, tmp_path / "c", sources=("ffpp",))
 
+    # Storing the weights in 8 bits refits the calibration on the same sources, and drops what it makes stale.
+    model_card.write_card(dataclasses.replace(after, video_thresholds=stale.video_thresholds), tmp_path)
+    assert cli.main(["quantize", *argv[1:]]) == 0
+    stored = model_card.read_card("tiny", tmp_path)
+    assert stored.calibration.sources == ("dfdc", "ffpp") and "calibration_sources" in stored.metrics
+    assert stored.video_thresholds == {}
+
 
 @requires_shared
 def test_quantize_stores_8_bit_weights_and_measures_that_quality_did_not_move(
