@@ -1,10 +1,10 @@
 """From a trained network to a shipped model: ``models/<name>.keras`` (or ``.int8.npz``) and its card.
 
-Every shipped model's calibration and decision thresholds are fitted on one half of the DFDC validation split and
-measured on the other (``calibrate.fit_on_validation``), whether it was just trained (``train.export``),
-recalibrated (``python -m detector calibrate``), stored in 8 bits (``quantize``) or made by averaging shipped
-models (``combine``). The card also states, in a reviewer's words, what the model's training fakes leave it blind
-to (``training_limitations``, ``average_limitations``).
+Every shipped model's calibration and decision thresholds are fitted on one half of the DFDC validation split (and,
+asked for, of FF++'s validation groups too) and measured on the other (``calibrate.fit_on_validation``), whether it
+was just trained (``train.export``), recalibrated (``python -m detector calibrate``), stored in 8 bits
+(``quantize``) or made by averaging shipped models (``combine``). The card also states, in a reviewer's words, what
+the model's training fakes leave it blind to (``training_limitations``, ``average_limitations``).
 """
 
 from __future__ import annotations
