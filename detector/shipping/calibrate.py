@@ -26,6 +26,7 @@ Threshold rule (``choose_thresholds``), on calibrated probabilities:
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ from detector.models import model_card
 from detector.models.calibration import describe, logits, rescale
 from detector.models.model_card import DEFAULT_CALIBRATION_METHOD as DEFAULT_METHOD
 from detector.training.datasets import in_calibration_half
+from detector.training.sources import REAL, balanced_weights
 
 logger = logging.getLogger(__name__)
 
@@ -235,19 +237,14 @@ class SourceScores:
 
 def source_weights(labels: np.ndarray, kinds: Sequence[str], sources: Sequence[str]) -> np.ndarray:
     """Each crop's weight in a fit on several sources: every source weighs the same, its reals as much as its
-    fakes, and its fakes' kinds alike; the mean weight is 1."""
-    labels = np.asarray(labels)
-    kinds, sources = np.asarray(kinds, dtype=object), np.asarray(sources, dtype=object)
-    names = list(dict.fromkeys(sources.tolist()))
-    weights = np.zeros(labels.size)
-    for name in names:
-        real = (sources == name) & (labels == 0)
-        weights[real] = 0.5 / len(names) / real.sum()
-        fake_kinds = list(dict.fromkeys(kinds[(sources == name) & (labels == 1)].tolist()))
-        for kind in fake_kinds:
-            chosen = (sources == name) & (labels == 1) & (kinds == kind)
-            weights[chosen] = 0.5 / len(names) / len(fake_kinds) / chosen.sum()
-    return weights * labels.size / weights.sum()
+    fakes, and its fakes' kinds alike; the mean weight is 1 (``sources.balanced_weights``, as a mixed run's
+    selection loss weighs them)."""
+    keys = [
+        (source, REAL if label == 0 else kind)
+        for label, kind, source in zip(np.asarray(labels).tolist(), kinds, sources, strict=True)
+    ]
+    per_crop = balanced_weights(dict(Counter(keys)))
+    return np.array([per_crop[key] for key in keys])
 
 
 def _report_figures(labels: np.ndarray, raw: np.ndarray, calibrated: np.ndarray, thresholds) -> dict[str, Any]:

@@ -146,7 +146,7 @@ def ffpp_validation_scores(
 ) -> calibrate.SourceScores:
     """The model's raw outputs on the FF++ validation groups (``sources.split_ffpp``), cut to the analysis framing
     first as training cuts them (``sources.FFPP_REFRAME``), with each crop's group and method."""
-    from detector.training import sources
+    from detector.training import sources  # here: the calibration functions below take a parameter of this name
 
     validation = sources.split_ffpp(sources.load_ffpp_faces())[1]
     crops = validation.crops

@@ -173,14 +173,13 @@ def average_of(members: dict[str, keras.Model]) -> keras.Model:
     inputs = keras.Input((side, side, 3), name="face")
     outputs = []
     for name, model in members.items():
-        x = inputs
         member = keras.Model(model.input, model.output, name=name)
         if model.input_shape[1] != side:
             small = model.input_shape[1]
             resize = layers.Resizing(small, small, interpolation="area", name=f"{name}_resize")
             member_input = keras.Input((side, side, 3))
             member = keras.Model(member_input, member(resize(member_input)), name=name)
-        outputs.append(member(x))
+        outputs.append(member(inputs))
     return keras.Model(inputs, layers.Average(name=weight_storage.AVERAGE_LAYER)(outputs), name="average")
 
 

@@ -24,7 +24,16 @@ import numpy as np
 from detector.training import landmarks
 from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy
 from detector.training.self_blend import BLEND_REGIONS, DEFAULT_CONFIG, REGION_CONFIG, self_blend
-from detector.training.sources import DFDC_FAKE, FFPP_METHODS, REAL, REGION_BLEND, SELF_BLEND, SYNTHETIC_FAKES, Pools
+from detector.training.sources import (
+    DFDC_FAKE,
+    FFPP_METHODS,
+    REAL,
+    REGION_BLEND,
+    SELF_BLEND,
+    SYNTHETIC_FAKES,
+    Pools,
+    balanced_weights,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -182,19 +191,8 @@ class MixedBatches(keras.utils.PyDataset):
 def selection_weights(pools: Pools, mix: Mix = MIXES["even"]) -> dict[tuple[str, str], float]:
     """The weight of one crop of each pool, so that every source's reals weigh as much as its fakes, the sources
     weigh as ``mix`` shares them out (among those ``pools`` has), and every kind of a source's fakes alike; the
-    mean weight of a crop is 1."""
-    sources = sorted({source for source, _ in pools.images})
-    total = sum(mix.shares[source] for source in sources)
-    weights: dict[tuple[str, str], float] = {}
-    for source in sources:
-        share = mix.shares[source] / total
-        fakes = [kind for (s, kind) in pools.images if s == source and kind != REAL]
-        if (source, REAL) in pools.images:
-            weights[(source, REAL)] = 0.5 * share / len(pools.images[(source, REAL)])
-        for kind in fakes:
-            weights[(source, kind)] = 0.5 * share / len(fakes) / len(pools.images[(source, kind)])
-    scale = pools.count() / sum(weights[key] * len(pools.images[key]) for key in weights)
-    return {key: value * scale for key, value in weights.items()}
+    mean weight of a crop is 1 (``sources.balanced_weights``)."""
+    return balanced_weights({key: len(images) for key, images in pools.images.items()}, mix.shares)
 
 
 class WeightedSelection(keras.utils.PyDataset):

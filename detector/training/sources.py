@@ -106,6 +106,28 @@ def load_dfdc_extra_fakes(shared: Path | None = None) -> datasets.CropSet:
     return crops
 
 
+def balanced_weights(
+    counts: dict[tuple[str, str], int], shares: dict[str, float] | None = None
+) -> dict[tuple[str, str], float]:
+    """The weight of one crop of each ``(source, kind)`` group of ``counts`` crops (kind ``REAL`` or a kind of
+    fake), so that the sources weigh as ``shares`` gives them out (None: alike), each source's reals as much as its
+    fakes, and its kinds of fake alike; the mean weight of a crop is 1. Used by a mixed run's selection loss and by
+    a calibration fitted on several sources, so that both balance the same way."""
+    names = sorted({source for source, _ in counts})
+    given = {name: 1.0 for name in names} if shares is None else {name: shares[name] for name in names}
+    total = sum(given.values())
+    weights: dict[tuple[str, str], float] = {}
+    for name in names:
+        share = given[name] / total
+        fakes = [kind for (source, kind) in counts if source == name and kind != REAL]
+        if (name, REAL) in counts:
+            weights[(name, REAL)] = 0.5 * share / counts[(name, REAL)]
+        for kind in fakes:
+            weights[(name, kind)] = 0.5 * share / len(fakes) / counts[(name, kind)]
+    scale = sum(counts.values()) / sum(weights[key] * counts[key] for key in weights)
+    return {key: value * scale for key, value in weights.items()}
+
+
 @dataclass(frozen=True)
 class Pools:
     """Decoded crops ``(N, S, S, 3) uint8 RGB`` by ``(source, kind)``: kind ``"real"``, ``"dfdc_fake"`` or an FF++
