@@ -49,9 +49,9 @@ def main() -> None:
         )
         print(
             f"{name}: DFDC report half: reals {dfdc[labels == 0].mean():.3f}, fakes {dfdc[labels == 1].mean():.3f}, "
-            f"2E[p(1-p)] {2 * np.mean(dfdc * (1 - dfdc)):.3f}; unseen people ({unseen.size}): mean {unseen.mean():.3f}, "
-            f"median {np.median(unseen):.3f}, at or above the fake threshold {card.thresholds.fake:.2f}: "
-            f"{np.mean(unseen >= card.thresholds.fake):.1%}"
+            f"2E[p(1-p)] {2 * np.mean(dfdc * (1 - dfdc)):.3f}; "
+            f"unseen people ({unseen.size}): mean {unseen.mean():.3f}, median {np.median(unseen):.3f}, "
+            f"at or above the fake threshold {card.thresholds.fake:.2f}: {np.mean(unseen >= card.thresholds.fake):.1%}"
         )
 
 

@@ -85,6 +85,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "run; a resumed run keeps its own)",
     )
     parser.add_argument(
+        "--select-by",
+        choices=["loss", "auc"],
+        help="what picks the best epoch, lowers the learning rate and stops the run: the lowest validation loss, "
+        "or the highest validation ROC AUC, which ranks only (the calibration is refitted after training either "
+        "way) (default: loss for a new run; a resumed run keeps its own)",
+    )
+    parser.add_argument(
         "--mix",
         choices=["even", "dfdc-first", "dfdc-first-regions"],
         help="a mixed run's batch recipe: every source a third of each half (even), or DFDC half, FF++ a third, "
@@ -141,6 +148,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         precision=arguments.precision,
         augmentation=arguments.augment,
         select_on=arguments.select_on.replace("-", "_") if arguments.select_on else None,
+        select_by=arguments.select_by,
         mix=arguments.mix.replace("-", "_") if arguments.mix else None,
     )
     from detector.shipping import export

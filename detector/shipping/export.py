@@ -97,7 +97,7 @@ def export(
         "fakes": config.fakes,
         "extra_reals": config.extra_reals,
         "precision": trained_precision,
-        "selected_on": training_run.SELECT_ON[config.select_on or "dfdc"],
+        "selected_on": training_run.selection_words(config.select_on, config.select_by),
         "sessions": list(sessions),
     }
     if config.fakes != "dfdc":

@@ -2,9 +2,9 @@
 
 A run lives in a run folder (``runs/<name>/``, ignored by git; ``detector.training.training_run``): ``log.csv``
 per epoch, ``last.keras`` after each epoch (to continue an interrupted run with ``--resume``), ``best.keras`` at the
-lowest validation loss. When the run ends (epochs done or early stopping) ``train`` returns the best
-model; ``detector.shipping.export`` calibrates and measures it on the validation split and writes
-``models/<name>.keras`` with its card.
+best validation figure (the lowest loss, or with ``select_by="auc"`` the highest ROC AUC). When the run ends
+(epochs done or early stopping) ``train`` returns the best model; ``detector.shipping.export`` calibrates and
+measures it on the validation split and writes ``models/<name>.keras`` with its card.
 """
 
 from __future__ import annotations
@@ -89,6 +89,9 @@ class TrainingConfig:
     # Whose validation loss picks the best epoch, halves the rate and stops the run (SELECT_ON; None: "dfdc" for
     # a fresh run, and for a resumed one what it started with).
     select_on: str | None = None
+    # What picks the best epoch, halves the rate and stops the run (training_run.SELECT_BY; None: "loss" for a fresh
+    # run, and for a resumed one what it started with).
+    select_by: str | None = None
     # A mixed run's batch recipe (``mixed_batches.MIXES``; None: "even" for a fresh run, and for a resumed one what
     # it started with). It weighs the sources of the selection loss too.
     mix: str | None = None
@@ -104,6 +107,8 @@ class TrainingConfig:
             raise ValueError(f"extra_reals must be one of {EXTRA_REALS}, got {self.extra_reals!r}")
         if self.select_on is not None and self.select_on not in training_run.SELECT_ON:
             raise ValueError(f"select_on must be one of {tuple(training_run.SELECT_ON)}, got {self.select_on!r}")
+        if self.select_by is not None and self.select_by not in training_run.SELECT_BY:
+            raise ValueError(f"select_by must be one of {tuple(training_run.SELECT_BY)}, got {self.select_by!r}")
         if self.mix is not None and self.mix not in mixed_batches.MIXES:
             raise ValueError(f"mix must be one of {tuple(mixed_batches.MIXES)}, got {self.mix!r}")
         if self.mix is not None and self.fakes != "mixed":
@@ -257,7 +262,7 @@ def _validation_batches(
 @dataclass(frozen=True)
 class TrainedRun:
     """What a run ends with, for ``detector.shipping.export`` to calibrate, measure and ship: the model of the
-    lowest validation loss (``exported_epoch``), the validation split it was chosen on, and how it was trained."""
+    best validation figure (``exported_epoch``), the validation split it was chosen on, and how it was trained."""
 
     model: keras.Model
     config: TrainingConfig
@@ -301,7 +306,11 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
     fresh = not export_only and not (resume and last_path.is_file())
     # What the run trains with and selects on: recorded by a fresh run, kept (and checked) by a continued one.
     policy = training_run.run_policy(run, fresh, requested=config.augmentation)
-    config = dataclasses.replace(config, select_on=training_run.run_select_on(run, fresh, config.select_on))
+    config = dataclasses.replace(
+        config,
+        select_on=training_run.run_select_on(run, fresh, config.select_on),
+        select_by=training_run.run_select_by(run, fresh, config.select_by),
+    )
     if config.fakes == "mixed":
         config = dataclasses.replace(config, mix=training_run.run_mix(run, fresh, config.mix))
     if export_only:
@@ -327,31 +336,38 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
             metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
         )
 
-    losses = training_run.validation_losses(log_path)
+    scores = training_run.selection_scores(log_path, config.select_by)
     _, stopped = training_run.plateau_schedule(
-        losses, config.learning_rate, config.patience, rate_patience=config.rate_patience
+        scores, config.learning_rate, config.patience, rate_patience=config.rate_patience
     )
     if export_only or stopped or initial_epoch >= config.epochs:
         action = "export"
     else:
         action = "resume" if initial_epoch else "start"
-    sessions = training_run.record_session(run, config.command, len(losses), action)
+    sessions = training_run.record_session(run, config.command, len(scores), action)
     if initial_epoch < config.epochs and not (export_only or stopped):
         training_batches = _training_batches(config, train_images, train_set.labels, initial_epoch, policy)
         # The batches hold what they need (for SBI, copies of the reals): let the full array go.
         del train_images
         validation_batches = _validation_batches(config, validation_images, validation_set.labels)
+        monitor, higher_is_better, _ = training_run.SELECT_BY[config.select_by]
+        best_so_far = min(scores) if scores else None
+        if best_so_far is not None and higher_is_better:
+            best_so_far = -best_so_far
         callbacks = [
             keras.callbacks.CSVLogger(str(log_path), append=True),
             # Before the checkpoints, so that last.keras holds the rate the next epoch will use.
-            training_run.PlateauSchedule(losses, config.learning_rate, config.patience, config.rate_patience),
+            training_run.PlateauSchedule(
+                scores, config.learning_rate, config.patience, config.rate_patience, config.select_by
+            ),
             keras.callbacks.ModelCheckpoint(str(last_path)),
             keras.callbacks.ModelCheckpoint(
                 str(best_path),
-                monitor="val_loss",
+                monitor=monitor,
+                mode="max" if higher_is_better else "min",
                 save_best_only=True,
                 # A resumed run must not replace the best checkpoint with a worse first epoch.
-                initial_value_threshold=min(losses, default=None),
+                initial_value_threshold=best_so_far,
             ),
         ]
         model.fit(
@@ -370,15 +386,15 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
     if config.fakes == "mixed":
         mixed = sources.mixed_sets(False, config.validation_percent, config.limit)
         train_count = sum(len(crops) for crops in mixed.values())
-    losses = training_run.validation_losses(log_path)
-    # best.keras holds the epoch of the lowest logged loss (the checkpoint only takes a loss below the log's best).
-    exported_epoch = int(np.argmin(losses)) + 1 if best_path.is_file() and losses else len(losses)
+    scores = training_run.selection_scores(log_path, config.select_by)
+    # best.keras holds the epoch of the best logged score (the checkpoint only takes one better than the log's best).
+    exported_epoch = int(np.argmin(scores)) + 1 if best_path.is_file() and scores else len(scores)
     return TrainedRun(
         best,
         config,
         validation_set,
         validation_images,
-        len(losses),
+        len(scores),
         train_count,
         policy,
         tuple(sessions),

@@ -2,9 +2,10 @@
 later invocation and its card can say how it was made.
 
 ``log.csv`` holds one row per epoch; the learning rate and the decision to stop are computed from its validation
-losses (``plateau_schedule``), not from callbacks' memory, which a new process would not have.
-``augmentation.json``, ``select_on.json`` and ``mix.json`` record what a fresh run trains with and selects its
-epochs on, which a resumed run keeps; ``sessions.jsonl`` lists every invocation with the code version that ran it.
+figures (``selection_scores``, ``plateau_schedule``), not from callbacks' memory, which a new process would not have.
+``augmentation.json``, ``select_on.json``, ``select_by.json`` and ``mix.json`` record what a fresh run trains with
+and selects its epochs on and by, which a resumed run keeps; ``sessions.jsonl`` lists every invocation with the
+code version that ran it.
 """
 
 from __future__ import annotations
@@ -26,29 +27,51 @@ from detector.training.augment import AugmentationPolicy
 logger = logging.getLogger(__name__)
 
 
+# What picks a run's best epoch, halves its rate and stops it: the Keras log key, whether higher is better, and
+# words for the card. The loss also rewards confidence, which the calibration fitted after training refits; the
+# ROC AUC only ranks. Mixed runs' losses went flat while their ROC AUC rose for three times as many batches, and
+# their last epochs ranked every benchmark set better (docs/EXPERIMENTS.md, "The last epoch instead of the lowest
+# selection loss").
+SELECT_BY = {
+    "loss": ("val_loss", False, "the lowest validation loss"),
+    "auc": ("val_auc", True, "the highest validation ROC AUC"),
+}
+SELECT_BY_FILE = "select_by.json"
+
+
+def selection_words(select_on: str | None, select_by: str | None) -> str:
+    """How a run's best epoch was chosen, for its card: by what (``SELECT_BY``), on which crops (``SELECT_ON``)."""
+    return f"{SELECT_BY[select_by or 'loss'][2]} on {SELECT_ON[select_on or 'dfdc']}"
+
+
 def completed_epochs(log_path: Path) -> int:
-    return len(validation_losses(log_path))
+    return len(selection_scores(log_path))
 
 
-def validation_losses(log_path: Path) -> list[float]:
+def selection_scores(log_path: Path, select_by: str = "loss") -> list[float]:
+    """Each logged epoch's validation figure that ``select_by`` (``SELECT_BY``) chooses on, turned so that lower
+    is better (a ROC AUC is negated)."""
+    key, higher_is_better, _ = SELECT_BY[select_by]
     if not log_path.is_file():
         return []
     with log_path.open(newline="") as handle:
         # A row cut short (the process stopped while writing it) has no validation loss: that epoch did not count.
-        return [float(row["val_loss"]) for row in csv.DictReader(handle) if row.get("val_loss")]
+        rows = [row for row in csv.DictReader(handle) if row.get("val_loss")]
+    return [-float(row[key]) if higher_is_better else float(row[key]) for row in rows]
 
 
 def plateau_schedule(
-    losses: Sequence[float],
+    scores: Sequence[float],
     initial_rate: float,
     patience: int,
     factor: float = 0.5,
     least_rate: float = 1e-5,
     rate_patience: int = 1,
 ) -> tuple[float, bool]:
-    """The learning rate for the next epoch, and whether to stop, from the validation losses of the epochs so far.
+    """The learning rate for the next epoch, and whether to stop, from the selection scores of the epochs so far
+    (``selection_scores``: lower is better).
 
-    Every ``rate_patience``-th epoch in a row that does not lower the best loss halves the rate (down to
+    Every ``rate_patience``-th epoch in a row that does not lower the best score halves the rate (down to
     ``least_rate``); ``patience`` of them in a row stop the run. With short epochs and a noisy validation set, a
     ``rate_patience`` of 1 spends the rate on noise: a run of 400-batch epochs reached the floor in 16 epochs.
     A function of the run's log, not of a callback's memory: a run resumed by a later invocation slows down and stops
@@ -56,9 +79,9 @@ def plateau_schedule(
     if rate_patience < 1:
         raise ValueError(f"rate_patience must be at least 1, got {rate_patience}")
     rate, best, stalled = initial_rate, float("inf"), 0
-    for loss in losses:
-        if loss < best:
-            best, stalled = loss, 0
+    for score in scores:
+        if score < best:
+            best, stalled = score, 0
         else:
             stalled += 1
             if stalled % rate_patience == 0:
@@ -67,22 +90,32 @@ def plateau_schedule(
 
 
 class PlateauSchedule(keras.callbacks.Callback):
-    """Applies ``plateau_schedule`` to the run's history and each new epoch's validation loss."""
+    """Applies ``plateau_schedule`` to the run's history and each new epoch's figure that ``select_by`` names."""
 
-    def __init__(self, losses: Sequence[float], initial_rate: float, patience: int, rate_patience: int = 1) -> None:
+    def __init__(
+        self,
+        scores: Sequence[float],
+        initial_rate: float,
+        patience: int,
+        rate_patience: int = 1,
+        select_by: str = "loss",
+    ) -> None:
         super().__init__()
-        self.losses = list(losses)
+        self.scores = list(scores)
         self.initial_rate = initial_rate
         self.patience = patience
         self.rate_patience = rate_patience
+        self.key, self.higher_is_better, _ = SELECT_BY[select_by]
 
     def _apply(self) -> bool:
-        rate, stop = plateau_schedule(self.losses, self.initial_rate, self.patience, rate_patience=self.rate_patience)
+        rate, stop = plateau_schedule(self.scores, self.initial_rate, self.patience, rate_patience=self.rate_patience)
         self.model.optimizer.learning_rate = rate
+        best = min(self.scores, default=float("nan"))
         logger.info(
-            "after %d epochs (best validation loss %.4f): learning rate %.3g%s",
-            len(self.losses),
-            min(self.losses, default=float("nan")),
+            "after %d epochs (best %s %.4f): learning rate %.3g%s",
+            len(self.scores),
+            self.key,
+            -best if self.higher_is_better else best,
             rate,
             ", stopping" if stop else "",
         )
@@ -93,7 +126,8 @@ class PlateauSchedule(keras.callbacks.Callback):
         self._apply()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.losses.append(float(logs["val_loss"]))
+        value = float(logs[self.key])
+        self.scores.append(-value if self.higher_is_better else value)
         if self._apply():
             self.model.stop_training = True
 
@@ -102,10 +136,10 @@ POLICY_FILE = "augmentation.json"
 
 
 SELECT_ON = {
-    "dfdc": "validation loss on the DFDC validation crops (real and fake)",
-    "self_blends": "validation loss on the DFDC validation reals and self-blends of them (no fake labels used)",
-    "mixed": "validation loss on the DFDC and FaceForensics++ validation crops, each source weighed as the run's "
-    "batch mix weighs it, its reals as much as its fakes, and each FF++ method alike",
+    "dfdc": "the DFDC validation crops (real and fake)",
+    "self_blends": "the DFDC validation reals and self-blends of them (no fake labels used)",
+    "mixed": "the DFDC and FaceForensics++ validation crops, each source weighed as the run's batch mix weighs it, "
+    "its reals as much as its fakes, and each FF++ method alike",
 }
 SELECT_ON_FILE = "select_on.json"
 
@@ -129,6 +163,12 @@ def run_select_on(run: Path, fresh: bool, requested: str | None = None) -> str:
     """What a run's validation loss is measured on (``SELECT_ON``; None: ``"dfdc"``), kept for the run's life,
     since its log's losses are compared across epochs. Runs from before the choice existed selected on DFDC."""
     return _run_choice(run, fresh, SELECT_ON_FILE, "select_on", requested, "dfdc", "--select-on")
+
+
+def run_select_by(run: Path, fresh: bool, requested: str | None = None) -> str:
+    """What picks a run's best epoch (``SELECT_BY``; None: ``"loss"``), kept for the run's life, since its rate and
+    its stop follow it from the first epoch. Runs from before the choice existed selected by the loss."""
+    return _run_choice(run, fresh, SELECT_BY_FILE, "select_by", requested, "loss", "--select-by")
 
 
 MIX_FILE = "mix.json"

@@ -284,6 +284,7 @@ def test_the_command_line_passes_the_selection(monkeypatch) -> None:
     monkeypatch.setattr(
         export, "train_and_export", lambda config, resume, export_only: captured.append(config) or Path("x")
     )
-    assert cli.main(["train", "--name", "x", "--fakes", "sbi", "--select-on", "self-blends"]) == 0
+    assert cli.main(["train", "--name", "x", "--fakes", "sbi", "--select-on", "self-blends", "--select-by", "auc"]) == 0
     assert cli.main(["train", "--name", "x"]) == 0
     assert [config.select_on for config in captured] == ["self_blends", None]
+    assert [config.select_by for config in captured] == ["auc", None]

@@ -80,6 +80,34 @@ def test_a_resumed_run_keeps_its_best_checkpoint_rate_and_patience(tmp_path):
 
 
 @requires_shared
+def test_a_run_selected_by_roc_auc_keeps_the_epoch_of_the_highest_not_of_the_lowest_loss(tmp_path):
+    config = _short_run(tmp_path, "by_auc", limit=64, patience=1, select_by="auc")
+    export.train_and_export(config)
+    run = tmp_path / "runs" / "by_auc"
+    # The first epoch gets the best loss there can be and the worst ROC AUC: selecting by the ROC AUC, the resumed
+    # epoch must replace best.keras, keep the rate, and not stop the run for a loss that did not fall.
+    log = run / "log.csv"
+    header, row = log.read_text().splitlines()
+    columns = header.split(",")
+    values = row.split(",")
+    values[columns.index("val_loss")] = "0.0"
+    values[columns.index("val_auc")] = "0.0"
+    log.write_text(f"{header}\n{','.join(values)}\n")
+    best = (run / "best.keras").read_bytes()
+    export.train_and_export(dataclasses.replace(config, epochs=2), resume=True)
+    assert (run / "best.keras").read_bytes() != best
+    card = model_card.read_card("by_auc", tmp_path / "models")
+    assert (card.training["epochs_run"], card.training["exported_epoch"]) == (2, 2)
+    assert card.training["selected_on"].startswith("the highest validation ROC AUC")
+    last = keras.saving.load_model(run / "last.keras")
+    assert float(last.optimizer.learning_rate) == pytest.approx(config.learning_rate)
+    with pytest.raises(ValueError, match="--select-by auc"):
+        export.train_and_export(dataclasses.replace(config, select_by="loss", epochs=3), resume=True)
+    with pytest.raises(ValueError, match="select_by must be one of"):
+        train.TrainingConfig(name="x", select_by="accuracy")
+
+
+@requires_shared
 def test_epochs_can_be_shorter_than_a_pass_over_the_crops(tmp_path):
     # 64 crops in batches of 16 are 4 batches a pass; epochs of 2 batches checkpoint and validate twice as often.
     config = dataclasses.replace(_short_run(tmp_path, "short_epochs", limit=64, steps_per_epoch=2), epochs=2)
@@ -168,7 +196,7 @@ def test_a_run_can_select_its_epochs_on_self_blends_of_the_validation_reals(tmp_
     config = _short_run(tmp_path, "blends", limit=48, fakes="sbi", select_on="self_blends")
     export.train_and_export(config)
     card = model_card.read_card("blends", tmp_path / "models")
-    assert card.training["selected_on"] == training_run.SELECT_ON["self_blends"]
+    assert card.training["selected_on"] == training_run.selection_words("self_blends", "loss")
     # The card's numbers stay DFDC's, whatever chose the epoch.
     assert card.metrics["validation"]["count_fake"] > 0
     log = (tmp_path / "runs" / "blends" / "log.csv").read_text().splitlines()

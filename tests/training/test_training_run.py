@@ -68,3 +68,29 @@ def test_the_rate_can_wait_several_stalled_epochs_before_halving():
     assert training_run.plateau_schedule(losses, 1e-3, patience=3, rate_patience=3)[1] is True
     with pytest.raises(ValueError, match="rate_patience"):
         training_run.plateau_schedule(losses, 1e-3, patience=3, rate_patience=0)
+
+
+def test_selection_scores_read_the_loss_as_it_is_and_the_roc_auc_turned_so_lower_is_better(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,auc,loss,val_auc,val_loss\n0,0.6,0.7,0.61,0.69\n1,0.7,0.6,0.66,0.71\n2,0.8,0.5\n")
+    # The last row was cut short by a stop mid-write: it has no validation figures and does not count.
+    assert training_run.selection_scores(log) == [0.69, 0.71]
+    assert training_run.selection_scores(log, "auc") == [-0.61, -0.66]
+    assert training_run.completed_epochs(log) == 2
+    assert training_run.selection_scores(tmp_path / "missing.csv", "auc") == []
+    # By the loss the second epoch stalled and halves the rate; by the ROC AUC it improved.
+    assert training_run.plateau_schedule(training_run.selection_scores(log), 1e-3, patience=5)[0] == 5e-4
+    assert training_run.plateau_schedule(training_run.selection_scores(log, "auc"), 1e-3, patience=5)[0] == 1e-3
+
+
+def test_a_run_keeps_what_it_selects_by_and_its_card_says_it(tmp_path):
+    assert training_run.run_select_by(tmp_path, fresh=True, requested="auc") == "auc"
+    assert training_run.run_select_by(tmp_path, fresh=False) == "auc"
+    with pytest.raises(ValueError, match="--select-by auc"):
+        training_run.run_select_by(tmp_path, fresh=False, requested="loss")
+    # Runs from before the choice existed selected by the loss.
+    assert training_run.run_select_by(tmp_path / "older", fresh=False) == "loss"
+    assert training_run.selection_words("mixed", "auc").startswith("the highest validation ROC AUC on the DFDC and")
+    assert training_run.selection_words(None, None) == "the lowest validation loss on the DFDC validation crops " + (
+        "(real and fake)"
+    )
