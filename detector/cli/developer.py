@@ -65,6 +65,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--export-only", action="store_true", help="measure the run's best checkpoint and write the model and card"
     )
     parser.add_argument(
+        "--export-checkpoint",
+        choices=["best", "last"],
+        default="best",
+        help="which checkpoint the run ships: its best epoch (default) or its last, to compare where a run ended "
+        "with the epoch it selected (write it under another --models-folder or name)",
+    )
+    parser.add_argument(
         "--fakes",
         default="dfdc",
         choices=["dfdc", "sbi", "both", "mixed"],
@@ -149,6 +156,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         augmentation=arguments.augment,
         select_on=arguments.select_on.replace("-", "_") if arguments.select_on else None,
         select_by=arguments.select_by,
+        export_checkpoint=arguments.export_checkpoint,
         mix=arguments.mix.replace("-", "_") if arguments.mix else None,
     )
     from detector.shipping import export

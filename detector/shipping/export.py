@@ -97,7 +97,11 @@ def export(
         "fakes": config.fakes,
         "extra_reals": config.extra_reals,
         "precision": trained_precision,
-        "selected_on": training_run.selection_words(config.select_on, config.select_by),
+        "selected_on": training_run.selection_words(config.select_on, config.select_by)
+        if config.export_checkpoint == "best"
+        else "none: the last epoch trained (the run itself selects by "
+        + training_run.selection_words(config.select_on, config.select_by)
+        + ")",
         "sessions": list(sessions),
     }
     if config.fakes != "dfdc":

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 EXTRA_REALS = (None, "utkface")
 # Training fakes: a mixed run (``"mixed"``) draws from every source, balanced (``detector.training.mixed_batches``).
 FAKES = (*self_blend_batches.FAKE_SOURCES, "mixed")
+EXPORT_CHECKPOINTS = ("best", "last")
 # Keras dtype policies a run may use. "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: measured
 # 1.9 times faster a training step for VGG16 and 1.5-1.7 for ResNet50 on CPUs with AVX512_BF16, no gain
 # for the compact networks or InceptionResNetV2 (bench/bench_architectures.py --precision, docs/DESIGN.md).
@@ -92,6 +93,9 @@ class TrainingConfig:
     # What picks the best epoch, halves the rate and stops the run (training_run.SELECT_BY; None: "loss" for a fresh
     # run, and for a resumed one what it started with).
     select_by: str | None = None
+    # Which checkpoint the run ships: "best" (by select_by) or "last" (the last epoch trained), to compare a
+    # run's selected epoch with where it ended.
+    export_checkpoint: str = "best"
     # A mixed run's batch recipe (``mixed_batches.MIXES``; None: "even" for a fresh run, and for a resumed one what
     # it started with). It weighs the sources of the selection loss too.
     mix: str | None = None
@@ -109,6 +113,8 @@ class TrainingConfig:
             raise ValueError(f"select_on must be one of {tuple(training_run.SELECT_ON)}, got {self.select_on!r}")
         if self.select_by is not None and self.select_by not in training_run.SELECT_BY:
             raise ValueError(f"select_by must be one of {tuple(training_run.SELECT_BY)}, got {self.select_by!r}")
+        if self.export_checkpoint not in EXPORT_CHECKPOINTS:
+            raise ValueError(f"export_checkpoint must be one of {EXPORT_CHECKPOINTS}, got {self.export_checkpoint!r}")
         if self.mix is not None and self.mix not in mixed_batches.MIXES:
             raise ValueError(f"mix must be one of {tuple(mixed_batches.MIXES)}, got {self.mix!r}")
         if self.mix is not None and self.fakes != "mixed":
@@ -276,8 +282,9 @@ class TrainedRun:
 
 
 def train(config: TrainingConfig, resume: bool = False, export_only: bool = False) -> TrainedRun:
-    """Trains (or resumes) a run and returns its best model; with ``export_only``, returns the best checkpoint as it
-    is. Shipping it (calibration, measurement, card) is ``detector.shipping.export``."""
+    """Trains (or resumes) a run and returns its best model (or its last: ``config.export_checkpoint``); with
+    ``export_only``, returns that checkpoint as it is. Shipping it (calibration, measurement, card) is
+    ``detector.shipping.export``."""
     keras.utils.set_random_seed(config.seed)
     run = Path(config.run_folder) / config.name
     run.mkdir(parents=True, exist_ok=True)
@@ -380,7 +387,8 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
             verbose=2,
         )
 
-    best = keras.saving.load_model(best_path if best_path.is_file() else last_path)
+    shipped_best = config.export_checkpoint == "best" and best_path.is_file()
+    shipped = keras.saving.load_model(best_path if shipped_best else last_path)
     extra_set = _load_extra_reals(config)
     train_count = len(train_set) + (len(extra_set) if extra_set is not None else 0)
     if config.fakes == "mixed":
@@ -388,9 +396,9 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         train_count = sum(len(crops) for crops in mixed.values())
     scores = training_run.selection_scores(log_path, config.select_by)
     # best.keras holds the epoch of the best logged score (the checkpoint only takes one better than the log's best).
-    exported_epoch = int(np.argmin(scores)) + 1 if best_path.is_file() and scores else len(scores)
+    exported_epoch = int(np.argmin(scores)) + 1 if shipped_best and scores else len(scores)
     return TrainedRun(
-        best,
+        shipped,
         config,
         validation_set,
         validation_images,

@@ -288,3 +288,5 @@ def test_the_command_line_passes_the_selection(monkeypatch) -> None:
     assert cli.main(["train", "--name", "x"]) == 0
     assert [config.select_on for config in captured] == ["self_blends", None]
     assert [config.select_by for config in captured] == ["auc", None]
+    assert cli.main(["train", "--name", "x", "--export-only", "--export-checkpoint", "last"]) == 0
+    assert [config.export_checkpoint for config in captured] == ["best", "best", "last"]

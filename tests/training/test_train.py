@@ -77,6 +77,17 @@ def test_a_resumed_run_keeps_its_best_checkpoint_rate_and_patience(tmp_path):
     assert float(last.optimizer.learning_rate) == pytest.approx(config.learning_rate / 2)
     export.train_and_export(dataclasses.replace(config, epochs=3), resume=True)
     assert log.read_text().count("\n") == 3
+    # The last checkpoint can be shipped instead, to compare where the run ended with the epoch it selected.
+    elsewhere = tmp_path / "last_models"
+    export.train_and_export(
+        dataclasses.replace(config, models_folder=str(elsewhere), export_checkpoint="last"), export_only=True
+    )
+    card = model_card.read_card("resumed", elsewhere)
+    assert (card.training["epochs_run"], card.training["exported_epoch"]) == (2, 2)
+    assert card.training["selected_on"].startswith("none: the last epoch trained")
+    assert card.sha256 != model_card.read_card("resumed", tmp_path / "models").sha256
+    with pytest.raises(ValueError, match="export_checkpoint must be one of"):
+        train.TrainingConfig(name="x", export_checkpoint="first")
 
 
 @requires_shared
