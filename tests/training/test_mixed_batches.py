@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from test_self_blend import drawn_face, drawn_landmarks
 
-from detector.training import landmarks, mixed_batches, training_run
+from detector.training import landmarks, mixed_batches
 from detector.training.augment import NO_AUGMENTATION
 from detector.training.sources import FFPP_METHODS, Pools
 from detector.training.train import TrainingConfig
@@ -166,15 +166,6 @@ def test_the_selection_set_shows_every_crop_once_with_its_label_and_weight():
     labels = np.concatenate(labels)
     assert labels.sum() == sum(len(v) for k, v in pools.images.items() if k[1] != "real")
     assert np.all(np.concatenate(weights) > 0)
-
-
-def test_a_run_keeps_the_mix_it_started_with(tmp_path):
-    assert training_run.run_mix(tmp_path, fresh=True, requested="dfdc_first") == "dfdc_first"
-    assert training_run.run_mix(tmp_path, fresh=False) == "dfdc_first"
-    with pytest.raises(ValueError, match="--mix dfdc-first"):
-        training_run.run_mix(tmp_path, fresh=False, requested="even")
-    # A mixed run from before the choice existed took the even mix.
-    assert training_run.run_mix(tmp_path / "older", fresh=False) == "even"
 
 
 def test_a_mix_is_for_a_mixed_run_and_must_be_known():

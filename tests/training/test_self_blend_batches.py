@@ -13,7 +13,7 @@ from test_self_blend import drawn_face, drawn_landmarks
 
 from detector.cli import main as cli
 from detector.shipping import export
-from detector.training import train, training_run
+from detector.training import train
 from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy
 from detector.training.self_blend_batches import SelfBlendBatches
 
@@ -268,13 +268,8 @@ def test_validation_batches_follow_the_selection(tmp_path) -> None:
     assert batch_labels.tolist() == [0] * 6 + [1] * 6
 
 
-def test_a_run_keeps_what_it_selects_on(tmp_path) -> None:
-    assert training_run.run_select_on(tmp_path, fresh=True, requested="self_blends") == "self_blends"
-    assert training_run.run_select_on(tmp_path, fresh=False) == "self_blends"
-    with pytest.raises(ValueError, match="--select-on self-blends"):
-        training_run.run_select_on(tmp_path, fresh=False, requested="dfdc")
-    # Runs from before the choice existed selected on DFDC.
-    assert training_run.run_select_on(tmp_path / "older", fresh=False) == "dfdc"
+def test_what_a_run_selects_on_must_be_known() -> None:
+    # That a run keeps it for life: tests/training/test_training_run.py.
     with pytest.raises(ValueError, match="select_on must be one of"):
         train.TrainingConfig(name="x", select_on="utkface")
 

@@ -30,6 +30,16 @@ def _short_run(tmp_path, name: str, **settings) -> train.TrainingConfig:
     )
 
 
+def _set_first_epoch(log: Path, **figures: str) -> None:
+    """Rewrites the figures of a one-epoch run's logged epoch, as if that epoch had measured them."""
+    header, row = log.read_text().splitlines()
+    columns = header.split(",")
+    values = row.split(",")
+    for column, value in figures.items():
+        values[columns.index(column)] = value
+    log.write_text(f"{header}\n{','.join(values)}\n")
+
+
 @requires_shared
 def test_a_short_run_writes_a_usable_model_and_card(tmp_path):
     config = _short_run(tmp_path, "smoke", limit=64, command="python -m detector train --name smoke")
@@ -61,11 +71,7 @@ def test_a_resumed_run_keeps_its_best_checkpoint_rate_and_patience(tmp_path):
     # Make the first epoch unbeatable: the resumed epoch must not replace best.keras, must halve the rate for the
     # next one (saved in last.keras), and with patience 1 must end the run.
     log = run / "log.csv"
-    header, row = log.read_text().splitlines()
-    columns = header.split(",")
-    values = row.split(",")
-    values[columns.index("val_loss")] = "0.0"
-    log.write_text(f"{header}\n{','.join(values)}\n")
+    _set_first_epoch(log, val_loss="0.0")
     best = (run / "best.keras").read_bytes()
     export.train_and_export(dataclasses.replace(config, epochs=3), resume=True)
     assert (run / "best.keras").read_bytes() == best
@@ -98,12 +104,7 @@ def test_a_run_selected_by_roc_auc_keeps_the_epoch_of_the_highest_not_of_the_low
     # The first epoch gets the best loss there can be and the worst ROC AUC: selecting by the ROC AUC, the resumed
     # epoch must replace best.keras, keep the rate, and not stop the run for a loss that did not fall.
     log = run / "log.csv"
-    header, row = log.read_text().splitlines()
-    columns = header.split(",")
-    values = row.split(",")
-    values[columns.index("val_loss")] = "0.0"
-    values[columns.index("val_auc")] = "0.0"
-    log.write_text(f"{header}\n{','.join(values)}\n")
+    _set_first_epoch(log, val_loss="0.0", val_auc="0.0")
     best = (run / "best.keras").read_bytes()
     export.train_and_export(dataclasses.replace(config, epochs=2), resume=True)
     assert (run / "best.keras").read_bytes() != best

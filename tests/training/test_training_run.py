@@ -83,13 +83,25 @@ def test_selection_scores_read_the_loss_as_it_is_and_the_roc_auc_turned_so_lower
     assert training_run.plateau_schedule(training_run.selection_scores(log, "auc"), 1e-3, patience=5)[0] == 1e-3
 
 
-def test_a_run_keeps_what_it_selects_by_and_its_card_says_it(tmp_path):
-    assert training_run.run_select_by(tmp_path, fresh=True, requested="auc") == "auc"
-    assert training_run.run_select_by(tmp_path, fresh=False) == "auc"
-    with pytest.raises(ValueError, match="--select-by auc"):
-        training_run.run_select_by(tmp_path, fresh=False, requested="loss")
-    # Runs from before the choice existed selected by the loss.
-    assert training_run.run_select_by(tmp_path / "older", fresh=False) == "loss"
+@pytest.mark.parametrize(
+    ("keep", "chosen", "other", "refusal", "before_the_choice"),
+    [
+        (training_run.run_select_on, "self_blends", "dfdc", "--select-on self-blends", "dfdc"),
+        (training_run.run_select_by, "auc", "loss", "--select-by auc", "loss"),
+        (training_run.run_mix, "dfdc_first", "even", "--mix dfdc-first", "even"),
+    ],
+)
+def test_a_run_keeps_each_choice_it_started_with(tmp_path, keep, chosen, other, refusal, before_the_choice):
+    assert keep(tmp_path, fresh=True, requested=chosen) == chosen
+    assert keep(tmp_path, fresh=False) == chosen
+    assert keep(tmp_path, fresh=False, requested=chosen) == chosen
+    with pytest.raises(ValueError, match=refusal):
+        keep(tmp_path, fresh=False, requested=other)
+    # A run from before the choice was recorded took what was done then.
+    assert keep(tmp_path / "older", fresh=False) == before_the_choice
+
+
+def test_the_card_says_how_the_epoch_was_chosen():
     assert training_run.selection_words("mixed", "auc").startswith("the highest validation ROC AUC on the DFDC and")
     assert training_run.selection_words(None, None) == "the lowest validation loss on the DFDC validation crops " + (
         "(real and fake)"
