@@ -85,11 +85,12 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument(
         "--select-on",
-        choices=["dfdc", "self-blends", "mixed"],
-        help="whose validation loss picks the best epoch, lowers the learning rate and stops the run: the DFDC "
-        "validation crops, the DFDC validation reals and self-blends of them (which uses no fake labels), or the "
-        "DFDC and FF++ validation crops weighted alike by source and method (mixed) (default: dfdc for a new "
-        "run; a resumed run keeps its own)",
+        choices=["dfdc", "self-blends", "mixed", "mixed-utkface"],
+        help="whose validation figures pick the best epoch, lower the learning rate and stop the run: the DFDC "
+        "validation crops, the DFDC validation reals and self-blends of them (which uses no fake labels), the "
+        "DFDC and FF++ validation crops weighted alike by source and method (mixed), or those and a tenth of "
+        "the UTKFace photos, kept out of training, with a self-blend of each (mixed-utkface) (default: dfdc for "
+        "a new run; a resumed run keeps its own)",
     )
     parser.add_argument(
         "--select-by",

@@ -111,6 +111,22 @@ def split_utkface(photos: CropSet, held_out_percent: int = UTKFACE_HELD_OUT_PERC
     return split_by_group(photos, held_out_percent)
 
 
+# A tenth of the collection, from the training three quarters, that a run may keep out of training to choose its
+# epochs on real faces unlike DFDC's (``split_utkface_selection``, ``train --select-on mixed-utkface``).
+UTKFACE_SELECTION_PERCENT = 10
+
+
+def split_utkface_selection(training: CropSet) -> tuple[CropSet, CropSet]:
+    """The UTKFace training photos (``split_utkface``'s first part) split again: those to train on, and those kept
+    for selection, the photos whose SHA-1 band lies just above the held-out quarter's. Neither touches the held-out
+    quarter, which stays the benchmark's unseen people."""
+    band = UTKFACE_HELD_OUT_PERCENT + UTKFACE_SELECTION_PERCENT
+    if any(is_validation_group(group, UTKFACE_HELD_OUT_PERCENT) for group in training.groups):
+        raise ValueError("split_utkface_selection takes the training photos, without the held-out quarter")
+    mask = np.array([is_validation_group(group, band) for group in training.groups], dtype=bool)
+    return training.subset(~mask), training.subset(mask)
+
+
 def is_validation_group(group: str, validation_percent: int) -> bool:
     """Stable split: the group's SHA-1 modulo 100, below ``validation_percent``, is validation."""
     digest = hashlib.sha1(group.encode("utf-8")).hexdigest()

@@ -195,6 +195,30 @@ def selection_weights(pools: Pools, mix: Mix = MIXES["even"]) -> dict[tuple[str,
     return balanced_weights({key: len(images) for key, images in pools.images.items()}, mix.shares)
 
 
+def with_fixed_self_blends(pools: Pools, source: str, seed: int, cache_folder: Path | None = None) -> Pools:
+    """``pools`` with one self-blend (the default kind, whole face) of each of ``source``'s reals that has a trusted
+    face mesh, made once with a generator seeded by ``(seed, index)``, as ``(source, SELF_BLEND)``: the fakes of a
+    source that brings no fakes of its own to a selection set, so that it weighs its reals against fakes as every
+    other source does. The same crops every epoch and every session."""
+    reals = pools.images[(source, REAL)]
+    meshes = landmarks.precompute_landmarks(
+        reals,
+        cache_folder,
+        progress=lambda done, total: logger.info("face mesh: %d of %d %s selection reals", done, total, source),
+    )
+    trusted = np.flatnonzero(np.isfinite(meshes).all(axis=(1, 2)))
+    if not len(trusted):
+        raise ValueError(f"no {source} selection real has a trusted face mesh: nothing to self-blend")
+    blends = np.stack(
+        [self_blend(reals[i], meshes[i], np.random.default_rng([seed, int(i)]), DEFAULT_CONFIG) for i in trusted]
+    )
+    groups = pools.groups[(source, REAL)]
+    return Pools(
+        {**pools.images, (source, SELF_BLEND): blends},
+        {**pools.groups, (source, SELF_BLEND): tuple(groups[i] for i in trusted)},
+    )
+
+
 class WeightedSelection(keras.utils.PyDataset):
     """Every crop of ``pools`` once, in a fixed order, unaugmented: ``(images, labels, sample weights)``."""
 

@@ -10,7 +10,8 @@ A mixed run (``train --fakes mixed``) draws from:
   ``FFPP_VALIDATION_PERCENT``: a larger share than DFDC's, since FF++ has only 40 groups and a figure per method
   needs enough of them to bootstrap over.
 - UTKFace: real photos of the training three quarters (``datasets.split_utkface``); the held-out quarter is never
-  trained or selected on.
+  trained or selected on. A run that selects on UTKFace too (``utkface_selection``) keeps a tenth of the
+  collection out of training for that (``datasets.split_utkface_selection``).
 
 Every crop is decoded straight to the run's input size with area interpolation (all of these are larger than the
 128 px a mixed run works at), so every source takes the same path: resolution and resampling history cannot
@@ -153,13 +154,18 @@ def _limited(crops: datasets.CropSet, limit: int | None) -> datasets.CropSet:
 
 
 def mixed_sets(
-    validation: bool, dfdc_validation_percent: int = datasets.VALIDATION_PERCENT, limit: int | None = None
+    validation: bool,
+    dfdc_validation_percent: int = datasets.VALIDATION_PERCENT,
+    limit: int | None = None,
+    utkface_selection: bool = False,
 ) -> dict[tuple[str, str], datasets.CropSet]:
     """The crops of every source's training side (``validation=False``) or validation side, by ``(source, kind)``,
     not decoded; DFDC's second fakes under ``(source, SECOND_FAKE)`` (they live in another folder).
 
-    The validation side has no UTKFace: its held-out quarter is a benchmark set (unseen real people), not a
-    selection set. ``limit`` caps every set (smoke runs and tests)."""
+    UTKFace's held-out quarter is a benchmark set (unseen real people), never a selection set. With
+    ``utkface_selection`` the validation side has UTKFace reals too, a tenth of the collection that the training
+    side then goes without (``datasets.split_utkface_selection``); without it, the validation side has no UTKFace.
+    ``limit`` caps every set (smoke runs and tests)."""
     side = 1 if validation else 0
     dfdc = datasets.split_by_group(datasets.load_dfdc_faces(), dfdc_validation_percent)[side]
     extra = datasets.split_by_group(load_dfdc_extra_fakes(), dfdc_validation_percent)[side]
@@ -172,8 +178,11 @@ def mixed_sets(
     }
     for method in FFPP_METHODS:
         sets[("ffpp", method)] = ffpp.subset(np.array([m == method for m in ffpp.methods])).crops
-    if not validation:
-        sets[("utkface", REAL)] = datasets.split_utkface(datasets.load_utkface())[0]
+    utkface = datasets.split_utkface(datasets.load_utkface())[0]
+    if utkface_selection:
+        sets[("utkface", REAL)] = datasets.split_utkface_selection(utkface)[side]
+    elif not validation:
+        sets[("utkface", REAL)] = utkface
     sets = {key: _limited(crops, limit) for key, crops in sets.items()}
     for (source, kind), crops in sets.items():
         if not len(crops):
@@ -187,11 +196,12 @@ def mixed_pools(
     validation: bool,
     dfdc_validation_percent: int = datasets.VALIDATION_PERCENT,
     limit: int | None = None,
+    utkface_selection: bool = False,
 ) -> Pools:
     """``mixed_sets`` decoded at ``size``, DFDC's two fake sets as one kind."""
     images: dict[tuple[str, str], np.ndarray] = {}
     groups: dict[tuple[str, str], tuple[str, ...]] = {}
-    for key, crops in mixed_sets(validation, dfdc_validation_percent, limit).items():
+    for key, crops in mixed_sets(validation, dfdc_validation_percent, limit, utkface_selection).items():
         images[key] = _decode(crops, size, cache, key[0])
         groups[key] = crops.groups
     # DFDC's first and second fakes are one kind to the batches: the same videos' swaps, made by DFDC's methods.

@@ -111,6 +111,11 @@ class TrainingConfig:
             raise ValueError(f"extra_reals must be one of {EXTRA_REALS}, got {self.extra_reals!r}")
         if self.select_on is not None and self.select_on not in training_run.SELECT_ON:
             raise ValueError(f"select_on must be one of {tuple(training_run.SELECT_ON)}, got {self.select_on!r}")
+        if self.select_on in training_run.SELECTS_ON_UTKFACE and self.extra_reals is not None:
+            raise ValueError(
+                f"select_on={self.select_on!r} keeps a tenth of UTKFace out of training, which extra_reals would "
+                "train on: select on it with fakes='mixed'"
+            )
         if self.select_by is not None and self.select_by not in training_run.SELECT_BY:
             raise ValueError(f"select_by must be one of {tuple(training_run.SELECT_BY)}, got {self.select_by!r}")
         if self.export_checkpoint not in EXPORT_CHECKPOINTS:
@@ -207,7 +212,12 @@ def _training_batches(
     seed = config.seed + initial_epoch
     if config.fakes == "mixed":
         pools = sources.mixed_pools(
-            config.input_size, Path(config.cache_folder), False, config.validation_percent, config.limit
+            config.input_size,
+            Path(config.cache_folder),
+            False,
+            config.validation_percent,
+            config.limit,
+            config.select_on in training_run.SELECTS_ON_UTKFACE,
         )
         return mixed_batches.MixedBatches(
             pools,
@@ -249,10 +259,12 @@ def _validation_batches(
     """The batches whose loss selects the best epoch (``config.select_on``), the same every epoch, unaugmented."""
     if config.select_on == "dfdc":
         return CropBatches(validation_images, validation_labels, 64, NO_AUGMENTATION, config.seed, shuffle=False)
-    if config.select_on == "mixed":
-        pools = sources.mixed_pools(
-            config.input_size, Path(config.cache_folder), True, config.validation_percent, config.limit
-        )
+    if config.select_on in ("mixed", "mixed_utkface"):
+        on_utkface = config.select_on in training_run.SELECTS_ON_UTKFACE
+        cache = Path(config.cache_folder)
+        pools = sources.mixed_pools(config.input_size, cache, True, config.validation_percent, config.limit, on_utkface)
+        if on_utkface:
+            pools = mixed_batches.with_fixed_self_blends(pools, "utkface", config.seed, cache)
         return mixed_batches.WeightedSelection(pools, mix=mixed_batches.MIXES[config.mix or "even"])
     reals = validation_images[validation_labels == 0]
     real_landmarks = landmarks.precompute_landmarks(
@@ -392,7 +404,9 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
     extra_set = _load_extra_reals(config)
     train_count = len(train_set) + (len(extra_set) if extra_set is not None else 0)
     if config.fakes == "mixed":
-        mixed = sources.mixed_sets(False, config.validation_percent, config.limit)
+        mixed = sources.mixed_sets(
+            False, config.validation_percent, config.limit, config.select_on in training_run.SELECTS_ON_UTKFACE
+        )
         train_count = sum(len(crops) for crops in mixed.values())
     scores = training_run.selection_scores(log_path, config.select_by)
     # best.keras holds the epoch of the best logged score (the checkpoint only takes one better than the log's best).

@@ -140,7 +140,12 @@ SELECT_ON = {
     "self_blends": "the DFDC validation reals and self-blends of them (no fake labels used)",
     "mixed": "the DFDC and FaceForensics++ validation crops, each source weighed as the run's batch mix weighs it, "
     "its reals as much as its fakes, and each FF++ method alike",
+    "mixed_utkface": "the DFDC and FaceForensics++ validation crops and a tenth of the UTKFace photos kept out of "
+    "training with a fixed self-blend of each, each source weighed as the run's batch mix weighs it, its reals as "
+    "much as its fakes, and each FF++ method alike",
 }
+# Selection sets that take UTKFace photos out of training (``datasets.split_utkface_selection``).
+SELECTS_ON_UTKFACE = frozenset({"mixed_utkface"})
 SELECT_ON_FILE = "select_on.json"
 
 

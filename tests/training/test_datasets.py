@@ -85,3 +85,16 @@ def test_a_quarter_of_utkface_is_held_out_and_never_trained_on():
     assert datasets.split_utkface(photos)[1].files == held_out.files  # stable between runs
     config = train.TrainingConfig(name="x", extra_reals="utkface")
     assert set(train._load_extra_reals(config).files) == set(train_part.files)
+
+
+def test_the_utkface_selection_tenth_comes_from_the_training_photos_and_never_from_the_held_out_quarter():
+    names = tuple(f"{index}_photo.jpg" for index in range(4000))
+    photos = datasets.CropSet(root=None, files=names, labels=np.zeros(len(names), np.int32), groups=names)
+    training, held_out = datasets.split_utkface(photos)
+    kept_training, selection = datasets.split_utkface_selection(training)
+    assert len(kept_training) + len(selection) == len(training)
+    assert not {*selection.files} & {*held_out.files} and not {*selection.files} & {*kept_training.files}
+    assert 0.08 < len(selection) / len(photos) < 0.12  # a tenth of the collection
+    assert datasets.split_utkface_selection(training)[1].files == selection.files  # stable between runs
+    with pytest.raises(ValueError, match="without the held-out quarter"):
+        datasets.split_utkface_selection(photos)

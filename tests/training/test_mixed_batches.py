@@ -168,6 +168,30 @@ def test_the_selection_set_shows_every_crop_once_with_its_label_and_weight():
     assert np.all(np.concatenate(weights) > 0)
 
 
+def test_fixed_self_blends_give_a_source_without_fakes_its_fakes_the_same_every_time(drawn_meshes):
+    pools = make_pools()
+    with_blends = mixed_batches.with_fixed_self_blends(pools, "utkface", seed=3)
+    blends = with_blends.images[("utkface", "self_blend")]
+    reals = pools.images[("utkface", "real")]
+    assert blends.shape == reals.shape and blends.dtype == np.uint8
+    assert not np.array_equal(blends, reals)
+    np.testing.assert_array_equal(
+        mixed_batches.with_fixed_self_blends(pools, "utkface", seed=3).images[("utkface", "self_blend")], blends
+    )
+    assert with_blends.groups[("utkface", "self_blend")] == pools.groups[("utkface", "real")]
+    # The source now weighs its fakes as much as its reals in the selection set, as every other source does.
+    weights = mixed_batches.selection_weights(with_blends)
+    totals = {key: weights[key] * len(with_blends.images[key]) for key in weights}
+    assert totals[("utkface", "self_blend")] == pytest.approx(totals[("utkface", "real")])
+    assert totals[("utkface", "real")] == pytest.approx(totals[("dfdc", "real")])
+
+
+def test_selecting_on_utkface_photos_is_refused_beside_extra_utkface_reals():
+    with pytest.raises(ValueError, match="keeps a tenth of UTKFace out of training"):
+        TrainingConfig(name="x", fakes="both", extra_reals="utkface", select_on="mixed_utkface")
+    assert TrainingConfig(name="x", fakes="mixed", select_on="mixed_utkface").select_on == "mixed_utkface"
+
+
 def test_a_mix_is_for_a_mixed_run_and_must_be_known():
     with pytest.raises(ValueError, match="fakes='mixed'"):
         TrainingConfig(name="x", mix="dfdc_first")

@@ -120,6 +120,24 @@ def test_a_run_selected_by_roc_auc_keeps_the_epoch_of_the_highest_not_of_the_low
 
 
 @requires_shared
+def test_a_mixed_run_selecting_on_utkface_too_trains_and_ships(tmp_path):
+    # Every source, a few crops each; the selection set has a tenth of UTKFace (kept out of training) and a fixed
+    # self-blend of each of those photos.
+    config = dataclasses.replace(
+        _short_run(tmp_path, "mixed", limit=6, fakes="mixed", mix="dfdc_first", select_on="mixed_utkface"),
+        input_size=64,
+        steps_per_epoch=2,
+        select_by="auc",
+    )
+    export.train_and_export(config)
+    card = model_card.read_card("mixed", tmp_path / "models")
+    assert card.training["selected_on"].startswith("the highest validation ROC AUC on the DFDC and FaceForensics++")
+    assert "a tenth of the UTKFace photos kept out of training" in card.training["selected_on"]
+    log = (tmp_path / "runs" / "mixed" / "log.csv").read_text().splitlines()
+    assert len(log) == 2 and "val_auc" in log[0]
+
+
+@requires_shared
 def test_epochs_can_be_shorter_than_a_pass_over_the_crops(tmp_path):
     # 64 crops in batches of 16 are 4 batches a pass; epochs of 2 batches checkpoint and validate twice as often.
     config = dataclasses.replace(_short_run(tmp_path, "short_epochs", limit=64, steps_per_epoch=2), epochs=2)

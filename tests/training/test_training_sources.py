@@ -81,3 +81,14 @@ def test_mixed_pools_hold_every_source_and_no_utkface_on_the_validation_side(tmp
     validation = sources.mixed_pools(32, tmp_path, validation=True, limit=3)
     assert ("utkface", "real") not in validation.images
     assert not set(validation.groups[("dfdc", "real")]) & set(train.groups[("dfdc", "real")])
+
+
+@requires_all_sources
+def test_selecting_on_utkface_moves_a_tenth_of_its_photos_from_training_to_the_selection_side():
+    training = sources.mixed_sets(validation=False, utkface_selection=True)[("utkface", "real")]
+    selection = sources.mixed_sets(validation=True, utkface_selection=True)[("utkface", "real")]
+    everything = sources.mixed_sets(validation=False)[("utkface", "real")]
+    held_out = datasets.split_utkface(datasets.load_utkface())[1]
+    assert {*training.files} | {*selection.files} == {*everything.files}
+    assert not {*training.files} & {*selection.files}
+    assert not {*selection.files} & {*held_out.files}
