@@ -111,7 +111,7 @@ class TrainingConfig:
             raise ValueError(f"extra_reals must be one of {EXTRA_REALS}, got {self.extra_reals!r}")
         if self.select_on is not None and self.select_on not in training_run.SELECT_ON:
             raise ValueError(f"select_on must be one of {tuple(training_run.SELECT_ON)}, got {self.select_on!r}")
-        if self.select_on in training_run.SELECTS_ON_UTKFACE and self.extra_reals is not None:
+        if self.selects_on_utkface and self.extra_reals is not None:
             raise ValueError(
                 f"select_on={self.select_on!r} keeps a tenth of UTKFace out of training, which extra_reals would "
                 "train on: select on it with fakes='mixed'"
@@ -130,6 +130,12 @@ class TrainingConfig:
             raise ValueError(f"rate_patience must be at least 1 epoch, got {self.rate_patience}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be at least 1, got {self.steps_per_epoch}")
+
+    @property
+    def selects_on_utkface(self) -> bool:
+        """Whether the run keeps a tenth of UTKFace out of training to select on it
+        (``datasets.split_utkface_selection``)."""
+        return self.select_on in training_run.SELECTS_ON_UTKFACE
 
 
 class CropBatches(keras.utils.PyDataset):
@@ -217,7 +223,7 @@ def _training_batches(
             False,
             config.validation_percent,
             config.limit,
-            config.select_on in training_run.SELECTS_ON_UTKFACE,
+            config.selects_on_utkface,
         )
         return mixed_batches.MixedBatches(
             pools,
@@ -260,10 +266,11 @@ def _validation_batches(
     if config.select_on == "dfdc":
         return CropBatches(validation_images, validation_labels, 64, NO_AUGMENTATION, config.seed, shuffle=False)
     if config.select_on in ("mixed", "mixed_utkface"):
-        on_utkface = config.select_on in training_run.SELECTS_ON_UTKFACE
         cache = Path(config.cache_folder)
-        pools = sources.mixed_pools(config.input_size, cache, True, config.validation_percent, config.limit, on_utkface)
-        if on_utkface:
+        pools = sources.mixed_pools(
+            config.input_size, cache, True, config.validation_percent, config.limit, config.selects_on_utkface
+        )
+        if config.selects_on_utkface:
             pools = mixed_batches.with_fixed_self_blends(pools, "utkface", config.seed, cache)
         return mixed_batches.WeightedSelection(pools, mix=mixed_batches.MIXES[config.mix or "even"])
     reals = validation_images[validation_labels == 0]
@@ -404,9 +411,7 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
     extra_set = _load_extra_reals(config)
     train_count = len(train_set) + (len(extra_set) if extra_set is not None else 0)
     if config.fakes == "mixed":
-        mixed = sources.mixed_sets(
-            False, config.validation_percent, config.limit, config.select_on in training_run.SELECTS_ON_UTKFACE
-        )
+        mixed = sources.mixed_sets(False, config.validation_percent, config.limit, config.selects_on_utkface)
         train_count = sum(len(crops) for crops in mixed.values())
     scores = training_run.selection_scores(log_path, config.select_by)
     # best.keras holds the epoch of the best logged score (the checkpoint only takes one better than the log's best).
