@@ -78,6 +78,7 @@ def export(
         data = "; ".join(sources.SOURCE_WORDS[source] for source in sources.SOURCES)
     if config.extra_reals:
         data += f"; ../shared/data/{config.extra_reals} ({train.EXTRA_REALS_WORDS[config.extra_reals]})"
+    selection = training_run.selection_words(config.select_on, config.select_by)
     training = {
         "data": data,
         "split": f"by group (source video): SHA-1 of the group modulo 100 < {config.validation_percent} is validation",
@@ -97,11 +98,9 @@ def export(
         "fakes": config.fakes,
         "extra_reals": config.extra_reals,
         "precision": trained_precision,
-        "selected_on": training_run.selection_words(config.select_on, config.select_by)
+        "selected_on": selection
         if config.export_checkpoint == "best"
-        else "none: the last epoch trained (the run itself selects by "
-        + training_run.selection_words(config.select_on, config.select_by)
-        + ")",
+        else f"none: the last epoch trained (the run itself selects by {selection})",
         "sessions": list(sessions),
     }
     if config.fakes != "dfdc":

@@ -178,11 +178,9 @@ def mixed_sets(
     }
     for method in FFPP_METHODS:
         sets[("ffpp", method)] = ffpp.subset(np.array([m == method for m in ffpp.methods])).crops
-    utkface = datasets.split_utkface(datasets.load_utkface())[0]
-    if utkface_selection:
-        sets[("utkface", REAL)] = datasets.split_utkface_selection(utkface)[side]
-    elif not validation:
-        sets[("utkface", REAL)] = utkface
+    if utkface_selection or not validation:
+        utkface = datasets.split_utkface(datasets.load_utkface())[0]
+        sets[("utkface", REAL)] = datasets.split_utkface_selection(utkface)[side] if utkface_selection else utkface
     sets = {key: _limited(crops, limit) for key, crops in sets.items()}
     for (source, kind), crops in sets.items():
         if not len(crops):
