@@ -30,6 +30,7 @@ def main() -> int:
     print(f"{len(images)} DFDC crops, 224 px; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
     transforms = {
         "horizontal flip": lambda image, rng: augment.horizontal_flip(image),
+        "reframing": augment.reframe,
         "colour jitter": augment.color_jitter,
         "Gaussian blur": augment.gaussian_blur,
         "downscale-upscale": augment.downscale_upscale,

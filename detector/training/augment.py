@@ -19,6 +19,22 @@ def horizontal_flip(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[:, ::-1])
 
 
+def reframe(image: np.ndarray, rng: np.random.Generator, min_side: float = 0.85) -> np.ndarray:
+    """Cuts a square of ``min_side`` to all of the side at a random place and resizes it back to the full size.
+
+    The face detector's box, and so the crop's framing, moves a little from frame to frame and from camera to
+    camera; FF++'s crops were framed by another detector. Training on one framing per source lets a network learn
+    a source's framing, and lets it learn each pool's crops by heart (docs/EXPERIMENTS.md, "Reframed crops").
+    """
+    height, width = image.shape[:2]
+    side = float(rng.uniform(min_side, 1.0))
+    cut_height, cut_width = max(8, round(height * side)), max(8, round(width * side))
+    top = int(rng.integers(0, height - cut_height + 1))
+    left = int(rng.integers(0, width - cut_width + 1))
+    cut = image[top : top + cut_height, left : left + cut_width]
+    return cv2.resize(cut, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
 def color_jitter(image: np.ndarray, rng: np.random.Generator, strength: float = 0.15) -> np.ndarray:
     """Random brightness, contrast and saturation, each within ``1 +- strength``."""
     pixels = image.astype(np.float32)
@@ -80,6 +96,7 @@ def h264_recompress(image: np.ndarray, rng: np.random.Generator, crf_range: tupl
 
 _DESCRIPTIONS = {
     "flip": "horizontal flip",
+    "reframe": "reframing (a random square of 85-100% of the side)",
     "color": "colour jitter",
     "blur": "Gaussian blur",
     "rescale": "downscale-upscale",
@@ -98,6 +115,8 @@ class AugmentationPolicy:
     rescale: float = 0.2
     jpeg: float = 0.3
     h264: float = 0.15
+    # Off unless a run asks for it: the recipes that shipped before it existed stay reproducible.
+    reframe: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -109,6 +128,8 @@ class AugmentationPolicy:
         # stream as the code did before that augmentation existed (a card's recipe stays reproducible).
         if self.flip and rng.random() < self.flip:
             image = horizontal_flip(image)
+        if self.reframe and rng.random() < self.reframe:
+            image = reframe(image, rng)
         if self.color and rng.random() < self.color:
             image = color_jitter(image, rng)
         if self.rescale and rng.random() < self.rescale:

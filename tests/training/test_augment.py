@@ -34,9 +34,23 @@ def test_transforms_keep_shape_and_type_and_change_pixels(face, transform):
     assert np.abs(output.astype(int) - face.astype(int)).mean() < 40
 
 
+def test_reframing_the_whole_side_changes_nothing(face):
+    np.testing.assert_array_equal(augment.reframe(face, np.random.default_rng(0), min_side=1.0), face)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_reframing_zooms_into_a_part_of_the_crop(seed):
+    ramp = np.repeat(np.repeat(np.arange(0, 256, 4, dtype=np.uint8)[None, :, None], 64, axis=0), 3, axis=2)
+    output = augment.reframe(ramp, np.random.default_rng(seed), min_side=0.5)
+    assert output.shape == ramp.shape and output.dtype == np.uint8
+    # A part of the ramp, stretched to the full width: still rising from left to right, over a shorter span.
+    assert np.all(np.diff(output[0, :, 0].astype(int)) >= 0)
+    assert int(output[0, -1, 0]) - int(output[0, 0, 0]) < int(ramp[0, -1, 0]) - int(ramp[0, 0, 0])
+
+
 def test_policy_is_repeatable_with_a_seed(face):
     batch = np.stack([face] * 4)
-    policy = augment.AugmentationPolicy(flip=0.5, color=1.0, blur=0.5, rescale=0.5, jpeg=0.5, h264=0.5)
+    policy = augment.AugmentationPolicy(flip=0.5, color=1.0, blur=0.5, rescale=0.5, jpeg=0.5, h264=0.5, reframe=0.5)
     first = policy.apply_batch(batch, np.random.default_rng(7))
     second = policy.apply_batch(batch, np.random.default_rng(7))
     np.testing.assert_array_equal(first, second)
