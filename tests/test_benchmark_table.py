@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from detector.models import model_card
 from scripts import benchmark_table
@@ -29,3 +30,31 @@ def test_a_row_shows_each_recorded_figure_and_a_dash_where_there_is_none(tiny_mo
     assert shown["unseen real people called fake"] == "3.3%"
     assert shown["swaps, DFDC"] == "0.742" and shown["swaps, UTKFace"] == "-"
     assert shown["clips (videos)"] == "0.627"
+
+
+def test_the_calibration_table_shows_each_sets_calibration_error(tiny_models_folder):
+    card = model_card.read_card("tiny", tiny_models_folder)
+    measured = dataclasses.replace(
+        card,
+        metrics={
+            "validation": {"roc_auc": 0.871, "expected_calibration_error": 0.015},
+            "unseen_real_faces": {"count": 10, "expected_calibration_error": 0.246},
+            "unseen_real_faces_decisions": {"false_positive_rate": 0.033},
+            "dfdc_face_swaps": {"roc_auc": 0.742},
+        },
+    )
+    header, _, row = benchmark_table.table([measured], benchmark_table.CALIBRATION_ERROR)
+    titles = [title.strip() for title in header.strip("|").split("|")]
+    shown = dict(zip(titles, [cell.strip() for cell in row.strip("|").split("|")], strict=True))
+    assert shown["DFDC validation"] == "0.015" and shown["unseen real people"] == "0.246"
+    assert shown["swaps, DFDC"] == "-"
+
+
+def test_the_readme_shows_the_tables_the_shipped_cards_give():
+    # Shipping or re-measuring a model changes its card; the README's two tables must follow
+    # (python -m scripts.benchmark_table [--calibration]).
+    folder = model_card.MODELS_FOLDER
+    cards = [model_card.read_card(name, folder) for name in model_card.available_models(folder)]
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    for figure in (benchmark_table.ROC_AUC, benchmark_table.CALIBRATION_ERROR):
+        assert "\n".join(benchmark_table.table(cards, figure)) in readme, f"README's {figure} table is not current"
