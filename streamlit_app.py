@@ -191,10 +191,13 @@ def render_summary(checked: list[Checked]) -> None:
     st.table(rows)
 
 
-def render_verdict(result: VideoResult) -> None:
+def render_verdict(result: VideoResult, scorer: EnsembleScorer) -> None:
     verdict, thresholds = result.verdict, result.thresholds
     show = {"fake": st.error, "real": st.success, "uncertain": st.warning}[presentation.verdict_tone(verdict)]
     show(f"**{presentation.verdict_headline(verdict)}**\n\n{verdict.reason}")
+    caveat = model_summary.clean_result_caveat(verdict.label, [member.card.metrics for member in scorer.scorers])
+    if caveat:
+        st.info(caveat)
     st.caption(presentation.probability_explanation(verdict, thresholds.fake, thresholds.uncertain_low))
     st.caption(presentation.video_summary(result))
     for note in result.notes:
@@ -457,7 +460,7 @@ def render_checked(item: Checked, folder: Path, names: list[str], config: Analys
         st.error(item.error or APOLOGY)
         return
     result, scorer = item.result, _scorer(str(folder), tuple(names))
-    render_verdict(result)
+    render_verdict(result, scorer)
     render_downloads(item, result, config, scorer)
     render_annotated(item, result, config)
     render_chart(result)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from detector.models.model_card import ModelCard
+from detector.types import VerdictLabel
 
 # The measurements a card records at its thresholds, in the order a reviewer reads them: (card key, what the data
 # is, in a reviewer's words).
@@ -27,6 +28,8 @@ MEASURED_KINDS = (
     ("clips_decisions", "Whole videos filmed from photos of people it never saw, real and manipulated, compressed"),
 )
 NOT_MEASURED = "not measured"
+# A kind of fake the models rank below this ROC AUC is one a clean result says nothing about (0.5 is guessing).
+NEAR_CHANCE = 0.6
 
 _ARCHITECTURE_WORDS = {
     "compact": "a small convolutional network",
@@ -135,3 +138,42 @@ def summary_sentences(what: str, rows: Sequence[MeasuredRow]) -> list[str]:
         "below may fare worse."
     )
     return sentences
+
+
+def blind_spots(metrics: Sequence[Mapping[str, Any]]) -> list[tuple[str, float]]:
+    """The kinds of fake that every one of the models (``metrics``: each one's card metrics) was measured on and
+    ranked below ``NEAR_CHANCE``, as ``(kind in words, the best of their ROC AUCs)``, in ``MEASURED_KINDS`` order.
+    The DFDC validation split and the sets with no fakes or whole videos are not kinds of fake."""
+    found = []
+    for key, kind in MEASURED_KINDS:
+        if key in ("decisions", "unseen_real_faces_decisions", "clips_decisions"):
+            continue
+        figures = [each.get(key.removesuffix("_decisions")) for each in metrics]
+        aucs = [figure.get("roc_auc") if isinstance(figure, Mapping) else None for figure in figures]
+        if aucs and all(isinstance(auc, int | float) and auc < NEAR_CHANCE for auc in aucs):
+            found.append((kind, max(float(auc) for auc in aucs if auc is not None)))
+    return found
+
+
+def clean_result_caveat(label: VerdictLabel, metrics: Sequence[Mapping[str, Any]]) -> str | None:
+    """For a verdict that is not "Likely manipulated", what it cannot rule out: the kinds of fake the models
+    ranked no better than chance when measured (``blind_spots``). None for a "Likely manipulated" verdict, or when
+    the models have no such blind spot on record."""
+    spots = blind_spots(metrics)
+    if label is VerdictLabel.FAKE or not spots:
+        return None
+    best = max(auc for _, auc in spots)
+    kinds = "; ".join(_in_a_sentence(kind) for kind, _ in spots)
+    who = "the model tells" if len(metrics) == 1 else "each of the models tells"
+    return (
+        f"“{label.plain_words}” does not rule out every kind of manipulation. Measured on labelled faces, {who} "
+        f"these from real faces little better than by guessing (ROC AUC at most {best:.2f}, where 0.5 is guessing "
+        f"and 1 is always right): {kinds}."
+    )
+
+
+def _in_a_sentence(words: str) -> str:
+    """``words`` inside a sentence: "Changed mouth" becomes "changed mouth"; a name such as "FaceForensics++"
+    keeps its capitals."""
+    first = words.split(" ", 1)[0]
+    return words[0].lower() + words[1:] if first[1:].islower() else words

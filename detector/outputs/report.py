@@ -20,7 +20,7 @@ import numpy as np
 from detector.analysis import disagreement, pipeline
 from detector.config import AnalysisConfig
 from detector.models.model_card import ModelCard, limitations_of
-from detector.outputs import model_facts, presentation
+from detector.outputs import model_facts, model_summary, presentation
 from detector.outputs.charts import PERSON_COLORS
 from detector.types import Verdict, VerdictLabel, VideoResult, person_label
 
@@ -258,6 +258,11 @@ def _model_summary(card: ModelCard) -> ModelSummary:
     )
 
 
+def _caveats(label: VerdictLabel, cards: Sequence[ModelCard]) -> tuple[str, ...]:
+    caveat = model_summary.clean_result_caveat(label, [card.metrics for card in cards])
+    return (caveat,) if caveat else ()
+
+
 def build_report(
     result: VideoResult,
     cards: Sequence[ModelCard],
@@ -357,6 +362,7 @@ def build_report(
         probability_explanation=presentation.probability_explanation(verdict, fake_threshold, uncertain_low),
         people=tuple(people),
         notes=(
+            *_caveats(verdict.label, cards),
             *result.notes,
             *selection_notes,
             *disagreement.summary_lines(result),

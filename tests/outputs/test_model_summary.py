@@ -9,6 +9,7 @@ import pytest
 
 from detector.models import model_card
 from detector.outputs import model_summary
+from detector.types import VerdictLabel
 
 MEASURED = {
     "decisions": {"false_positive_rate": 0.088, "false_negative_rate": 0.041, "uncertain_share": 0.43, "count": 2078},
@@ -72,3 +73,42 @@ def test_a_model_without_measurements_says_its_scores_cannot_be_trusted() -> Non
 def test_plain_kind_never_shows_code_style_names(tiny_models_folder: Path, architecture: str, words: str) -> None:
     card = dataclasses.replace(model_card.read_card("tiny", tiny_models_folder), architecture=architecture)
     assert model_summary.plain_kind(card) == words
+
+
+BENCHMARKED = {
+    "validation": {"roc_auc": 0.871},
+    "dfdc_face_swaps": {"roc_auc": 0.742},
+    "dfdc_reenactments": {"roc_auc": 0.492},
+    "ffpp_face2face": {"roc_auc": 0.529},
+    "unseen_real_faces": {"expected_calibration_error": 0.246},
+    "clips": {"roc_auc": 0.55},
+}
+
+
+def test_blind_spots_are_the_fakes_every_model_ranked_near_chance() -> None:
+    words = dict(model_summary.MEASURED_KINDS)
+    assert model_summary.blind_spots([BENCHMARKED]) == [
+        (words["dfdc_reenactments_decisions"], 0.492),
+        (words["ffpp_face2face_decisions"], 0.529),
+    ]
+    # A second model that ranks Face2Face well takes it off the list; one never measured on a kind cannot vouch
+    # for it, so that kind is not claimed either way.
+    better = {"dfdc_reenactments": {"roc_auc": 0.55}, "ffpp_face2face": {"roc_auc": 0.8}}
+    assert model_summary.blind_spots([BENCHMARKED, better]) == [(words["dfdc_reenactments_decisions"], 0.55)]
+    assert model_summary.blind_spots([BENCHMARKED, {}]) == []
+    assert model_summary.blind_spots([{}]) == []
+
+
+@pytest.mark.parametrize("label", [VerdictLabel.REAL, VerdictLabel.UNCERTAIN])
+def test_a_clean_or_inconclusive_verdict_says_what_it_cannot_rule_out(label: VerdictLabel) -> None:
+    caveat = model_summary.clean_result_caveat(label, [BENCHMARKED])
+    assert caveat is not None and caveat.startswith(f"“{label.plain_words}” does not rule out")
+    assert "ROC AUC at most 0.53" in caveat and "the model tells" in caveat
+    # The kinds read inside the sentence; a name keeps its capitals.
+    assert "changed mouth or lower face" in caveat and "FaceForensics++ changed expressions" in caveat
+    assert "each of the models" in model_summary.clean_result_caveat(label, [BENCHMARKED, BENCHMARKED])
+
+
+def test_a_manipulated_verdict_or_a_model_without_blind_spots_gets_no_caveat() -> None:
+    assert model_summary.clean_result_caveat(VerdictLabel.FAKE, [BENCHMARKED]) is None
+    assert model_summary.clean_result_caveat(VerdictLabel.REAL, [{"dfdc_face_swaps": {"roc_auc": 0.742}}]) is None

@@ -273,3 +273,16 @@ def test_a_report_of_several_models_uses_and_names_the_thresholds_fitted_for_the
     alone = build(two_people, tiny_card)
     assert alone.fake_threshold == two_people.thresholds.fake
     assert not any("average has thresholds" in note for note in alone.notes)
+
+
+def test_a_clean_verdict_carries_what_the_models_cannot_rule_out(tiny_card) -> None:
+    clean = make_result({0: [0.1, 0.2, 0.15, 0.1, 0.05, 0.2, 0.1, 0.1]})
+    blind = dataclasses.replace(tiny_card, metrics={**tiny_card.metrics, "ffpp_face2face": {"roc_auc": 0.52}})
+    content = build(clean, blind)
+    assert content.verdict_label is VerdictLabel.REAL
+    caveat = content.notes[0]
+    assert caveat.startswith("“No sign of manipulation found” does not rule out") and "Face2Face" in caveat
+    assert "does not rule out" in pdf_text(report_pdf.to_pdf(content, unicode_fonts=False))
+    assert "does not rule out every kind of manipulation" in report_files.to_html(content)
+    # A model with no kind of fake measured near chance has nothing to add.
+    assert not any("does not rule out" in note for note in build(clean, tiny_card).notes)
