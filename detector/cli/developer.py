@@ -101,11 +101,12 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument(
         "--mix",
-        choices=["even", "dfdc-first", "dfdc-first-regions"],
+        choices=["even", "dfdc-first", "dfdc-first-regions", "dfdc-first-reenact"],
         help="a mixed run's batch recipe: every source a third of each half (even), or DFDC half, FF++ a third, "
         "UTKFace a sixth, with DFDC swaps the largest share of the fakes (dfdc-first), and with half its "
-        "self-blends of the mouth, lower face or eyes only (dfdc-first-regions); it weighs the mixed selection "
-        "loss's sources too (default: even for a new run; a resumed run keeps its own)",
+        "self-blends of the mouth, lower face or eyes only (dfdc-first-regions) or reenactment proxies instead "
+        "(dfdc-first-reenact: the benchmark's reenactment sets then measure the generator); it weighs the mixed "
+        "selection loss's sources too (default: even for a new run; a resumed run keeps its own)",
     )
     parser.add_argument(
         "--augment",

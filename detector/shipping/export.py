@@ -20,6 +20,7 @@ from detector.training import (
     datasets,
     landmarks,
     mixed_batches,
+    reenactment,
     self_blend,
     self_blend_batches,
     sources,
@@ -29,6 +30,26 @@ from detector.training import (
 from detector.training.augment import AugmentationPolicy
 
 logger = logging.getLogger(__name__)
+
+
+def synthetic_fake_records(mix: str) -> dict[str, Any]:
+    """What a mixed run's card records of the fakes its mix (a ``mixed_batches.MIXES`` name) makes as it trains,
+    beside whole-face self-blends: the regional blends' ranges, the reenactment proxies' regions."""
+    kinds = {kind for source_kinds in mixed_batches.MIXES[mix].fake_kinds.values() for kind in source_kinds}
+    records: dict[str, Any] = {}
+    if sources.REGION_BLEND in kinds:
+        records["regional"] = {
+            **dataclasses.asdict(self_blend.REGION_CONFIG),
+            "regions": {name: len(points) for name, points in self_blend.BLEND_REGIONS.items()},
+            "mask": "convex hull of the region's face-mesh points (counted here)",
+        }
+    if sources.REENACTMENT_PROXY in kinds:
+        records["reenactment_proxies"] = {
+            "regions": list(reenactment.REGIONS),
+            "why": "the benchmark's reenactment sets are made by the same generator: for this model they measure the "
+            "generator, not generalisation (docs/EXPERIMENTS.md)",
+        }
+    return records
 
 
 def train_and_export(config: train.TrainingConfig, resume: bool = False, export_only: bool = False) -> Path:
@@ -113,12 +134,7 @@ def export(
         }
     if config.fakes == "mixed":
         training["mix"] = config.mix or "even"
-        if any(sources.REGION_BLEND in kinds for kinds in mixed_batches.MIXES[training["mix"]].fake_kinds.values()):
-            training["self_blend"]["regional"] = {
-                **dataclasses.asdict(self_blend.REGION_CONFIG),
-                "regions": {name: len(points) for name, points in self_blend.BLEND_REGIONS.items()},
-                "mask": "convex hull of the region's face-mesh points (counted here)",
-            }
+        training["self_blend"].update(synthetic_fake_records(training["mix"]))
         training["ffpp_reframe"] = {
             "top_left_side": list(sources.FFPP_REFRAME),
             "why": "FF++ crops cut to the analysis crops' framing before resizing (docs/DESIGN.md)",

@@ -21,13 +21,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from detector.training import landmarks
+from detector.training import landmarks, reenactment
 from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy
 from detector.training.self_blend import BLEND_REGIONS, DEFAULT_CONFIG, REGION_CONFIG, self_blend
 from detector.training.sources import (
     DFDC_FAKE,
     FFPP_METHODS,
     REAL,
+    REENACTMENT_PROXY,
     REGION_BLEND,
     SELF_BLEND,
     SYNTHETIC_FAKES,
@@ -87,6 +88,20 @@ MIXES = {
         words="as dfdc_first (DFDC half of each half, FaceForensics++ a third, UTKFace a sixth; DFDC's fakes 85% DFDC "
         "swaps, FF++'s 22.5% each of its four methods), with each source's self-blends half whole-face and half "
         "regional: the mouth, the lower face or the eyes only, blended with a milder colour change",
+    ),
+    # dfdc_first_regions with the regional blends replaced by reenactment proxies of the training people, the one
+    # change (docs/EXPERIMENTS.md, "Reenactment proxies in training"); the benchmark's face swaps stay untrained.
+    "dfdc_first_reenact": Mix(
+        shares={"dfdc": 1 / 2, "ffpp": 1 / 3, "utkface": 1 / 6},
+        fake_kinds={
+            "dfdc": {DFDC_FAKE: 0.85, SELF_BLEND: 0.075, REENACTMENT_PROXY: 0.075},
+            "ffpp": {**{method: 0.225 for method in FFPP_METHODS}, SELF_BLEND: 0.05, REENACTMENT_PROXY: 0.05},
+            "utkface": {SELF_BLEND: 0.5, REENACTMENT_PROXY: 0.5},
+        },
+        words="as dfdc_first (DFDC half of each half, FaceForensics++ a third, UTKFace a sixth; DFDC's fakes 85% DFDC "
+        "swaps, FF++'s 22.5% each of its four methods), with each source's self-blends half whole-face and half "
+        "reenactment proxies of the training people: the mouth or the lower face warped to a new expression and "
+        "blended back",
     ),
 }
 
@@ -166,6 +181,8 @@ class MixedBatches(keras.utils.PyDataset):
             real, mesh = self.pools.images[(source, REAL)][index], self.meshes[source][index]
             if kind == REGION_BLEND:
                 return self_blend(real, mesh, rng, REGION_CONFIG, str(rng.choice(list(BLEND_REGIONS))))
+            if kind == REENACTMENT_PROXY:
+                return reenactment.reenact(real, mesh, rng)
             return self_blend(real, mesh, rng, DEFAULT_CONFIG)
         pool = self.pools.images[slot]
         return pool[int(rng.integers(len(pool)))]

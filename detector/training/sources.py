@@ -44,8 +44,12 @@ SECOND_FAKE = "dfdc_second_fake"
 SELF_BLEND = "self_blend"
 # A self-blend of one part of the face only (mouth, lower face or eyes: ``self_blend.BLEND_REGIONS``).
 REGION_BLEND = "region_blend"
+# A reenactment proxy (``reenactment.reenact``: the mouth or the lower face warped to a new expression). The
+# benchmark's reenactment sets are made by the same generator, so for a run that trains on it they measure the
+# generator, not generalisation (docs/EXPERIMENTS.md, "Reenactment proxies in training").
+REENACTMENT_PROXY = "reenactment_proxy"
 # The fakes a mixed run makes from a source's reals as it trains, rather than reads.
-SYNTHETIC_FAKES = (SELF_BLEND, REGION_BLEND)
+SYNTHETIC_FAKES = (SELF_BLEND, REGION_BLEND, REENACTMENT_PROXY)
 # FF++'s crops are framed a little looser than the analysis crops and centred above the face (measured with
 # scripts/measure_crop_framing.py, 800 crops each: crop side / detector box 1.063 for FF++, 0.994 for DFDC; the
 # box centre 0.089 box sizes below the crop centre for FF++, -0.011 for DFDC). Cutting the square of 0.94 of the

@@ -79,30 +79,55 @@ def test_the_dfdc_first_mix_draws_dfdc_swaps_and_each_source_in_its_own_shares(d
     assert 1 - len(values) / total == pytest.approx(0.5 * 0.15 + 0.1 / 3 + 1 / 6, abs=0.04)
 
 
-def test_the_regions_mix_makes_regional_self_blends_in_place_of_half_the_whole_face_ones(drawn_meshes, monkeypatch):
+@pytest.mark.parametrize(
+    ("name", "kind"), [("dfdc_first_regions", "region_blend"), ("dfdc_first_reenact", "reenactment_proxy")]
+)
+def test_a_split_mix_makes_its_other_kind_in_place_of_half_the_whole_face_self_blends(
+    drawn_meshes, monkeypatch, name, kind
+):
     calls = []
 
-    def noted(image, mesh, rng, config, region=None):
-        calls.append(region)
+    def noted_blend(image, mesh, rng, config, region=None):
+        calls.append("region_blend" if region is not None else "self_blend")
+        assert region is None or region in mixed_batches.BLEND_REGIONS
         return np.zeros_like(image)
 
-    monkeypatch.setattr(mixed_batches, "self_blend", noted)
-    mix = mixed_batches.MIXES["dfdc_first_regions"]
+    def noted_reenactment(image, mesh, rng):
+        calls.append("reenactment_proxy")
+        return np.zeros_like(image)
+
+    monkeypatch.setattr(mixed_batches, "self_blend", noted_blend)
+    monkeypatch.setattr(mixed_batches.reenactment, "reenact", noted_reenactment)
+    mix = mixed_batches.MIXES[name]
     batches = mixed_batches.MixedBatches(make_pools(), 96, NO_AUGMENTATION, seed=4, steps=20, mix=mix)
     for index in range(len(batches)):
         batches[index]
-    regional = [region for region in calls if region is not None]
-    assert set(regional) == set(mixed_batches.BLEND_REGIONS)
-    assert len(regional) / len(calls) == pytest.approx(0.5, abs=0.06)
+    assert set(calls) == {"self_blend", kind}
+    assert calls.count(kind) / len(calls) == pytest.approx(0.5, abs=0.06)
     # Everything else is as dfdc_first: only the self-blends are split.
     first = mixed_batches.MIXES["dfdc_first"]
     for source, kinds in mix.fake_kinds.items():
         assert mix.shares[source] == first.shares[source]
-        for kind, share in first.fake_kinds[source].items():
-            if kind == "self_blend":
-                assert kinds["self_blend"] + kinds["region_blend"] == pytest.approx(share)
+        for each, share in first.fake_kinds[source].items():
+            if each == "self_blend":
+                assert kinds["self_blend"] + kinds[kind] == pytest.approx(share)
             else:
-                assert kinds[kind] == share
+                assert kinds[each] == share
+
+
+def test_a_reenactment_proxy_in_a_batch_changes_one_region_of_a_real(drawn_meshes):
+    pools = make_pools()
+    only = mixed_batches.Mix(
+        shares={"utkface": 1.0}, fake_kinds={"utkface": {"reenactment_proxy": 1.0}}, words="reenactment proxies"
+    )
+    utkface = Pools({key: value for key, value in pools.images.items() if key[0] == "utkface"}, pools.groups)
+    batches = mixed_batches.MixedBatches(utkface, 8, NO_AUGMENTATION, seed=3, steps=1, mix=only)
+    images, labels = batches[0]
+    real = pools.images[("utkface", "real")][0].astype(np.float32)
+    changed = np.abs(images[4:] - real).max(axis=3) > 0
+    assert labels.tolist() == [0.0] * 4 + [1.0] * 4 and changed.any(axis=(1, 2)).all()
+    # A reenactment changes one region and leaves the rest of the crop exactly as it was.
+    assert (~changed).mean(axis=(1, 2)).min() > 0.3
 
 
 def test_every_mix_shares_out_each_half_and_each_sources_fakes_whole():

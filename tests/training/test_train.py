@@ -259,3 +259,18 @@ def test_the_command_line_limits_tensorflow_to_the_threads_asked_for():
     )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.splitlines()[0] == "1 1"
+
+
+@pytest.mark.parametrize(
+    ("mix", "recorded"),
+    [
+        ("dfdc_first", set()),
+        ("dfdc_first_regions", {"regional"}),
+        ("dfdc_first_reenact", {"reenactment_proxies"}),
+    ],
+)
+def test_a_mixed_card_records_the_fakes_its_mix_makes_beside_whole_face_blends(mix, recorded):
+    records = export.synthetic_fake_records(mix)
+    assert set(records) == recorded
+    if "reenactment_proxies" in records:
+        assert "measure the generator" in records["reenactment_proxies"]["why"]
