@@ -76,34 +76,36 @@ MIXES = {
         "Deepfakes, Face2Face, FaceSwap and NeuralTextures and 10% self-blends of FF++ reals; UTKFace's all "
         "self-blends",
     ),
-    # dfdc_first with half of every source's self-blends regional (mouth, lower face or eyes only), the one change
-    # (docs/EXPERIMENTS.md, "Regional self-blends").
-    "dfdc_first_regions": Mix(
-        shares={"dfdc": 1 / 2, "ffpp": 1 / 3, "utkface": 1 / 6},
-        fake_kinds={
-            "dfdc": {DFDC_FAKE: 0.85, SELF_BLEND: 0.075, REGION_BLEND: 0.075},
-            "ffpp": {**{method: 0.225 for method in FFPP_METHODS}, SELF_BLEND: 0.05, REGION_BLEND: 0.05},
-            "utkface": {SELF_BLEND: 0.5, REGION_BLEND: 0.5},
-        },
-        words="as dfdc_first (DFDC half of each half, FaceForensics++ a third, UTKFace a sixth; DFDC's fakes 85% DFDC "
-        "swaps, FF++'s 22.5% each of its four methods), with each source's self-blends half whole-face and half "
-        "regional: the mouth, the lower face or the eyes only, blended with a milder colour change",
-    ),
-    # dfdc_first_regions with the regional blends replaced by reenactment proxies of the training people, the one
-    # change (docs/EXPERIMENTS.md, "Reenactment proxies in training"); the benchmark's face swaps stay untrained.
-    "dfdc_first_reenact": Mix(
-        shares={"dfdc": 1 / 2, "ffpp": 1 / 3, "utkface": 1 / 6},
-        fake_kinds={
-            "dfdc": {DFDC_FAKE: 0.85, SELF_BLEND: 0.075, REENACTMENT_PROXY: 0.075},
-            "ffpp": {**{method: 0.225 for method in FFPP_METHODS}, SELF_BLEND: 0.05, REENACTMENT_PROXY: 0.05},
-            "utkface": {SELF_BLEND: 0.5, REENACTMENT_PROXY: 0.5},
-        },
-        words="as dfdc_first (DFDC half of each half, FaceForensics++ a third, UTKFace a sixth; DFDC's fakes 85% DFDC "
-        "swaps, FF++'s 22.5% each of its four methods), with each source's self-blends half whole-face and half "
-        "reenactment proxies of the training people: the mouth or the lower face warped to a new expression and "
-        "blended back",
-    ),
 }
+
+
+def _half_the_self_blends_as(mix: Mix, kind: str, words: str) -> Mix:
+    """``mix`` with half of every source's self-blend share given to another synthetic ``kind``, the one change."""
+    fake_kinds = {}
+    for source, kinds in mix.fake_kinds.items():
+        half = kinds[SELF_BLEND] / 2
+        fake_kinds[source] = {**kinds, SELF_BLEND: half, kind: half}
+    return Mix(shares=dict(mix.shares), fake_kinds=fake_kinds, words=words)
+
+
+# dfdc_first with half of every source's self-blends regional (mouth, lower face or eyes only), the one change
+# (docs/EXPERIMENTS.md, "Regional self-blends").
+MIXES["dfdc_first_regions"] = _half_the_self_blends_as(
+    MIXES["dfdc_first"],
+    REGION_BLEND,
+    "as dfdc_first (DFDC half of each half, FaceForensics++ a third, UTKFace a sixth; DFDC's fakes 85% DFDC swaps, "
+    "FF++'s 22.5% each of its four methods), with each source's self-blends half whole-face and half regional: the "
+    "mouth, the lower face or the eyes only, blended with a milder colour change",
+)
+# dfdc_first with half of every source's self-blends replaced by reenactment proxies of the training people
+# (docs/EXPERIMENTS.md, "Reenactment proxies in training"); the benchmark's face swaps stay untrained.
+MIXES["dfdc_first_reenact"] = _half_the_self_blends_as(
+    MIXES["dfdc_first"],
+    REENACTMENT_PROXY,
+    "as dfdc_first (DFDC half of each half, FaceForensics++ a third, UTKFace a sixth; DFDC's fakes 85% DFDC swaps, "
+    "FF++'s 22.5% each of its four methods), with each source's self-blends half whole-face and half reenactment "
+    "proxies of the training people: the mouth or the lower face warped to a new expression and blended back",
+)
 
 
 def _slots(pools: Pools, mix: Mix) -> tuple[list[tuple[str, str]], np.ndarray, list[tuple[str, str]], np.ndarray]:
