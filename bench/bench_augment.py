@@ -32,6 +32,7 @@ def main() -> int:
         "horizontal flip": lambda image, rng: augment.horizontal_flip(image),
         "reframing": augment.reframe,
         "colour jitter": augment.color_jitter,
+        "colour cast": augment.color_cast,
         "Gaussian blur": augment.gaussian_blur,
         "downscale-upscale": augment.downscale_upscale,
         "JPEG re-compression": augment.jpeg_recompress,

@@ -112,8 +112,8 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--augment",
         type=common.augmentation_policy,
         help="change the share of crops an augmentation is applied to, e.g. h264=0 or jpeg=0.5,blur=0 (names: "
-        "flip, reframe, color, blur, rescale, jpeg, h264; reframe is off unless asked for, the others keep the "
-        "default; a resumed run keeps its own)",
+        "flip, reframe, color, cast, blur, rescale, jpeg, h264; reframe and cast are off unless asked for, the others "
+        "keep the default; a resumed run keeps its own)",
     )
     parser.add_argument(
         "--precision",

@@ -46,6 +46,19 @@ def color_jitter(image: np.ndarray, rng: np.random.Generator, strength: float = 
     return np.clip(pixels, 0, 255).astype(np.uint8)
 
 
+def color_cast(image: np.ndarray, rng: np.random.Generator, gain: float = 0.15, shift: float = 20.0) -> np.ndarray:
+    """A colour cast over the whole crop, as a camera's white balance or a photo filter makes: each channel scaled
+    within ``1 +- gain`` and shifted within ``+- shift`` (0-255 units), independently.
+
+    A self-blend's fake face differs in colour from the rest of its crop; a real photo with an orange cast or a
+    filter differs in colour from other photos, everywhere. Casting reals and fakes alike teaches the first
+    without the second (docs/EXPERIMENTS.md, "Which unseen people a mixed network finds more suspicious").
+    """
+    gains = rng.uniform(1 - gain, 1 + gain, size=3).astype(np.float32)
+    shifts = rng.uniform(-shift, shift, size=3).astype(np.float32)
+    return np.clip(image.astype(np.float32) * gains + shifts, 0, 255).astype(np.uint8)
+
+
 def gaussian_blur(image: np.ndarray, rng: np.random.Generator, max_sigma: float = 1.5) -> np.ndarray:
     sigma = float(rng.uniform(0.3, max_sigma))
     return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma)
@@ -98,6 +111,7 @@ _DESCRIPTIONS = {
     "flip": "horizontal flip",
     "reframe": "reframing (a random square of 85-100% of the side)",
     "color": "colour jitter",
+    "cast": "colour cast (each channel x(1 +- 0.15) + (+-20))",
     "blur": "Gaussian blur",
     "rescale": "downscale-upscale",
     "jpeg": "JPEG re-compression",
@@ -115,8 +129,9 @@ class AugmentationPolicy:
     rescale: float = 0.2
     jpeg: float = 0.3
     h264: float = 0.15
-    # Off unless a run asks for it: the recipes that shipped before it existed stay reproducible.
+    # Off unless a run asks for them: the recipes that shipped before they existed stay reproducible.
     reframe: float = 0.0
+    cast: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -132,6 +147,8 @@ class AugmentationPolicy:
             image = reframe(image, rng)
         if self.color and rng.random() < self.color:
             image = color_jitter(image, rng)
+        if self.cast and rng.random() < self.cast:
+            image = color_cast(image, rng)
         if self.rescale and rng.random() < self.rescale:
             image = downscale_upscale(image, rng)
         if self.blur and rng.random() < self.blur:

@@ -48,9 +48,23 @@ def test_reframing_zooms_into_a_part_of_the_crop(seed):
     assert int(output[0, -1, 0]) - int(output[0, 0, 0]) < int(ramp[0, -1, 0]) - int(ramp[0, 0, 0])
 
 
+def test_a_colour_cast_with_no_range_changes_nothing(face):
+    np.testing.assert_array_equal(augment.color_cast(face, np.random.default_rng(0), gain=0.0, shift=0.0), face)
+
+
+def test_a_colour_cast_moves_each_channel_on_its_own_over_the_whole_crop():
+    grey = np.full((32, 32, 3), 128, np.uint8)
+    cast = augment.color_cast(grey, np.random.default_rng(1))
+    # Every pixel moves alike (a cast, not a local change), and the channels move apart (a tint, not brightness).
+    assert (cast == cast[0, 0]).all()
+    assert len(set(cast[0, 0].tolist())) == 3
+
+
 def test_policy_is_repeatable_with_a_seed(face):
     batch = np.stack([face] * 4)
-    policy = augment.AugmentationPolicy(flip=0.5, color=1.0, blur=0.5, rescale=0.5, jpeg=0.5, h264=0.5, reframe=0.5)
+    policy = augment.AugmentationPolicy(
+        flip=0.5, color=1.0, blur=0.5, rescale=0.5, jpeg=0.5, h264=0.5, reframe=0.5, cast=0.5
+    )
     first = policy.apply_batch(batch, np.random.default_rng(7))
     second = policy.apply_batch(batch, np.random.default_rng(7))
     np.testing.assert_array_equal(first, second)

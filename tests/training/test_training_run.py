@@ -108,7 +108,7 @@ def test_the_card_says_how_the_epoch_was_chosen():
     )
 
 
-def test_a_run_recorded_before_reframing_existed_resumes_without_it(tmp_path):
+def test_a_run_recorded_before_reframing_and_casts_existed_resumes_without_them(tmp_path):
     recorded = {"flip": 0.5, "color": 0.5, "blur": 0.15, "rescale": 0.2, "jpeg": 0.3, "h264": 0.15}
     (tmp_path / training_run.POLICY_FILE).write_text(json.dumps(recorded))
-    assert training_run.run_policy(tmp_path, fresh=False) == AugmentationPolicy(reframe=0.0)
+    assert training_run.run_policy(tmp_path, fresh=False) == AugmentationPolicy(reframe=0.0, cast=0.0)
