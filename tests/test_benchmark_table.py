@@ -9,11 +9,19 @@ from detector.models import model_card
 from scripts import benchmark_table
 
 
+def _tiny_measured(folder, metrics):
+    """The tiny model's card with these benchmark figures recorded."""
+    return dataclasses.replace(model_card.read_card("tiny", folder), metrics=metrics)
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
 def test_a_row_shows_each_recorded_figure_and_a_dash_where_there_is_none(tiny_models_folder):
-    card = model_card.read_card("tiny", tiny_models_folder)
-    measured = dataclasses.replace(
-        card,
-        metrics={
+    measured = _tiny_measured(
+        tiny_models_folder,
+        {
             "validation": {"roc_auc": 0.8711},
             "unseen_real_faces": {"count": 10},
             "unseen_real_faces_decisions": {"false_positive_rate": 0.033},
@@ -22,8 +30,7 @@ def test_a_row_shows_each_recorded_figure_and_a_dash_where_there_is_none(tiny_mo
         },
     )
     header, rule, row = benchmark_table.table([measured])
-    cells = [cell.strip() for cell in row.strip("|").split("|")]
-    titles = [title.strip() for title in header.strip("|").split("|")]
+    cells, titles = _cells(row), _cells(header)
     assert len(cells) == len(titles) and rule.count("---") == len(titles)
     shown = dict(zip(titles, cells, strict=True))
     assert shown["model"] == "tiny" and shown["DFDC validation"] == "0.871"
@@ -33,10 +40,9 @@ def test_a_row_shows_each_recorded_figure_and_a_dash_where_there_is_none(tiny_mo
 
 
 def test_the_calibration_table_shows_each_sets_calibration_error(tiny_models_folder):
-    card = model_card.read_card("tiny", tiny_models_folder)
-    measured = dataclasses.replace(
-        card,
-        metrics={
+    measured = _tiny_measured(
+        tiny_models_folder,
+        {
             "validation": {"roc_auc": 0.871, "expected_calibration_error": 0.015},
             "unseen_real_faces": {"count": 10, "expected_calibration_error": 0.246},
             "unseen_real_faces_decisions": {"false_positive_rate": 0.033},
@@ -44,8 +50,7 @@ def test_the_calibration_table_shows_each_sets_calibration_error(tiny_models_fol
         },
     )
     header, _, row = benchmark_table.table([measured], benchmark_table.CALIBRATION_ERROR)
-    titles = [title.strip() for title in header.strip("|").split("|")]
-    shown = dict(zip(titles, [cell.strip() for cell in row.strip("|").split("|")], strict=True))
+    shown = dict(zip(_cells(header), _cells(row), strict=True))
     assert shown["DFDC validation"] == "0.015" and shown["unseen real people"] == "0.246"
     assert shown["swaps, DFDC"] == "-"
 
