@@ -175,6 +175,37 @@ class CropBatches(keras.utils.PyDataset):
             self.rng.shuffle(self.order)
 
 
+class StepEpochs(keras.utils.PyDataset):
+    """Epochs of ``steps`` batches, drawn on through the passes of ``batches``, a dataset whose epoch is one pass.
+
+    Keras, given ``steps_per_epoch`` and a dataset of another length, runs on through the dataset across epochs and
+    cuts short the epoch in which a pass ends (measured: dfdc_first_utk's fourth epoch, 109 batches of 300); and it
+    calls the dataset's ``on_epoch_end`` (a reshuffle) after each of its own epochs, in the middle of a pass. Here
+    an epoch is ``steps`` batches: batch ``i`` of epoch ``e`` is batch ``(e * steps + i) % len(batches)`` of the
+    current pass, so Keras may read an epoch's batches in any order (``fit`` shuffles them), and ``batches`` starts
+    a new pass (``on_epoch_end``) after the epoch in which the last ended. That epoch reads the first batches of the
+    pass again (with fresh augmentation) where it ran past the end.
+    """
+
+    def __init__(self, batches: keras.utils.PyDataset, steps: int) -> None:
+        super().__init__()
+        self.batches = batches
+        self.steps = steps
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, index: int) -> Any:
+        return self.batches[(self.epoch * self.steps + index) % len(self.batches)]
+
+    def on_epoch_end(self) -> None:
+        passes_before = self.epoch * self.steps // len(self.batches)
+        self.epoch += 1
+        if self.epoch * self.steps // len(self.batches) > passes_before:
+            self.batches.on_epoch_end()
+
+
 def _load_split(config: TrainingConfig) -> tuple[datasets.CropSet, datasets.CropSet]:
     crops = datasets.load_dfdc_faces()
     train, validation = datasets.split_by_group(crops, config.validation_percent)
@@ -244,7 +275,9 @@ def _training_batches(
         if extra_images is not None:
             train_images = np.concatenate([train_images, extra_images])
             train_labels = np.concatenate([train_labels, np.zeros(len(extra_images), train_labels.dtype)])
-        return CropBatches(train_images, train_labels, config.batch_size, policy, seed, shuffle=True)
+        return _in_steps(
+            CropBatches(train_images, train_labels, config.batch_size, policy, seed, shuffle=True), config
+        )
     reals = train_images[train_labels == 0]
     if extra_images is not None:
         reals = np.concatenate([reals, extra_images])
@@ -254,9 +287,19 @@ def _training_batches(
         progress=lambda done, total: logger.info("face mesh: %d of %d reals", done, total),
     )
     dfdc_fakes = train_images[train_labels == 1] if config.fakes == "both" else None
-    return self_blend_batches.SelfBlendBatches(
-        reals, real_landmarks, config.batch_size, policy, seed, config.fakes, dfdc_fakes
+    return _in_steps(
+        self_blend_batches.SelfBlendBatches(
+            reals, real_landmarks, config.batch_size, policy, seed, config.fakes, dfdc_fakes
+        ),
+        config,
     )
+
+
+def _in_steps(batches: keras.utils.PyDataset, config: TrainingConfig) -> keras.utils.PyDataset:
+    """``batches`` in epochs of ``config.steps_per_epoch`` batches (``StepEpochs``), or as they are without it."""
+    if config.steps_per_epoch is None or config.steps_per_epoch == len(batches):
+        return batches
+    return StepEpochs(batches, config.steps_per_epoch)
 
 
 def _validation_batches(

@@ -139,14 +139,47 @@ def test_a_mixed_run_selecting_on_utkface_too_trains_and_ships(tmp_path):
 
 @requires_shared
 def test_epochs_can_be_shorter_than_a_pass_over_the_crops(tmp_path):
-    # 64 crops in batches of 16 are 4 batches a pass; epochs of 2 batches checkpoint and validate twice as often.
-    config = dataclasses.replace(_short_run(tmp_path, "short_epochs", limit=64, steps_per_epoch=2), epochs=2)
+    # 64 crops in batches of 16 are 4 batches a pass; epochs of 3 batches checkpoint and validate more often, and
+    # the pass ends inside the second epoch, which must still train on its 3 batches (Keras alone gives it 1).
+    config = dataclasses.replace(_short_run(tmp_path, "short_epochs", limit=64, steps_per_epoch=3), epochs=3)
     export.train_and_export(config)
     run = tmp_path / "runs" / "short_epochs"
-    assert (run / "log.csv").read_text().count("\n") == 3
-    assert int(keras.saving.load_model(run / "last.keras").optimizer.iterations) == 4
+    assert (run / "log.csv").read_text().count("\n") == 4
+    assert int(keras.saving.load_model(run / "last.keras").optimizer.iterations) == 9
     card = model_card.read_card("short_epochs", tmp_path / "models")
-    assert (card.training["epochs_run"], card.training["steps_per_epoch"]) == (2, 2)
+    assert (card.training["epochs_run"], card.training["steps_per_epoch"]) == (3, 3)
+
+
+class _Positions(keras.utils.PyDataset):
+    """Five batches a pass, each its own position; counts the passes begun."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passes = 1
+
+    def __len__(self) -> int:
+        return 5
+
+    def __getitem__(self, index: int) -> tuple[int, int]:
+        return self.passes, index
+
+    def on_epoch_end(self) -> None:
+        self.passes += 1
+
+
+def test_epochs_of_steps_read_every_batch_of_a_pass_once_before_the_next_pass():
+    epochs = train.StepEpochs(_Positions(), steps=3)
+    read = []
+    for _ in range(4):
+        # fit reads an epoch's batches in a shuffled order.
+        read.append(sorted(epochs[index] for index in (2, 0, 1)))
+        epochs.on_epoch_end()
+    assert len(epochs) == 3
+    assert read[0] == [(1, 0), (1, 1), (1, 2)]
+    # The first pass ends inside the second epoch, which reads its first batch again; the next pass starts after.
+    assert read[1] == [(1, 0), (1, 3), (1, 4)]
+    assert read[2] == [(2, 1), (2, 2), (2, 3)]
+    assert read[3] == [(2, 0), (2, 1), (2, 4)]
 
 
 @requires_shared
