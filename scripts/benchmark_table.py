@@ -1,11 +1,13 @@
 """Prints the README's benchmark table from the shipped models' cards (what ``benchmark --record`` wrote).
 
-    python -m scripts.benchmark_table [--models-folder models] [--calibration]
+    python -m scripts.benchmark_table [--models-folder models] [--calibration | --rates]
 
 One row per shipped model, one column per benchmark set (``detector.evaluation.benchmark.SETS``) and one for the
 clips: ROC AUC where the set has fakes, the share called "Likely manipulated" on the unseen real people, "-" where
 the card has no figure for that set. With ``--calibration``, each set's expected calibration error instead (on the
-unseen real people, their mean fake probability), against the issue's target of at most 0.08 on every set.
+unseen real people, their mean fake probability), against the issue's target of at most 0.08 on every set. With
+``--rates``, what each card's thresholds decide on each set: the share of its reals called "Likely manipulated",
+then the share of its fakes called "No sign of manipulation found" (the rest are inconclusive or caught).
 """
 
 from __future__ import annotations
@@ -33,10 +35,29 @@ SHORT_TITLES = {
 
 ROC_AUC = "roc_auc"
 CALIBRATION_ERROR = "expected_calibration_error"
+RATES = "rates"
+
+
+def _share(value: object, digits: int) -> str:
+    return f"{value:.{digits}%}" if isinstance(value, int | float) else "-"
+
+
+def rates_cell(metrics: Mapping[str, Any], key: str) -> str:
+    """One set's decisions at the card's thresholds: reals called fake, then fakes called clean (if it has fakes)."""
+    decisions = metrics.get("decisions" if key == "validation" else f"{key}_decisions")
+    if not isinstance(decisions, Mapping):
+        return "-"
+    accused = _share(decisions.get("false_positive_rate"), 1)
+    if "false_negative_rate" not in decisions:
+        return accused
+    return f"{accused} / {_share(decisions['false_negative_rate'], 0)}"
 
 
 def cell(metrics: Mapping[str, Any], key: str, figure: str = ROC_AUC) -> str:
-    """One set's ``figure`` as a table cell: ROC AUC (the share called fake on a set with no fakes) or ECE."""
+    """One set's ``figure`` as a table cell: ROC AUC (the share called fake on a set with no fakes), ECE or the
+    decisions' rates (``rates_cell``)."""
+    if figure == RATES:
+        return rates_cell(metrics, key)
     measured = metrics.get(key)
     if not isinstance(measured, Mapping):
         return "-"
@@ -62,13 +83,25 @@ def table(cards: Sequence[model_card.ModelCard], figure: str = ROC_AUC) -> list[
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models-folder", default=str(model_card.MODELS_FOLDER))
-    parser.add_argument(
-        "--calibration", action="store_true", help="each set's expected calibration error instead of its ROC AUC"
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--calibration",
+        action="store_const",
+        const=CALIBRATION_ERROR,
+        dest="figure",
+        help="each set's expected calibration error instead of its ROC AUC",
+    )
+    shown.add_argument(
+        "--rates",
+        action="store_const",
+        const=RATES,
+        dest="figure",
+        help="each set's reals called fake and fakes called clean at the card's thresholds",
     )
     arguments = parser.parse_args(argv)
     folder = Path(arguments.models_folder)
     cards = [model_card.read_card(name, folder) for name in model_card.available_models(folder)]
-    print("\n".join(table(cards, CALIBRATION_ERROR if arguments.calibration else ROC_AUC)))
+    print("\n".join(table(cards, arguments.figure or ROC_AUC)))
 
 
 if __name__ == "__main__":

@@ -55,11 +55,32 @@ def test_the_calibration_table_shows_each_sets_calibration_error(tiny_models_fol
     assert shown["swaps, DFDC"] == "-"
 
 
+def test_the_rates_table_shows_reals_called_fake_then_fakes_called_clean(tiny_models_folder):
+    measured = _tiny_measured(
+        tiny_models_folder,
+        {
+            "validation": {"roc_auc": 0.871},
+            "decisions": {"false_positive_rate": 0.0885, "false_negative_rate": 0.0415},
+            "unseen_real_faces": {"count": 10},
+            "unseen_real_faces_decisions": {"false_positive_rate": 0.033},
+            "unseen_face_swaps": {"roc_auc": 0.639},
+            "unseen_face_swaps_decisions": {"false_positive_rate": 0.035, "false_negative_rate": 0.29},
+            "dfdc_face_swaps": {"roc_auc": 0.742},
+        },
+    )
+    header, _, row = benchmark_table.table([measured], benchmark_table.RATES)
+    shown = dict(zip(_cells(header), _cells(row), strict=True))
+    assert shown["DFDC validation"] == "8.8% / 4%" and shown["unseen real people"] == "3.3%"
+    assert shown["swaps, UTKFace"] == "3.5% / 29%"
+    # A set measured without decisions has no rates to show.
+    assert shown["swaps, DFDC"] == "-" and shown["clips (videos)"] == "-"
+
+
 def test_the_readme_shows_the_tables_the_shipped_cards_give():
-    # Shipping or re-measuring a model changes its card; the README's two tables must follow
-    # (python -m scripts.benchmark_table [--calibration]).
+    # Shipping or re-measuring a model changes its card; the README's three tables must follow
+    # (python -m scripts.benchmark_table [--calibration | --rates]).
     folder = model_card.MODELS_FOLDER
     cards = [model_card.read_card(name, folder) for name in model_card.available_models(folder)]
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    for figure in (benchmark_table.ROC_AUC, benchmark_table.CALIBRATION_ERROR):
+    for figure in (benchmark_table.ROC_AUC, benchmark_table.CALIBRATION_ERROR, benchmark_table.RATES):
         assert "\n".join(benchmark_table.table(cards, figure)) in readme, f"README's {figure} table is not current"

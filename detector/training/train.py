@@ -275,9 +275,7 @@ def _training_batches(
         if extra_images is not None:
             train_images = np.concatenate([train_images, extra_images])
             train_labels = np.concatenate([train_labels, np.zeros(len(extra_images), train_labels.dtype)])
-        return _in_steps(
-            CropBatches(train_images, train_labels, config.batch_size, policy, seed, shuffle=True), config
-        )
+        return _in_steps(CropBatches(train_images, train_labels, config.batch_size, policy, seed, shuffle=True), config)
     reals = train_images[train_labels == 0]
     if extra_images is not None:
         reals = np.concatenate([reals, extra_images])
