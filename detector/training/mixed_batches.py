@@ -106,6 +106,16 @@ MIXES["dfdc_first_reenact"] = _half_the_self_blends_as(
     "FF++'s 22.5% each of its four methods), with each source's self-blends half whole-face and half reenactment "
     "proxies of the training people: the mouth or the lower face warped to a new expression and blended back",
 )
+# dfdc_first with UTKFace a third of each half, DFDC and FF++ sharing the rest as there (3:2), the one change: the
+# UTKFace weight that brought a mixed network's unseen people down in compact_both_utk's step without most of the
+# UTKFace-only step's source shortcut (docs/EXPERIMENTS.md, "UTKFace a third of every batch").
+MIXES["utkface_third"] = Mix(
+    shares={"dfdc": 0.4, "ffpp": 0.8 / 3, "utkface": 1 / 3},
+    fake_kinds={source: dict(kinds) for source, kinds in MIXES["dfdc_first"].fake_kinds.items()},
+    words="each batch half real, half fake; DFDC 40% of each half, FaceForensics++ 27%, UTKFace a third; fakes as "
+    "in dfdc_first (DFDC's 85% DFDC swaps and 15% self-blends; FF++'s 22.5% each of its four methods and 10% "
+    "self-blends; UTKFace's all self-blends)",
+)
 
 
 def _slots(pools: Pools, mix: Mix) -> tuple[list[tuple[str, str]], np.ndarray, list[tuple[str, str]], np.ndarray]:

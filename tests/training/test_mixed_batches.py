@@ -79,6 +79,23 @@ def test_the_dfdc_first_mix_draws_dfdc_swaps_and_each_source_in_its_own_shares(d
     assert 1 - len(values) / total == pytest.approx(0.5 * 0.15 + 0.1 / 3 + 1 / 6, abs=0.04)
 
 
+def test_the_utkface_third_mix_gives_utkface_a_third_and_changes_nothing_else(drawn_meshes):
+    mix = mixed_batches.MIXES["utkface_third"]
+    first = mixed_batches.MIXES["dfdc_first"]
+    assert mix.fake_kinds == first.fake_kinds
+    assert mix.shares["dfdc"] / mix.shares["ffpp"] == pytest.approx(first.shares["dfdc"] / first.shares["ffpp"])
+    batches = mixed_batches.MixedBatches(make_pools(), 96, NO_AUGMENTATION, seed=5, steps=40, mix=mix)
+    fake_values = []
+    for index in range(len(batches)):
+        images, _ = batches[index]
+        flat = images[48:].reshape(48, -1)
+        fake_values.extend(flat[flat.min(axis=1) == flat.max(axis=1), 0].tolist())
+    values, total = np.asarray(fake_values), 40 * 48
+    assert np.sum(values == 10) / total == pytest.approx(0.4 * 0.85, abs=0.03)
+    # Self-blends: DFDC's 15% of 40%, FF++'s 10% of 27%, and all of UTKFace's third.
+    assert 1 - len(values) / total == pytest.approx(0.4 * 0.15 + 0.1 * 0.8 / 3 + 1 / 3, abs=0.04)
+
+
 @pytest.mark.parametrize(
     ("name", "kind"), [("dfdc_first_regions", "region_blend"), ("dfdc_first_reenact", "reenactment_proxy")]
 )
