@@ -106,9 +106,10 @@ MIXES["dfdc_first_reenact"] = _half_the_self_blends_as(
     "FF++'s 22.5% each of its four methods), with each source's self-blends half whole-face and half reenactment "
     "proxies of the training people: the mouth or the lower face warped to a new expression and blended back",
 )
-# dfdc_first with UTKFace a third of each half, DFDC and FF++ sharing the rest as there (3:2), the one change: the
-# UTKFace weight that brought a mixed network's unseen people down in compact_both_utk's step without most of the
-# UTKFace-only step's source shortcut (docs/EXPERIMENTS.md, "UTKFace a third of every batch").
+# dfdc_first with UTKFace a third of each half, DFDC and FF++ sharing the rest as there (3:2), the one change: about
+# UTKFace's weight in compact_both_utk's step, which brought a mixed network's unseen people down. Measured: the
+# weight was not what did it (no lower on unseen people, DFDC 0.029 lower; docs/EXPERIMENTS.md, "UTKFace a third of
+# every batch"); no recipe uses it.
 MIXES["utkface_third"] = Mix(
     shares={"dfdc": 0.4, "ffpp": 0.8 / 3, "utkface": 1 / 3},
     fake_kinds={source: dict(kinds) for source, kinds in MIXES["dfdc_first"].fake_kinds.items()},

@@ -63,15 +63,20 @@ def test_batches_are_half_real_half_fake_and_draw_from_every_source_in_its_share
     assert 1 - len(values) / fakes_total == pytest.approx(1 / 9 + 1 / 15 + 1 / 3, abs=0.04)
 
 
-def test_the_dfdc_first_mix_draws_dfdc_swaps_and_each_source_in_its_own_shares(drawn_meshes):
-    mix = mixed_batches.MIXES["dfdc_first"]
-    batches = mixed_batches.MixedBatches(make_pools(), 96, NO_AUGMENTATION, seed=2, steps=40, mix=mix)
+def _flat_fake_values(mix: mixed_batches.Mix, seed: int) -> tuple[np.ndarray, int]:
+    """The values of the flat (pool-made, not synthetic) fakes in 40 batches of 96 drawn with ``mix``, and how
+    many fakes were drawn in all."""
+    batches = mixed_batches.MixedBatches(make_pools(), 96, NO_AUGMENTATION, seed=seed, steps=40, mix=mix)
     fake_values = []
     for index in range(len(batches)):
         images, _ = batches[index]
         flat = images[48:].reshape(48, -1)
         fake_values.extend(flat[flat.min(axis=1) == flat.max(axis=1), 0].tolist())
-    values, total = np.asarray(fake_values), 40 * 48
+    return np.asarray(fake_values), 40 * 48
+
+
+def test_the_dfdc_first_mix_draws_dfdc_swaps_and_each_source_in_its_own_shares(drawn_meshes):
+    values, total = _flat_fake_values(mixed_batches.MIXES["dfdc_first"], seed=2)
     assert np.sum(values == 10) / total == pytest.approx(0.5 * 0.85, abs=0.03)
     for index in range(len(FFPP_METHODS)):
         assert np.sum(values == 20 + index) / total == pytest.approx(0.225 / 3, abs=0.02)
@@ -84,13 +89,7 @@ def test_the_utkface_third_mix_gives_utkface_a_third_and_changes_nothing_else(dr
     first = mixed_batches.MIXES["dfdc_first"]
     assert mix.fake_kinds == first.fake_kinds
     assert mix.shares["dfdc"] / mix.shares["ffpp"] == pytest.approx(first.shares["dfdc"] / first.shares["ffpp"])
-    batches = mixed_batches.MixedBatches(make_pools(), 96, NO_AUGMENTATION, seed=5, steps=40, mix=mix)
-    fake_values = []
-    for index in range(len(batches)):
-        images, _ = batches[index]
-        flat = images[48:].reshape(48, -1)
-        fake_values.extend(flat[flat.min(axis=1) == flat.max(axis=1), 0].tolist())
-    values, total = np.asarray(fake_values), 40 * 48
+    values, total = _flat_fake_values(mix, seed=5)
     assert np.sum(values == 10) / total == pytest.approx(0.4 * 0.85, abs=0.03)
     # Self-blends: DFDC's 15% of 40%, FF++'s 10% of 27%, and all of UTKFace's third.
     assert 1 - len(values) / total == pytest.approx(0.4 * 0.15 + 0.1 * 0.8 / 3 + 1 / 3, abs=0.04)

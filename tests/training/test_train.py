@@ -167,7 +167,7 @@ class _Positions(keras.utils.PyDataset):
         self.passes += 1
 
 
-def test_epochs_of_steps_read_every_batch_of_a_pass_once_before_the_next_pass():
+def test_epochs_of_steps_stay_whole_and_start_a_new_pass_only_between_epochs():
     epochs = train.StepEpochs(_Positions(), steps=3)
     read = []
     for _ in range(4):
