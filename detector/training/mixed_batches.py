@@ -119,6 +119,27 @@ MIXES["utkface_third"] = Mix(
 )
 
 
+# compact_both_utk's step (``--fakes both --extra-reals utkface``) drew every training real once an epoch, DFDC's
+# 12,236 and UTKFace's 7,287, and made half its fakes DFDC swaps and half self-blends of the batch's reals: UTKFace
+# was 37% of the reals but 19% of the fakes, so a UTKFace look said "real" two times in three. This mix keeps that
+# step's reals and its fake kinds in total (half DFDC swaps, half self-blends) and gives each source the same share
+# of the fakes as of the reals, the one change (docs/EXPERIMENTS.md, "The both-step with each source balanced").
+_UTKFACE_SHARE_OF_BOTH_STEP_REALS = 7287 / (12236 + 7287)
+MIXES["both_balanced"] = Mix(
+    shares={"dfdc": 1 - _UTKFACE_SHARE_OF_BOTH_STEP_REALS, "utkface": _UTKFACE_SHARE_OF_BOTH_STEP_REALS},
+    fake_kinds={
+        "dfdc": {
+            DFDC_FAKE: 0.5 / (1 - _UTKFACE_SHARE_OF_BOTH_STEP_REALS),
+            SELF_BLEND: 1 - 0.5 / (1 - _UTKFACE_SHARE_OF_BOTH_STEP_REALS),
+        },
+        "utkface": {SELF_BLEND: 1.0},
+    },
+    words="each batch half real, half fake; DFDC 63% of each half and UTKFace 37% (their shares of the training "
+    "reals), no FaceForensics++; DFDC's fakes 80% DFDC swaps (both fake sets) and 20% self-blends of DFDC reals, "
+    "UTKFace's all self-blends: half the fakes DFDC swaps and half self-blends, as --fakes both makes them",
+)
+
+
 def _slots(pools: Pools, mix: Mix) -> tuple[list[tuple[str, str]], np.ndarray, list[tuple[str, str]], np.ndarray]:
     """The real slots and fake slots ``(source, kind)`` with their probabilities, for the sources ``pools`` has."""
     sources = [source for source in mix.shares if (source, REAL) in pools.images]

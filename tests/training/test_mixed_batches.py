@@ -95,6 +95,23 @@ def test_the_utkface_third_mix_gives_utkface_a_third_and_changes_nothing_else(dr
     assert 1 - len(values) / total == pytest.approx(0.4 * 0.15 + 0.1 * 0.8 / 3 + 1 / 3, abs=0.04)
 
 
+def test_the_both_balanced_mix_makes_half_the_fakes_dfdc_swaps_and_gives_each_source_its_real_share(drawn_meshes):
+    mix = mixed_batches.MIXES["both_balanced"]
+    utkface = mix.shares["utkface"]
+    assert utkface == pytest.approx(0.373, abs=0.001) and "ffpp" not in mix.shares
+    values, total = _flat_fake_values(mix, seed=6)
+    # Only DFDC swaps are flat (no FF++ is drawn): half the fakes, as --fakes both makes them.
+    assert set(values.tolist()) == {10.0}
+    assert len(values) / total == pytest.approx(0.5, abs=0.03)
+    batches = mixed_batches.MixedBatches(make_pools(), 96, NO_AUGMENTATION, seed=6, steps=1, mix=mix)
+    real_sources = [source for source, _ in batches.real_slots]
+    fake_share = {source: 0.0 for source in real_sources}
+    for (source, _), share in zip(batches.fake_slots, batches.fake_p, strict=True):
+        fake_share[source] += share
+    assert fake_share == pytest.approx(dict(zip(real_sources, batches.real_p, strict=True)))
+    assert fake_share["utkface"] == pytest.approx(utkface)
+
+
 @pytest.mark.parametrize(
     ("name", "kind"), [("dfdc_first_regions", "region_blend"), ("dfdc_first_reenact", "reenactment_proxy")]
 )
