@@ -101,13 +101,23 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument(
         "--mix",
-        choices=["even", "dfdc-first", "dfdc-first-regions", "dfdc-first-reenact", "utkface-third", "both-balanced"],
+        choices=[
+            "even",
+            "dfdc-first",
+            "dfdc-first-regions",
+            "dfdc-first-reenact",
+            "dfdc-first-swaps",
+            "utkface-third",
+            "both-balanced",
+        ],
         help="a mixed run's batch recipe: every source a third of each half (even), or DFDC half, FF++ a third, "
         "UTKFace a sixth, with DFDC swaps the largest share of the fakes (dfdc-first), and with half its "
-        "self-blends of the mouth, lower face or eyes only (dfdc-first-regions) or reenactment proxies instead "
-        "(dfdc-first-reenact: the benchmark's reenactment sets then measure the generator), or as dfdc-first with "
-        "UTKFace a third and DFDC and FF++ the rest (utkface-third), or DFDC and UTKFace only, half DFDC swaps and half "
-        "self-blends, each source as much of the fakes as of the reals (both-balanced); it weighs the mixed "
+        "self-blends of the mouth, lower face or eyes only (dfdc-first-regions), reenactment proxies "
+        "(dfdc-first-reenact: the benchmark's reenactment sets then measure the generator) or landmark face swaps "
+        "between training reals (dfdc-first-swaps: the face-swap sets then measure the generator) instead; or as "
+        "dfdc-first with UTKFace a third and DFDC and FF++ the rest (utkface-third); or DFDC and UTKFace only, half "
+        "DFDC swaps and half self-blends, each source as much of the fakes as of the reals (both-balanced); it "
+        "weighs the mixed "
         "selection loss's sources too (default: even for a new run; a resumed run keeps its own)",
     )
     parser.add_argument(

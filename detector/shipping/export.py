@@ -18,6 +18,7 @@ from detector.shipping import calibrate, ship
 from detector.training import (
     architectures,
     datasets,
+    face_swap,
     landmarks,
     mixed_batches,
     reenactment,
@@ -48,6 +49,13 @@ def synthetic_fake_records(mix: str) -> dict[str, Any]:
             "regions": list(reenactment.REGIONS),
             "why": "the benchmark's reenactment sets are made by the same generator: for this model they measure the "
             "generator, not generalisation (docs/EXPERIMENTS.md)",
+        }
+    if sources.FACE_SWAP in kinds:
+        records["face_swaps"] = {
+            "blends": list(face_swap.BLENDS),
+            "pairs": "two training reals of the same source, of different groups",
+            "why": "the benchmark's face-swap sets are made by the same generator: for this model they measure the "
+            "generator, not generalisation; the reenactment proxies are its never-trained kind (docs/EXPERIMENTS.md)",
         }
     return records
 

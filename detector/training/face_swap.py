@@ -12,8 +12,8 @@ tools did before deep learning, on real photos the models never saw, from two fa
 3. it is blended in over the mesh's hull, shrunk a little: either alpha-blended through a softened edge or Poisson
    ("seamless") cloned, which carries the target's gradients across the boundary (``swap_faces``).
 
-Used by ``detector.evaluation.benchmark_sets`` and ``benchmark_clips``; not part of the video pipeline and not used
-in training.
+Used by ``detector.evaluation.benchmark_sets`` and ``benchmark_clips``, and by one training mix
+(``mixed_batches.MIXES["dfdc_first_swaps"]``, between training reals only); not part of the video pipeline.
 """
 
 from __future__ import annotations

@@ -21,11 +21,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from detector.training import landmarks, reenactment
+from detector.training import face_swap, landmarks, reenactment
 from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy
 from detector.training.self_blend import BLEND_REGIONS, DEFAULT_CONFIG, REGION_CONFIG, self_blend
 from detector.training.sources import (
     DFDC_FAKE,
+    FACE_SWAP,
     FFPP_METHODS,
     REAL,
     REENACTMENT_PROXY,
@@ -37,6 +38,10 @@ from detector.training.sources import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+# How many donors a face swap tries before its target is self-blended instead.
+SWAP_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,15 @@ MIXES["dfdc_first_reenact"] = _half_the_self_blends_as(
     "as dfdc_first (DFDC half of each half, FaceForensics++ a third, UTKFace a sixth; DFDC's fakes 85% DFDC swaps, "
     "FF++'s 22.5% each of its four methods), with each source's self-blends half whole-face and half reenactment "
     "proxies of the training people: the mouth or the lower face warped to a new expression and blended back",
+)
+# dfdc_first with half of every source's self-blends replaced by landmark face swaps between two training reals of
+# the source (docs/EXPERIMENTS.md, "Graphics swaps in training"); the benchmark's reenactment proxies stay untrained.
+MIXES["dfdc_first_swaps"] = _half_the_self_blends_as(
+    MIXES["dfdc_first"],
+    FACE_SWAP,
+    "as dfdc_first (DFDC half of each half, FaceForensics++ a third, UTKFace a sixth; DFDC's fakes 85% DFDC swaps, "
+    "FF++'s 22.5% each of its four methods), with each source's self-blends half whole-face and half landmark face "
+    "swaps between two training reals of that source (of different groups), colour-matched, alpha or Poisson blended",
 )
 # dfdc_first with UTKFace a third of each half, DFDC and FF++ sharing the rest as there (3:2), the one change: about
 # UTKFace's weight in compact_both_utk's step, which brought a mixed network's unseen people down. Measured: the
@@ -190,6 +204,8 @@ class MixedBatches(keras.utils.PyDataset):
         self.steps = steps or int(np.ceil(pools.count() / batch_size))
         self.meshes: dict[str, np.ndarray] = {}
         self.trusted: dict[str, np.ndarray] = {}
+        self.swap_fallbacks = 0
+        self.real_groups = {source: np.asarray(pools.groups[(source, kind)]) for source, kind in self.real_slots}
         for source, kind in self.fake_slots:
             if kind in SYNTHETIC_FAKES and source not in self.meshes:
                 meshes = landmarks.precompute_landmarks(
@@ -217,9 +233,29 @@ class MixedBatches(keras.utils.PyDataset):
                 return self_blend(real, mesh, rng, REGION_CONFIG, str(rng.choice(list(BLEND_REGIONS))))
             if kind == REENACTMENT_PROXY:
                 return reenactment.reenact(real, mesh, rng)
+            if kind == FACE_SWAP:
+                return self._swap(source, index, rng)
             return self_blend(real, mesh, rng, DEFAULT_CONFIG)
         pool = self.pools.images[slot]
         return pool[int(rng.integers(len(pool)))]
+
+    def _swap(self, source: str, target: int, rng: np.random.Generator) -> np.ndarray:
+        """A face swap onto the real ``target`` from another trusted real of ``source`` of another group. Where the
+        two meshes leave nothing to swap (``face_swap.swap_faces`` refuses), another donor is drawn; a target that
+        refuses every one of them is self-blended instead, and counted (``swap_fallbacks``)."""
+        reals, meshes = self.pools.images[(source, REAL)], self.meshes[source]
+        groups = self.real_groups[source]
+        donors = self.trusted[source][groups[self.trusted[source]] != groups[target]]
+        for _ in range(SWAP_ATTEMPTS if len(donors) else 0):
+            donor = int(rng.choice(donors))
+            blend = face_swap.BLENDS[int(rng.integers(len(face_swap.BLENDS)))]
+            try:
+                target_mesh, donor_mesh = meshes[target].astype(np.float32), meshes[donor].astype(np.float32)
+                return face_swap.swap_faces(reals[target], target_mesh, reals[donor], donor_mesh, blend)
+            except ValueError:
+                continue
+        self.swap_fallbacks += 1
+        return self_blend(reals[target], meshes[target], rng, DEFAULT_CONFIG)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         if not 0 <= index < len(self):
@@ -236,6 +272,11 @@ class MixedBatches(keras.utils.PyDataset):
         return batch.astype(np.float32), labels
 
     def on_epoch_end(self) -> None:
+        if self.swap_fallbacks:
+            logger.info(
+                "epoch %d: %d face swaps self-blended instead (no donor fitted)", self.epoch, self.swap_fallbacks
+            )
+            self.swap_fallbacks = 0
         self.epoch += 1
 
 

@@ -48,8 +48,13 @@ REGION_BLEND = "region_blend"
 # benchmark's reenactment sets are made by the same generator, so for a run that trains on it they measure the
 # generator, not generalisation (docs/EXPERIMENTS.md, "Reenactment proxies in training").
 REENACTMENT_PROXY = "reenactment_proxy"
+# A landmark face swap between two training reals of one source (``face_swap.swap_faces``, the classic graphics
+# swap). The benchmark's face-swap sets are made by the same generator, so for a run that trains on it they measure
+# the generator, and the reenactment proxies are its never-trained kind (docs/EXPERIMENTS.md, "Graphics swaps in
+# training").
+FACE_SWAP = "face_swap"
 # The fakes a mixed run makes from a source's reals as it trains, rather than reads.
-SYNTHETIC_FAKES = (SELF_BLEND, REGION_BLEND, REENACTMENT_PROXY)
+SYNTHETIC_FAKES = (SELF_BLEND, REGION_BLEND, REENACTMENT_PROXY, FACE_SWAP)
 # FF++'s crops are framed a little looser than the analysis crops and centred above the face (measured with
 # scripts/measure_crop_framing.py, 800 crops each: crop side / detector box 1.063 for FF++, 0.994 for DFDC; the
 # box centre 0.089 box sizes below the crop centre for FF++, -0.011 for DFDC). Cutting the square of 0.94 of the

@@ -113,7 +113,12 @@ def test_the_both_balanced_mix_makes_half_the_fakes_dfdc_swaps_and_gives_each_so
 
 
 @pytest.mark.parametrize(
-    ("name", "kind"), [("dfdc_first_regions", "region_blend"), ("dfdc_first_reenact", "reenactment_proxy")]
+    ("name", "kind"),
+    [
+        ("dfdc_first_regions", "region_blend"),
+        ("dfdc_first_reenact", "reenactment_proxy"),
+        ("dfdc_first_swaps", "face_swap"),
+    ],
 )
 def test_a_split_mix_makes_its_other_kind_in_place_of_half_the_whole_face_self_blends(
     drawn_meshes, monkeypatch, name, kind
@@ -129,8 +134,14 @@ def test_a_split_mix_makes_its_other_kind_in_place_of_half_the_whole_face_self_b
         calls.append("reenactment_proxy")
         return np.zeros_like(image)
 
+    def noted_swap(target, target_points, source, source_points, blend):
+        calls.append("face_swap")
+        assert blend in mixed_batches.face_swap.BLENDS
+        return np.zeros_like(target)
+
     monkeypatch.setattr(mixed_batches, "self_blend", noted_blend)
     monkeypatch.setattr(mixed_batches.reenactment, "reenact", noted_reenactment)
+    monkeypatch.setattr(mixed_batches.face_swap, "swap_faces", noted_swap)
     mix = mixed_batches.MIXES[name]
     batches = mixed_batches.MixedBatches(make_pools(), 96, NO_AUGMENTATION, seed=4, steps=20, mix=mix)
     for index in range(len(batches)):
@@ -146,6 +157,55 @@ def test_a_split_mix_makes_its_other_kind_in_place_of_half_the_whole_face_self_b
                 assert kinds["self_blend"] + kinds[kind] == pytest.approx(share)
             else:
                 assert kinds[each] == share
+
+
+def _utkface_only(pools: Pools, kind: str) -> tuple[Pools, mixed_batches.Mix]:
+    only = mixed_batches.Mix(shares={"utkface": 1.0}, fake_kinds={"utkface": {kind: 1.0}}, words=kind)
+    return Pools({key: value for key, value in pools.images.items() if key[0] == "utkface"}, pools.groups), only
+
+
+def test_a_face_swap_in_a_batch_takes_its_donor_from_another_group_of_the_same_source(drawn_meshes, monkeypatch):
+    pools = make_pools()
+    # Six drawn faces, each a little brighter than the last, so a swap's donor can be read off its face.
+    reals = pools.images[("utkface", "real")].astype(np.int16) + np.arange(6)[:, None, None, None] * 20
+    pools.images[("utkface", "real")] = np.clip(reals, 0, 255).astype(np.uint8)
+    pools.groups[("utkface", "real")] = ("a", "a", "a", "b", "b", "b")
+    pairs = []
+    real_swap = mixed_batches.face_swap.swap_faces
+
+    def noted_swap(target, target_points, source, source_points, blend):
+        pairs.append((int(target[0, 0, 0]), int(source[0, 0, 0])))
+        return real_swap(target, target_points, source, source_points, blend)
+
+    monkeypatch.setattr(mixed_batches.face_swap, "swap_faces", noted_swap)
+    utkface, only = _utkface_only(pools, "face_swap")
+    batches = mixed_batches.MixedBatches(utkface, 16, NO_AUGMENTATION, seed=7, steps=2, mix=only)
+    for index in range(len(batches)):
+        images, _ = batches[index]
+        # A swap is none of the reals: its face comes from one and the rest from another.
+        for fake in images[8:]:
+            assert all(np.abs(fake - real).max() > 0 for real in pools.images[("utkface", "real")])
+    group_of = {int(real[0, 0, 0]): group for real, group in zip(reals.clip(0, 255), "aaabbb", strict=True)}
+    assert len(pairs) == 16 and batches.swap_fallbacks == 0
+    assert all(group_of[target] != group_of[donor] for target, donor in pairs)
+
+
+def test_a_face_swap_no_donor_fits_is_self_blended_and_counted(drawn_meshes, monkeypatch):
+    def refusing_swap(*args):
+        raise ValueError("the face meshes leave no area to swap")
+
+    blended = []
+    monkeypatch.setattr(mixed_batches.face_swap, "swap_faces", refusing_swap)
+    monkeypatch.setattr(
+        mixed_batches, "self_blend", lambda image, mesh, rng, config: blended.append(1) or np.zeros_like(image)
+    )
+    utkface, only = _utkface_only(make_pools(), "face_swap")
+    batches = mixed_batches.MixedBatches(utkface, 8, NO_AUGMENTATION, seed=8, steps=1, mix=only)
+    images, _ = batches[0]
+    assert batches.swap_fallbacks == 4 and len(blended) == 4
+    np.testing.assert_array_equal(images[4:], 0)
+    batches.on_epoch_end()
+    assert batches.swap_fallbacks == 0
 
 
 def test_a_reenactment_proxy_in_a_batch_changes_one_region_of_a_real(drawn_meshes):
