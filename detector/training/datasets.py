@@ -202,9 +202,18 @@ def decode_images(
         if position and position % 5000 == 0:
             logger.info("decoded %d of %d images", position, len(files))
     if cache_path is not None:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cache_path, images)
+        save_cache(cache_path, images)
     return images
+
+
+def save_cache(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` (``.npy``) so that no reader ever sees it half written: two runs beside each
+    other share ``.cache/``, and the second may look for a file while the first is still writing it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    with partial.open("wb") as file:
+        np.save(file, array)
+    os.replace(partial, path)
 
 
 def dfdc_validation(validation_percent: int, size: int, cache_folder: Path | None = None) -> tuple[CropSet, np.ndarray]:

@@ -27,6 +27,7 @@ import numpy as np
 from detector.errors import ModelNotFoundError
 from detector.models import tflite
 from detector.models.tflite import TfliteModel
+from detector.training import datasets
 
 logger = logging.getLogger(__name__)
 
@@ -186,6 +187,5 @@ def precompute_landmarks(
                 progress(index + 1, len(images))
     logger.info("face mesh of %d crops: %d without a trusted face", len(images), untrusted)
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cache_file, result)
+        datasets.save_cache(cache_file, result)
     return result

@@ -44,6 +44,24 @@ def test_read_labels_and_decode_with_cache(tmp_path):
     np.testing.assert_array_equal(datasets.decode_images(crops.root, crops.files, 32, tmp_path / "cache"), images)
 
 
+def test_a_cache_file_appears_only_when_whole(tmp_path, monkeypatch):
+    """A second run reading ``.cache/`` while the first writes must find the whole file or none."""
+    path = tmp_path / "cache" / "images.npy"
+    array = np.arange(24, dtype=np.uint8).reshape(2, 2, 2, 3)
+    seen_while_writing = []
+    real_save = np.save
+
+    def save_and_look(file, data):
+        real_save(file, data)
+        seen_while_writing.append(path.exists())
+
+    monkeypatch.setattr(datasets.np, "save", save_and_look)
+    datasets.save_cache(path, array)
+    assert seen_while_writing == [False]
+    np.testing.assert_array_equal(np.load(path), array)
+    assert [file.name for file in path.parent.iterdir()] == ["images.npy"]  # no partial file left behind
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
