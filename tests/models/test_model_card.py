@@ -20,6 +20,18 @@ def test_missing_model_names_the_available_ones(tiny_models_folder):
         model_card.read_card("absent", tiny_models_folder)
 
 
+def test_unfinished_runs_carried_in_models_are_never_offered(tiny_models_folder, tmp_path):
+    """``models/unfinished/NAME/`` holds a run's checkpoints between machines (docs/EXPERIMENTS.md); only files at
+    the top of ``models/`` with a card are models the page and the CLI may use."""
+    for path in tiny_models_folder.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    run = tmp_path / "unfinished" / "some_run"
+    run.mkdir(parents=True)
+    (run / "best.keras").write_bytes((tmp_path / "tiny.keras").read_bytes())
+    (run / "best.json").write_text((tmp_path / "tiny.json").read_text())
+    assert model_card.available_models(tmp_path) == ["tiny"]
+
+
 def test_empty_folder_has_no_default(tmp_path):
     assert model_card.available_models(tmp_path) == []
     with pytest.raises(ModelNotFoundError, match="no trained model"):
