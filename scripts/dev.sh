@@ -37,14 +37,6 @@ install_chromium() {
   fi
 }
 
-normal_scheduling() {
-  # Once seen here: the test run inherited a real-time policy (SCHED_FIFO), under which a busy browser process kept
-  # the app's server off both cores for minutes and the real-browser test timed out. Tests run under the normal one.
-  if command -v chrt >/dev/null && ! chrt -p $$ | grep -q SCHED_OTHER; then
-    chrt -o -p 0 $$
-  fi
-}
-
 case "$command" in
   app)
     install requirements.txt
@@ -54,7 +46,6 @@ case "$command" in
   test)
     install requirements-dev.txt
     install_chromium
-    normal_scheduling
     cd "$project"
     "$venv/bin/python" -m ruff check .
     exec "$venv/bin/python" -m pytest "$@"

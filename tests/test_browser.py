@@ -53,6 +53,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def normal_scheduling() -> None:
+    """Run what this test starts (the server, Chromium) under the normal policy. Once seen here, in CI: the test
+    process had been moved to a real-time policy (SCHED_FIFO) by something outside the project after it started;
+    the server and Chromium inherited it, and Chromium's busy renderer kept the server off both cores until the
+    test timed out. Resetting is always allowed (it lowers the priority)."""
+    if hasattr(os, "sched_getscheduler") and os.sched_getscheduler(0) != os.SCHED_OTHER:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
 def wait_until_healthy(url: str, server: subprocess.Popen, timeout_seconds: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
@@ -77,6 +86,7 @@ def server_url(tiny_models_folder: Path, tmp_path: Path) -> Iterator[str]:
     if not models:
         env.pop("DETECTOR_MODELS", None)
     port = free_port()
+    normal_scheduling()
     log = (tmp_path / "streamlit.log").open("w")
     server = subprocess.Popen(
         [
