@@ -211,9 +211,13 @@ def save_cache(path: Path, array: np.ndarray) -> None:
     other share ``.cache/``, and the second may look for a file while the first is still writing it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    with partial.open("wb") as file:
-        np.save(file, array)
-    os.replace(partial, path)
+    try:
+        with partial.open("wb") as file:
+            np.save(file, array)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # a full disk or an interrupt leaves no stray file behind
+        raise
 
 
 def dfdc_validation(validation_percent: int, size: int, cache_folder: Path | None = None) -> tuple[CropSet, np.ndarray]:

@@ -62,6 +62,17 @@ def test_a_cache_file_appears_only_when_whole(tmp_path, monkeypatch):
     assert [file.name for file in path.parent.iterdir()] == ["images.npy"]  # no partial file left behind
 
 
+def test_a_cache_write_that_fails_leaves_nothing(tmp_path, monkeypatch):
+    def disk_full(file, data):
+        file.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(datasets.np, "save", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        datasets.save_cache(tmp_path / "cache" / "images.npy", np.zeros(3))
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
