@@ -15,7 +15,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from detector.cli import archive, benchmark, developer, user
+from detector.cli import archive, benchmark, common, developer, user
 from detector.errors import DetectorError
 
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    common.reuse_tensor_memory()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     arguments = parser.parse_args(argv)

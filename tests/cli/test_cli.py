@@ -17,6 +17,7 @@ import pytest
 from conftest import PROJECT, SAMPLE_VIDEOS, SHARED, requires_samples, requires_shared, requires_shipped_model
 from video_factory import make_video, pasted_faces
 
+from detector.cli import common
 from detector.cli import main as cli
 from detector.training import datasets
 
@@ -72,6 +73,44 @@ def test_scan_of_a_missing_model_is_one_clear_line(tiny, tmp_path, capsys):
     status = cli.main(["scan", str(tmp_path / "x.mp4"), "--model", "absent"])
     assert status == 1
     assert "no model named 'absent'" in capsys.readouterr().err
+
+
+def test_every_command_runs_tensorflow_with_reused_tensor_memory(monkeypatch):
+    monkeypatch.delenv(common.REUSE_TENSOR_MEMORY, raising=False)
+    with pytest.raises(SystemExit):
+        cli.main(["no-such-command"])
+    assert os.environ[common.REUSE_TENSOR_MEMORY] == "true"
+
+
+def test_a_caller_can_keep_mallocs_tensor_memory(monkeypatch):
+    monkeypatch.setenv(common.REUSE_TENSOR_MEMORY, "false")
+    common.reuse_tensor_memory()
+    assert os.environ[common.REUSE_TENSOR_MEMORY] == "false"
+
+
+@pytest.mark.parametrize(("reuse", "counted"), [(True, True), (False, False)])
+def test_reused_tensor_memory_is_the_allocator_tensorflow_counts(reuse, counted):
+    # Only TensorFlow's own allocator keeps statistics; malloc's has none. A fresh process: TensorFlow makes its
+    # allocator once.
+    program = (
+        "from detector.cli import common\n"
+        + ("common.reuse_tensor_memory()\n" if reuse else "")
+        + "import tensorflow as tf\n"
+        "x = tf.ones((256, 256))\n"
+        "try:\n"
+        "    print('peak', tf.config.experimental.get_memory_info('CPU:0')['peak'])\n"
+        "except ValueError:\n"
+        "    print('no statistics')\n"
+    )
+    environment = {key: value for key, value in os.environ.items() if key != common.REUSE_TENSOR_MEMORY}
+    completed = subprocess.run(
+        [sys.executable, "-c", program], cwd=PROJECT, capture_output=True, text=True, env=environment, check=True
+    )
+    last_line = completed.stdout.strip().splitlines()[-1]
+    if counted:
+        assert last_line.startswith("peak ") and int(last_line.split()[1]) >= 256 * 256 * 4
+    else:
+        assert last_line == "no statistics"
 
 
 def test_unreadable_input_from_a_real_process_exits_non_zero_without_a_traceback(tiny, tmp_path):

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -85,6 +87,21 @@ def test_h264_loses_more_detail_at_a_higher_rate_factor(face):
         return np.abs(output.astype(int) - face.astype(int)).mean()
 
     assert error(18) < error(45)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_h264_compresses_alike_on_any_number_of_cores(face):
+    # With its threads left to itself, x264 cuts the frame into one slice per core, so the artefacts a run trains
+    # on would depend on the machine. A training crop's size: x264 slices only frames of enough rows.
+    crop = np.repeat(np.repeat(face, 2, axis=0), 2, axis=1)
+    cores = os.sched_getaffinity(0)
+    on_all_cores = augment.h264_recompress(crop, np.random.default_rng(0), crf_range=(35, 35))
+    os.sched_setaffinity(0, {min(cores)})
+    try:
+        on_one_core = augment.h264_recompress(crop, np.random.default_rng(0), crf_range=(35, 35))
+    finally:
+        os.sched_setaffinity(0, cores)
+    assert np.array_equal(on_all_cores, on_one_core)
 
 
 def test_h264_needs_even_sides(face):
