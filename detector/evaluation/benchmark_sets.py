@@ -24,10 +24,15 @@ bootstrap resamples a face and its fake together.
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -126,87 +131,171 @@ class HeldOutFaces:
     trusted: np.ndarray
 
 
-# The fake of the ``position``-th trusted face: (fake image, file tag). Raises ValueError when it cannot be made.
-Manipulation = Callable[[int, np.random.Generator], tuple[np.ndarray, str]]
-
-
-def _write_pairs(
-    out: Path,
-    people: str,
-    seed: int,
-    cache_folder: Path | None,
-    manipulation: Callable[[HeldOutFaces, np.random.Generator], Manipulation],
-) -> dict[str, int]:
-    """Each trusted held-out face once as itself (REAL) and once manipulated (FAKE), and ``labels.csv``."""
+def held_out_faces(people: str, cache_folder: Path | None) -> HeldOutFaces:
+    """``held_out_people`` with each face's mesh (``landmarks.precompute_landmarks``, cached)."""
     files, images, groups = held_out_people(people, cache_folder)
     meshes = landmarks.precompute_landmarks(images, cache_folder)
     trusted = np.flatnonzero(np.isfinite(meshes.astype(np.float32)).all(axis=(1, 2)))
-    rng = np.random.default_rng(seed)
-    make = manipulation(HeldOutFaces(files, images, meshes, groups, trusted), rng)
-    out.mkdir(parents=True, exist_ok=True)
-    rows: list[tuple[str, str, str]] = []
-    failed = 0
-    for position, index in enumerate(trusted):
-        stem = Path(files[index]).stem
-        try:
-            fake, tag = make(position, rng)
-        except ValueError:
-            failed += 1
+    return HeldOutFaces(files, images, meshes, groups, trusted)
+
+
+@dataclass(frozen=True)
+class FakeJob:
+    """One fake with every random choice already taken: ``make(*arguments)`` is the fake ``(SIDE, SIDE, 3) uint8
+    RGB`` (``ValueError`` when it cannot be made), ``tag`` names its file. ``make`` is a module-level function, so
+    a job can be made in another process."""
+
+    make: Callable[..., np.ndarray]
+    arguments: tuple[Any, ...]
+    tag: str
+
+
+# The random choices for the ``position``-th trusted face, taken from the set's one generator in turn: its job.
+# ValueError when the face cannot be manipulated.
+Draw = Callable[[int, np.random.Generator], FakeJob]
+
+# Faces handed to a process at a time: a few seconds of work, a few MB to send.
+CHUNK = 32
+
+
+def _made(job: FakeJob | None) -> np.ndarray | None:
+    if job is None:
+        return None
+    try:
+        return job.make(*job.arguments)
+    except ValueError:
+        return None
+
+
+def _write_faces(out: Path, faces: list[tuple[str, np.ndarray, FakeJob | None]]) -> list[str | None]:
+    """Each ``(stem, real image, job)`` made and written as ``<stem>.real.jpg`` and ``<stem>.<tag>.jpg``: the fake's
+    file name for each face, None where there was no job or it could not be made (nothing written)."""
+    names: list[str | None] = []
+    for stem, real, job in faces:
+        fake = _made(job)
+        if fake is None or job is None:
+            names.append(None)
             continue
-        write_image(images[index], out / f"{stem}.real.jpg")
-        write_image(fake, out / f"{stem}.{tag}.jpg")
-        rows += [(f"{stem}.real.jpg", "REAL", groups[index]), (f"{stem}.{tag}.jpg", "FAKE", groups[index])]
+        write_image(real, out / f"{stem}.real.jpg")
+        write_image(fake, out / f"{stem}.{job.tag}.jpg")
+        names.append(f"{stem}.{job.tag}.jpg")
+    return names
+
+
+def _one_thread() -> None:
+    cv2.setNumThreads(1)  # one process a core: OpenCV's own threads would only contend
+
+
+def default_workers() -> int:
+    """Processes to make a set's fakes with: one per core this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+def _make_all(out: Path, faces: list[tuple[str, np.ndarray, FakeJob | None]], workers: int) -> list[str | None]:
+    """``_write_faces`` over every face, in this process (``workers`` 1) or spread over ``workers`` processes in
+    chunks of ``CHUNK``; the result is in the faces' order either way."""
+    chunks = [faces[start : start + CHUNK] for start in range(0, len(faces), CHUNK)]
+    if workers <= 1 or len(chunks) <= 1:
+        return [name for chunk in chunks for name in _write_faces(out, chunk)]
+    # Spawned, not forked: the parent may hold TensorFlow's and OpenCV's threads, which a fork would copy mid-lock.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=context, initializer=_one_thread) as pool:
+        return [name for names in pool.map(_write_faces, itertools.repeat(out), chunks) for name in names]
+
+
+def write_pairs(
+    out: Path,
+    faces: HeldOutFaces,
+    seed: int,
+    draws: Callable[[HeldOutFaces, np.random.Generator], Draw],
+    workers: int | None = None,
+) -> dict[str, int]:
+    """Each trusted held-out face once as itself (REAL) and once manipulated (FAKE), and ``labels.csv``.
+
+    Every random choice is drawn here, face after face from one generator seeded with ``seed``; only the making and
+    writing is spread over ``workers`` processes (default ``default_workers``), so the set is the same file for
+    file whatever the number of processes."""
+    rng = np.random.default_rng(seed)
+    draw = draws(faces, rng)
+    jobs: list[tuple[str, np.ndarray, FakeJob | None]] = []
+    for position, index in enumerate(faces.trusted):
+        try:
+            job = draw(position, rng)
+        except ValueError:
+            job = None
+        jobs.append((Path(faces.files[index]).stem, faces.images[index], job))
+    out.mkdir(parents=True, exist_ok=True)
+    names = _make_all(out, jobs, default_workers() if workers is None else workers)
+    rows: list[tuple[str, str, str]] = []
+    for index, (stem, _, _), name in zip(faces.trusted, jobs, names, strict=True):
+        if name is not None:
+            rows += [(f"{stem}.real.jpg", "REAL", faces.groups[index]), (name, "FAKE", faces.groups[index])]
     _write_labels(out, rows)
     return {
-        "real_faces": len(files),
-        "without_trusted_mesh": len(files) - len(trusted),
-        "failed": failed,
+        "real_faces": len(faces.files),
+        "without_trusted_mesh": len(faces.files) - len(faces.trusted),
+        "failed": names.count(None),
         "pairs_written": len(rows) // 2,
     }
 
 
-def _face_swaps(people: str) -> Callable[[HeldOutFaces, np.random.Generator], Manipulation]:
-    def manipulation(faces: HeldOutFaces, rng: np.random.Generator) -> Manipulation:
+def face_swap_draws(people: str) -> Callable[[HeldOutFaces, np.random.Generator], Draw]:
+    def draws(faces: HeldOutFaces, rng: np.random.Generator) -> Draw:
         if people == "utkface":
             chosen = choose_sources([faces.files[index] for index in faces.trusted], rng)
         else:
             chosen = choose_other_group([faces.groups[index] for index in faces.trusted], rng)
 
-        def make(position: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        def draw(position: int, rng: np.random.Generator) -> FakeJob:
             index, source = faces.trusted[position], faces.trusted[chosen[position]]
             blend = face_swap.BLENDS[int(rng.integers(len(face_swap.BLENDS)))]
             target_mesh, source_mesh = faces.meshes[index].astype(np.float32), faces.meshes[source].astype(np.float32)
-            swapped = face_swap.swap_faces(faces.images[index], target_mesh, faces.images[source], source_mesh, blend)
-            return swapped, f"swap-{blend}"
+            arguments = (faces.images[index], target_mesh, faces.images[source], source_mesh, blend)
+            return FakeJob(face_swap.swap_faces, arguments, f"swap-{blend}")
 
-        return make
+        return draw
 
-    return manipulation
+    return draws
 
 
-def _reenactments(faces: HeldOutFaces, rng: np.random.Generator) -> Manipulation:
-    def make(position: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+def _reenacted(image: np.ndarray, points: np.ndarray, region: str, expression: reenactment.Expression) -> np.ndarray:
+    return reenactment.apply_expression(image, points, region, expression)[0]
+
+
+def reenactment_draws(faces: HeldOutFaces, rng: np.random.Generator) -> Draw:
+    def draw(position: int, rng: np.random.Generator) -> FakeJob:
         index = faces.trusted[position]
         region = reenactment.REGIONS[int(rng.integers(len(reenactment.REGIONS)))]
-        fake = reenactment.reenact(faces.images[index], faces.meshes[index].astype(np.float32), rng, region)
-        return fake, f"reenact-{region}"
+        points, region, expression = reenactment.draw_reenactment(
+            faces.images[index], faces.meshes[index].astype(np.float32), rng, region
+        )
+        return FakeJob(_reenacted, (faces.images[index], points, region, expression), f"reenact-{region}")
 
-    return make
+    return draw
 
 
 def write_face_swaps(
-    out: Path, people: str = "utkface", seed: int = 0, cache_folder: Path | None = Path(".cache")
+    out: Path,
+    people: str = "utkface",
+    seed: int = 0,
+    cache_folder: Path | None = Path(".cache"),
+    workers: int | None = None,
 ) -> dict[str, int]:
     """Face swaps between held-out ``people`` (UTKFace: of the same gender and ethnicity and a close age where
-    there is one; DFDC: from another source video)."""
-    return _write_pairs(out, people, seed, cache_folder, _face_swaps(people))
+    there is one; DFDC: from another source video), made on ``workers`` processes (default one per core)."""
+    return write_pairs(out, held_out_faces(people, cache_folder), seed, face_swap_draws(people), workers)
 
 
 def write_reenactments(
-    out: Path, people: str = "utkface", seed: int = 0, cache_folder: Path | None = Path(".cache")
+    out: Path,
+    people: str = "utkface",
+    seed: int = 0,
+    cache_folder: Path | None = Path(".cache"),
+    workers: int | None = None,
 ) -> dict[str, int]:
-    """Reenactment proxies of held-out ``people``: the mouth or the lower face, half each at random."""
-    return _write_pairs(out, people, seed, cache_folder, _reenactments)
+    """Reenactment proxies of held-out ``people``: the mouth or the lower face, half each at random, made on
+    ``workers`` processes (default one per core)."""
+    return write_pairs(out, held_out_faces(people, cache_folder), seed, reenactment_draws, workers)
 
 
 def write_ffpp_validation(out: Path) -> dict[str, int]:

@@ -92,3 +92,21 @@ def test_a_pair_set_holds_each_face_as_itself_and_manipulated_in_one_group(tmp_p
         )
         assert difference.mean() > 0.5  # the fake is not the real written twice
     np.testing.assert_array_equal(crops.labels, np.tile([0, 1], len(crops) // 2))
+
+
+@requires_shared
+@pytest.mark.parametrize("writer", [benchmark_sets.write_face_swaps, benchmark_sets.write_reenactments])
+def test_a_pair_set_is_the_same_file_for_file_on_one_process_or_several(tmp_path, monkeypatch, writer):
+    photos = datasets.split_utkface(datasets.load_utkface())[1].subset(np.arange(2493) < 6)
+    images = datasets.decode_images(photos.root, photos.files, benchmark_sets.SIDE)
+    monkeypatch.setattr(
+        benchmark_sets, "held_out_people", lambda people, cache: (list(photos.files), images, list(photos.groups))
+    )
+    monkeypatch.setattr(benchmark_sets, "CHUNK", 2)  # three chunks: both processes make some
+    alone = writer(tmp_path / "alone", "utkface", 0, None, workers=1)
+    spread = writer(tmp_path / "spread", "utkface", 0, None, workers=2)
+    assert alone == spread and alone["pairs_written"] >= 5
+    names = sorted(path.name for path in (tmp_path / "alone").iterdir())
+    assert names == sorted(path.name for path in (tmp_path / "spread").iterdir())
+    for name in names:
+        assert (tmp_path / "alone" / name).read_bytes() == (tmp_path / "spread" / name).read_bytes(), name
