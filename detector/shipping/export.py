@@ -60,6 +60,25 @@ def synthetic_fake_records(mix: str) -> dict[str, Any]:
     return records
 
 
+# What a mix's fakes of each synthetic kind are, in a reviewer's words, beside the whole-face self-blends.
+SYNTHETIC_FAKE_WORDS = {
+    sources.REGION_BLEND: "regional self-blends (mouth, lower face or eyes)",
+    sources.REENACTMENT_PROXY: "reenactment proxies of the training people",
+    sources.FACE_SWAP: "landmark face swaps between training people",
+}
+
+
+def mixed_description(architecture: str, start: str, mix: str) -> str:
+    """A mixed run's card description, naming every kind of fake its mix (``mixed_batches.MIXES``) makes."""
+    kinds = {kind for source_kinds in mixed_batches.MIXES[mix].fake_kinds.values() for kind in source_kinds}
+    made = ["self-blended fakes", *(words for kind, words in SYNTHETIC_FAKE_WORDS.items() if kind in kinds)]
+    fakes = made[0] if len(made) == 1 else f"{', '.join(made[:-1])} and {made[-1]}"
+    return (
+        f"{architecture} classifier of face crops, {start} on DFDC, FaceForensics++ and UTKFace crops with {fakes}, "
+        "balanced by source and method."
+    )
+
+
 def train_and_export(config: train.TrainingConfig, resume: bool = False, export_only: bool = False) -> Path:
     """Trains (or resumes) the run and ships its best model; returns the card's path."""
     return export_run(train.train(config, resume=resume, export_only=export_only))
@@ -150,10 +169,7 @@ def export(
     start = f"fine-tuned from {config.init_weights}" if config.init_weights else "trained from scratch"
     description = f"{config.architecture} classifier of face crops, {start} on DFDC face crops."
     if config.fakes == "mixed":
-        description = (
-            f"{config.architecture} classifier of face crops, {start} on DFDC, FaceForensics++ and UTKFace crops "
-            "with self-blended fakes, balanced by source and method."
-        )
+        description = mixed_description(config.architecture, start, config.mix or "even")
     elif config.fakes != "dfdc" or config.extra_reals:
         description = (
             f"{config.architecture} classifier of face crops, {start} on DFDC face crops "

@@ -73,13 +73,21 @@ def average_limitations(cards: Sequence[model_card.ModelCard]) -> tuple[str, ...
     if len(kinds) == 1:
         seen = FAKES_SEEN[kinds.pop()]
     else:
-        swaps = ", ".join(name for name, fakes in by_model.items() if fakes in ("dfdc", "both"))
-        blends = ", ".join(name for name, fakes in by_model.items() if fakes in ("sbi", "both"))
-        seen = (
-            f"{MIXED_FAKES_START} DFDC face swaps ({swaps}) and on self-blended real faces ({blends}): "
-            "other manipulation methods, above all those that leave no blending trace (fully generated or "
-            "re-enacted faces), may go unnoticed."
-        )
+        swaps = ", ".join(name for name, fakes in by_model.items() if fakes in ("dfdc", "both", "mixed"))
+        blends = ", ".join(name for name, fakes in by_model.items() if fakes in ("sbi", "both", "mixed"))
+        ffpp = ", ".join(name for name, fakes in by_model.items() if fakes == "mixed")
+        if ffpp:
+            seen = (
+                f"{MIXED_FAKES_START} DFDC face swaps ({swaps}), on FaceForensics++ swaps and reenactments "
+                f"(Deepfakes, FaceSwap, Face2Face, NeuralTextures: {ffpp}) and on self-blended real faces ({blends}): "
+                "fully generated faces and methods unlike these may go unnoticed."
+            )
+        else:
+            seen = (
+                f"{MIXED_FAKES_START} DFDC face swaps ({swaps}) and on self-blended real faces ({blends}): "
+                "other manipulation methods, above all those that leave no blending trace (fully generated or "
+                "re-enacted faces), may go unnoticed."
+            )
     training_statements = set(FAKES_SEEN.values())
     others = (
         text

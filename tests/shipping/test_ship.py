@@ -187,6 +187,11 @@ def test_an_average_states_one_training_limitation_that_fits_all_its_members():
     mixed = ship.average_limitations([_card_trained_on("a", "dfdc"), _card_trained_on("b", "sbi")])
     assert mixed[0].startswith("Averages models trained on DFDC face swaps (a) and on self-blended real faces (b)")
     assert mixed[1:] == (ship.FACES_ONLY,)
+    with_mixed = ship.average_limitations([_card_trained_on("a", "dfdc"), _card_trained_on("m", "mixed")])
+    assert with_mixed[0].startswith(
+        "Averages models trained on DFDC face swaps (a, m), on FaceForensics++ swaps and reenactments "
+        "(Deepfakes, FaceSwap, Face2Face, NeuralTextures: m) and on self-blended real faces (m)"
+    )
     with pytest.raises(ModelCardError, match="the cards of c do not say which fakes"):
         ship.average_limitations([_card_trained_on("a", "dfdc"), _card_trained_on("c", None)])
 

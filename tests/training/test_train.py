@@ -300,6 +300,7 @@ def test_the_command_line_limits_tensorflow_to_the_threads_asked_for():
         ("dfdc_first", set()),
         ("dfdc_first_regions", {"regional"}),
         ("dfdc_first_reenact", {"reenactment_proxies"}),
+        ("dfdc_first_swaps", {"face_swaps"}),
     ],
 )
 def test_a_mixed_card_records_the_fakes_its_mix_makes_beside_whole_face_blends(mix, recorded):
@@ -307,3 +308,18 @@ def test_a_mixed_card_records_the_fakes_its_mix_makes_beside_whole_face_blends(m
     assert set(records) == recorded
     if "reenactment_proxies" in records:
         assert "measure the generator" in records["reenactment_proxies"]["why"]
+
+
+@pytest.mark.parametrize(
+    ("mix", "fakes"),
+    [
+        ("dfdc_first", "with self-blended fakes, balanced"),
+        ("dfdc_first_swaps", "with self-blended fakes and landmark face swaps between training people, balanced"),
+        ("dfdc_first_reenact", "with self-blended fakes and reenactment proxies of the training people, balanced"),
+    ],
+)
+def test_a_mixed_cards_description_names_every_kind_of_fake_its_mix_makes(mix, fakes):
+    # The page lists an average's members by their descriptions: a member that trained on face swaps says so.
+    described = export.mixed_description("compact", "trained from scratch", mix)
+    assert described.startswith("compact classifier of face crops, trained from scratch on DFDC, FaceForensics++")
+    assert fakes in described
