@@ -36,6 +36,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from detector.training import datasets, face_swap, landmarks, reenactment, sources
 
@@ -171,14 +172,17 @@ def _write_faces(out: Path, faces: list[tuple[str, np.ndarray, FakeJob | None]])
     """Each ``(stem, real image, job)`` made and written as ``<stem>.real.jpg`` and ``<stem>.<tag>.jpg``: the fake's
     file name for each face, None where there was no job or it could not be made (nothing written)."""
     names: list[str | None] = []
-    for stem, real, job in faces:
-        fake = _made(job)
-        if fake is None or job is None:
-            names.append(None)
-            continue
-        write_image(real, out / f"{stem}.real.jpg")
-        write_image(fake, out / f"{stem}.{job.tag}.jpg")
-        names.append(f"{stem}.{job.tag}.jpg")
+    # One BLAS thread: a warp solves one small system per mesh triangle (scipy's Delaunay transform), and
+    # OpenBLAS's threads, synchronised on each, crawl when the cores are busy (seen: minutes a face beside the tests).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for stem, real, job in faces:
+            fake = _made(job)
+            if fake is None or job is None:
+                names.append(None)
+                continue
+            write_image(real, out / f"{stem}.real.jpg")
+            write_image(fake, out / f"{stem}.{job.tag}.jpg")
+            names.append(f"{stem}.{job.tag}.jpg")
     return names
 
 
