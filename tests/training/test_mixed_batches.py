@@ -190,6 +190,23 @@ def test_a_face_swap_in_a_batch_takes_its_donor_from_another_group_of_the_same_s
     assert all(group_of[target] != group_of[donor] for target, donor in pairs)
 
 
+def test_fakes_are_made_on_one_blas_thread(drawn_meshes, monkeypatch):
+    # A warp's many small solves go through BLAS; its threads, synchronised on each, crawled beside training.
+    from threadpoolctl import threadpool_info
+
+    threads = []
+    real_swap = mixed_batches.face_swap.swap_faces
+
+    def noted_swap(*arguments):
+        threads.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+        return real_swap(*arguments)
+
+    monkeypatch.setattr(mixed_batches.face_swap, "swap_faces", noted_swap)
+    utkface, only = _utkface_only(make_pools(), "face_swap")
+    mixed_batches.MixedBatches(utkface, 4, NO_AUGMENTATION, seed=7, steps=1, mix=only)[0]
+    assert threads and set(threads) == {1}
+
+
 def test_a_face_swap_no_donor_fits_is_self_blended_and_counted(drawn_meshes, monkeypatch):
     def refusing_swap(*args):
         raise ValueError("the face meshes leave no area to swap")
