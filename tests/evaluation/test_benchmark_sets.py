@@ -71,14 +71,19 @@ def test_the_held_out_utkface_labels_are_every_held_out_photo_and_all_real(tmp_p
     assert (photos.root / photos.files[0]).is_file()
 
 
-@requires_shared
-@pytest.mark.parametrize("writer", [benchmark_sets.write_face_swaps, benchmark_sets.write_reenactments])
-def test_a_pair_set_holds_each_face_as_itself_and_manipulated_in_one_group(tmp_path, monkeypatch, writer):
-    photos = datasets.split_utkface(datasets.load_utkface())[1].subset(np.arange(2493) < 4)
+def _hold_out_first_photos(monkeypatch, count: int) -> None:
+    """The set writers see only the first ``count`` held-out UTKFace photos."""
+    photos = datasets.split_utkface(datasets.load_utkface())[1].subset(np.arange(2493) < count)
     images = datasets.decode_images(photos.root, photos.files, benchmark_sets.SIDE)
     monkeypatch.setattr(
         benchmark_sets, "held_out_people", lambda people, cache: (list(photos.files), images, list(photos.groups))
     )
+
+
+@requires_shared
+@pytest.mark.parametrize("writer", [benchmark_sets.write_face_swaps, benchmark_sets.write_reenactments])
+def test_a_pair_set_holds_each_face_as_itself_and_manipulated_in_one_group(tmp_path, monkeypatch, writer):
+    _hold_out_first_photos(monkeypatch, 4)
     counts = writer(tmp_path / "set", "utkface", 0, None)
     crops = datasets.read_labels(tmp_path / "set" / "labels.csv", tmp_path / "set")
     assert counts["pairs_written"] == len(crops) // 2 >= 3
@@ -97,11 +102,7 @@ def test_a_pair_set_holds_each_face_as_itself_and_manipulated_in_one_group(tmp_p
 @requires_shared
 @pytest.mark.parametrize("writer", [benchmark_sets.write_face_swaps, benchmark_sets.write_reenactments])
 def test_a_pair_set_is_the_same_file_for_file_on_one_process_or_several(tmp_path, monkeypatch, writer):
-    photos = datasets.split_utkface(datasets.load_utkface())[1].subset(np.arange(2493) < 6)
-    images = datasets.decode_images(photos.root, photos.files, benchmark_sets.SIDE)
-    monkeypatch.setattr(
-        benchmark_sets, "held_out_people", lambda people, cache: (list(photos.files), images, list(photos.groups))
-    )
+    _hold_out_first_photos(monkeypatch, 6)
     monkeypatch.setattr(benchmark_sets, "CHUNK", 2)  # three chunks: both processes make some
     alone = writer(tmp_path / "alone", "utkface", 0, None, workers=1)
     spread = writer(tmp_path / "spread", "utkface", 0, None, workers=2)
