@@ -24,15 +24,10 @@ bootstrap resamples a face and its fake together.
 from __future__ import annotations
 
 import csv
-import itertools
 import logging
-import multiprocessing
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -140,166 +135,92 @@ def held_out_faces(people: str, cache_folder: Path | None) -> HeldOutFaces:
     return HeldOutFaces(files, images, meshes, groups, trusted)
 
 
-@dataclass(frozen=True)
-class FakeJob:
-    """One fake with every random choice already taken: ``make(*arguments)`` is the fake ``(SIDE, SIDE, 3) uint8
-    RGB`` (``ValueError`` when it cannot be made), ``tag`` names its file. ``make`` is a module-level function, so
-    a job can be made in another process."""
-
-    make: Callable[..., np.ndarray]
-    arguments: tuple[Any, ...]
-    tag: str
-
-
-# The random choices for the ``position``-th trusted face, taken from the set's one generator in turn: its job.
-# ValueError when the face cannot be manipulated.
-Draw = Callable[[int, np.random.Generator], FakeJob]
-
-# Faces handed to a process at a time: a few seconds of work, a few MB to send.
-CHUNK = 32
-
-
-def _made(job: FakeJob | None) -> np.ndarray | None:
-    if job is None:
-        return None
-    try:
-        return job.make(*job.arguments)
-    except ValueError:
-        return None
-
-
-def _write_faces(out: Path, faces: list[tuple[str, np.ndarray, FakeJob | None]]) -> list[str | None]:
-    """Each ``(stem, real image, job)`` made and written as ``<stem>.real.jpg`` and ``<stem>.<tag>.jpg``: the fake's
-    file name for each face, None where there was no job or it could not be made (nothing written)."""
-    names: list[str | None] = []
-    # One BLAS thread: a warp solves one small system per mesh triangle (scipy's Delaunay transform), and
-    # OpenBLAS's threads, synchronised on each, crawl when the cores are busy (seen: minutes a face beside the tests).
-    with threadpool_limits(limits=1, user_api="blas"):
-        for stem, real, job in faces:
-            fake = _made(job)
-            if fake is None or job is None:
-                names.append(None)
-                continue
-            write_image(real, out / f"{stem}.real.jpg")
-            write_image(fake, out / f"{stem}.{job.tag}.jpg")
-            names.append(f"{stem}.{job.tag}.jpg")
-    return names
-
-
-def _one_thread() -> None:
-    cv2.setNumThreads(1)  # one process a core: OpenCV's own threads would only contend
-
-
-def default_workers() -> int:
-    """Processes to make a set's fakes with: one per core this process may run on."""
-    return len(os.sched_getaffinity(0))
-
-
-def _make_all(out: Path, faces: list[tuple[str, np.ndarray, FakeJob | None]], workers: int) -> list[str | None]:
-    """``_write_faces`` over every face, in this process (``workers`` 1) or spread over ``workers`` processes in
-    chunks of ``CHUNK``; the result is in the faces' order either way."""
-    chunks = [faces[start : start + CHUNK] for start in range(0, len(faces), CHUNK)]
-    if workers <= 1 or len(chunks) <= 1:
-        return [name for chunk in chunks for name in _write_faces(out, chunk)]
-    # Spawned, not forked: the parent may hold TensorFlow's and OpenCV's threads, which a fork would copy mid-lock.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=context, initializer=_one_thread) as pool:
-        return [name for names in pool.map(_write_faces, itertools.repeat(out), chunks) for name in names]
+# The fake of the ``position``-th trusted face: (fake image, file tag). Raises ValueError when it cannot be made.
+Manipulation = Callable[[int, np.random.Generator], tuple[np.ndarray, str]]
 
 
 def write_pairs(
     out: Path,
     faces: HeldOutFaces,
     seed: int,
-    draws: Callable[[HeldOutFaces, np.random.Generator], Draw],
-    workers: int | None = None,
+    manipulation: Callable[[HeldOutFaces, np.random.Generator], Manipulation],
 ) -> dict[str, int]:
-    """Each trusted held-out face once as itself (REAL) and once manipulated (FAKE), and ``labels.csv``.
-
-    Every random choice is drawn here, face after face from one generator seeded with ``seed``; only the making and
-    writing is spread over ``workers`` processes (default ``default_workers``), so the set is the same file for
-    file whatever the number of processes."""
+    """Each trusted held-out face once as itself (REAL) and once manipulated (FAKE), and ``labels.csv``."""
     rng = np.random.default_rng(seed)
-    draw = draws(faces, rng)
-    jobs: list[tuple[str, np.ndarray, FakeJob | None]] = []
-    for position, index in enumerate(faces.trusted):
-        try:
-            job = draw(position, rng)
-        except ValueError:
-            job = None
-        jobs.append((Path(faces.files[index]).stem, faces.images[index], job))
+    make = manipulation(faces, rng)
     out.mkdir(parents=True, exist_ok=True)
-    names = _make_all(out, jobs, default_workers() if workers is None else workers)
     rows: list[tuple[str, str, str]] = []
-    for index, (stem, _, _), name in zip(faces.trusted, jobs, names, strict=True):
-        if name is not None:
-            rows += [(f"{stem}.real.jpg", "REAL", faces.groups[index]), (name, "FAKE", faces.groups[index])]
+    failed = 0
+    # One BLAS thread: a warp solves one small system per mesh triangle (scipy's Delaunay transform), and
+    # OpenBLAS's threads, synchronised on each, crawl when the cores are busy (docs/DESIGN.md, "Writing the pair
+    # sets").
+    with threadpool_limits(limits=1, user_api="blas"):
+        for position, index in enumerate(faces.trusted):
+            stem = Path(faces.files[index]).stem
+            try:
+                fake, tag = make(position, rng)
+            except ValueError:
+                failed += 1
+                continue
+            write_image(faces.images[index], out / f"{stem}.real.jpg")
+            write_image(fake, out / f"{stem}.{tag}.jpg")
+            group = faces.groups[index]
+            rows += [(f"{stem}.real.jpg", "REAL", group), (f"{stem}.{tag}.jpg", "FAKE", group)]
     _write_labels(out, rows)
     return {
         "real_faces": len(faces.files),
         "without_trusted_mesh": len(faces.files) - len(faces.trusted),
-        "failed": names.count(None),
+        "failed": failed,
         "pairs_written": len(rows) // 2,
     }
 
 
-def face_swap_draws(people: str) -> Callable[[HeldOutFaces, np.random.Generator], Draw]:
-    def draws(faces: HeldOutFaces, rng: np.random.Generator) -> Draw:
+def face_swaps(people: str) -> Callable[[HeldOutFaces, np.random.Generator], Manipulation]:
+    """The face swaps of ``people``'s held-out faces (``write_face_swaps``), for ``write_pairs``."""
+
+    def manipulation(faces: HeldOutFaces, rng: np.random.Generator) -> Manipulation:
         if people == "utkface":
             chosen = choose_sources([faces.files[index] for index in faces.trusted], rng)
         else:
             chosen = choose_other_group([faces.groups[index] for index in faces.trusted], rng)
 
-        def draw(position: int, rng: np.random.Generator) -> FakeJob:
+        def make(position: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
             index, source = faces.trusted[position], faces.trusted[chosen[position]]
             blend = face_swap.BLENDS[int(rng.integers(len(face_swap.BLENDS)))]
             target_mesh, source_mesh = faces.meshes[index].astype(np.float32), faces.meshes[source].astype(np.float32)
-            arguments = (faces.images[index], target_mesh, faces.images[source], source_mesh, blend)
-            return FakeJob(face_swap.swap_faces, arguments, f"swap-{blend}")
+            swapped = face_swap.swap_faces(faces.images[index], target_mesh, faces.images[source], source_mesh, blend)
+            return swapped, f"swap-{blend}"
 
-        return draw
+        return make
 
-    return draws
-
-
-def _reenacted(image: np.ndarray, points: np.ndarray, region: str, expression: reenactment.Expression) -> np.ndarray:
-    return reenactment.apply_expression(image, points, region, expression)[0]
+    return manipulation
 
 
-def reenactment_draws(faces: HeldOutFaces, rng: np.random.Generator) -> Draw:
-    def draw(position: int, rng: np.random.Generator) -> FakeJob:
+def reenactments(faces: HeldOutFaces, rng: np.random.Generator) -> Manipulation:
+    """The reenactment proxies of held-out faces (``write_reenactments``), for ``write_pairs``."""
+
+    def make(position: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         index = faces.trusted[position]
         region = reenactment.REGIONS[int(rng.integers(len(reenactment.REGIONS)))]
-        points, region, expression = reenactment.draw_reenactment(
-            faces.images[index], faces.meshes[index].astype(np.float32), rng, region
-        )
-        return FakeJob(_reenacted, (faces.images[index], points, region, expression), f"reenact-{region}")
+        fake = reenactment.reenact(faces.images[index], faces.meshes[index].astype(np.float32), rng, region)
+        return fake, f"reenact-{region}"
 
-    return draw
+    return make
 
 
 def write_face_swaps(
-    out: Path,
-    people: str = "utkface",
-    seed: int = 0,
-    cache_folder: Path | None = Path(".cache"),
-    workers: int | None = None,
+    out: Path, people: str = "utkface", seed: int = 0, cache_folder: Path | None = Path(".cache")
 ) -> dict[str, int]:
     """Face swaps between held-out ``people`` (UTKFace: of the same gender and ethnicity and a close age where
-    there is one; DFDC: from another source video), made on ``workers`` processes (default one per core)."""
-    return write_pairs(out, held_out_faces(people, cache_folder), seed, face_swap_draws(people), workers)
+    there is one; DFDC: from another source video)."""
+    return write_pairs(out, held_out_faces(people, cache_folder), seed, face_swaps(people))
 
 
 def write_reenactments(
-    out: Path,
-    people: str = "utkface",
-    seed: int = 0,
-    cache_folder: Path | None = Path(".cache"),
-    workers: int | None = None,
+    out: Path, people: str = "utkface", seed: int = 0, cache_folder: Path | None = Path(".cache")
 ) -> dict[str, int]:
-    """Reenactment proxies of held-out ``people``: the mouth or the lower face, half each at random, made on
-    ``workers`` processes (default one per core)."""
-    return write_pairs(out, held_out_faces(people, cache_folder), seed, reenactment_draws, workers)
+    """Reenactment proxies of held-out ``people``: the mouth or the lower face, half each at random."""
+    return write_pairs(out, held_out_faces(people, cache_folder), seed, reenactments)
 
 
 def write_ffpp_validation(out: Path) -> dict[str, int]:

@@ -265,7 +265,7 @@ class MixedBatches(keras.utils.PyDataset):
         images = []
         # One BLAS thread: a face swap or reenactment proxy warps through scipy's Delaunay transform, one small
         # solve per triangle, and OpenBLAS's threads, synchronised on each, crawl beside training (measured: 2.2-5.0
-        # s a batch of dfdc_first_swaps against 0.12-0.29 s; docs/DESIGN.md, "Writing the pair sets on every core").
+        # s a batch of dfdc_first_swaps against 0.12-0.29 s; docs/DESIGN.md, "One BLAS thread").
         with threadpool_limits(limits=1, user_api="blas"):
             for slots, probabilities in ((self.real_slots, self.real_p), (self.fake_slots, self.fake_p)):
                 for slot, count in zip(slots, rng.multinomial(self.half, probabilities), strict=True):

@@ -383,30 +383,21 @@ def apply_expression(
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8), mask
 
 
-def draw_reenactment(
+def reenact_with_mask(
     image: np.ndarray, mesh: np.ndarray, rng: np.random.Generator, region: str | None = None
-) -> tuple[np.ndarray, str, Expression]:
-    """The random part of a reenactment proxy: the crop's checked mesh ``(468, 2) float32``, the region and the
-    expression, drawn with ``rng`` in a fixed order. ``apply_expression`` on them makes the fake with no randomness
-    left, so the fakes of many crops can be made anywhere once their draws are taken in turn.
+) -> tuple[np.ndarray, np.ndarray]:
+    """A reenactment proxy of a real crop and the mask it was blended with: see ``apply_expression``.
 
-    ``region`` is one of ``REGIONS``, or None to draw one; ``ValueError`` (before any draw) for a bad image or mesh.
+    ``region`` is one of ``REGIONS``, or None to draw one with ``rng``; the expression is drawn with ``rng``
+    (``draw_expression``). Returns the fake ``(S, S, 3) uint8 RGB`` and the ``(S, S) float32`` weight in [0, 1].
     """
     if region is not None:
         _check_region(region)
     points = _checked_points(image, mesh)
     if region is None:
         region = REGIONS[int(rng.integers(len(REGIONS)))]
-    return points, region, draw_expression(region, mouth_gap(points), rng)
-
-
-def reenact_with_mask(
-    image: np.ndarray, mesh: np.ndarray, rng: np.random.Generator, region: str | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """A reenactment proxy of a real crop and the mask it was blended with: ``draw_reenactment`` then
-    ``apply_expression``. Returns the fake ``(S, S, 3) uint8 RGB`` and the ``(S, S) float32`` weight in [0, 1].
-    """
-    return apply_expression(image, *draw_reenactment(image, mesh, rng, region))
+    expression = draw_expression(region, mouth_gap(points), rng)
+    return apply_expression(image, points, region, expression)
 
 
 def reenact(image: np.ndarray, mesh: np.ndarray, rng: np.random.Generator, region: str | None = None) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import blas_threads_at_each_face_swap
 from test_self_blend import drawn_face, drawn_landmarks
 
 from detector.training import landmarks, mixed_batches
@@ -192,16 +193,7 @@ def test_a_face_swap_in_a_batch_takes_its_donor_from_another_group_of_the_same_s
 
 def test_fakes_are_made_on_one_blas_thread(drawn_meshes, monkeypatch):
     # A warp's many small solves go through BLAS; its threads, synchronised on each, crawled beside training.
-    from threadpoolctl import threadpool_info
-
-    threads = []
-    real_swap = mixed_batches.face_swap.swap_faces
-
-    def noted_swap(*arguments):
-        threads.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
-        return real_swap(*arguments)
-
-    monkeypatch.setattr(mixed_batches.face_swap, "swap_faces", noted_swap)
+    threads = blas_threads_at_each_face_swap(monkeypatch)
     utkface, only = _utkface_only(make_pools(), "face_swap")
     mixed_batches.MixedBatches(utkface, 4, NO_AUGMENTATION, seed=7, steps=1, mix=only)[0]
     assert threads and set(threads) == {1}

@@ -121,27 +121,6 @@ def test_the_same_seed_gives_the_same_fake_and_another_seed_another(faces: Faces
 
 
 @requires_utkface
-def test_every_random_choice_is_drawn_before_the_fake_is_made(faces: Faces) -> None:
-    # What lets a benchmark set be made on several processes: the draws of face after face come from one generator,
-    # and the fakes from the draws alone.
-    for image, mesh in faces:
-        whole, split = np.random.default_rng(5), np.random.default_rng(5)
-        fake, mask = reenactment.reenact_with_mask(image, mesh, whole)
-        drawn = reenactment.draw_reenactment(image, mesh, split)
-        assert whole.random() == split.random()  # making the fake drew nothing more
-        made, made_mask = reenactment.apply_expression(image, *drawn)
-        np.testing.assert_array_equal(made, fake)
-        np.testing.assert_array_equal(made_mask, mask)
-
-
-def test_a_face_that_cannot_be_reenacted_takes_no_draw() -> None:
-    rng = np.random.default_rng(5)
-    with pytest.raises(ValueError, match="finite"):
-        reenactment.draw_reenactment(IMAGE, np.full((468, 2), np.nan, np.float32), rng)
-    assert rng.random() == np.random.default_rng(5).random()
-
-
-@requires_utkface
 def test_without_a_region_both_are_drawn(faces: Faces) -> None:
     image, mesh = faces[3]
     chin = np.round(mesh[reenactment.CHIN].astype(np.float64)).astype(int)
