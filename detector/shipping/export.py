@@ -33,10 +33,15 @@ from detector.training.augment import AugmentationPolicy
 logger = logging.getLogger(__name__)
 
 
+def _fake_kinds(mix: str) -> set[str]:
+    """Every kind of fake a mix (a ``mixed_batches.MIXES`` name) draws, over all its sources."""
+    return {kind for source_kinds in mixed_batches.MIXES[mix].fake_kinds.values() for kind in source_kinds}
+
+
 def synthetic_fake_records(mix: str) -> dict[str, Any]:
     """What a mixed run's card records of the fakes its mix (a ``mixed_batches.MIXES`` name) makes as it trains,
     beside whole-face self-blends: the regional blends' ranges, the reenactment proxies' regions."""
-    kinds = {kind for source_kinds in mixed_batches.MIXES[mix].fake_kinds.values() for kind in source_kinds}
+    kinds = _fake_kinds(mix)
     records: dict[str, Any] = {}
     if sources.REGION_BLEND in kinds:
         records["regional"] = {
@@ -70,7 +75,7 @@ SYNTHETIC_FAKE_WORDS = {
 
 def mixed_description(architecture: str, start: str, mix: str) -> str:
     """A mixed run's card description, naming every kind of fake its mix (``mixed_batches.MIXES``) makes."""
-    kinds = {kind for source_kinds in mixed_batches.MIXES[mix].fake_kinds.values() for kind in source_kinds}
+    kinds = _fake_kinds(mix)
     made = ["self-blended fakes", *(words for kind, words in SYNTHETIC_FAKE_WORDS.items() if kind in kinds)]
     fakes = made[0] if len(made) == 1 else f"{', '.join(made[:-1])} and {made[-1]}"
     return (
