@@ -1,9 +1,10 @@
 """Cost of writing the benchmark's pair sets: `python bench/bench_benchmark_sets.py [--count 100] [--people utkface]`.
 
 Prints, for the first ``--count`` held-out faces with a trusted mesh of each people, the milliseconds per face of
-making and writing a face swap and a reenactment proxy with its real (``benchmark_sets.write_pairs``, one BLAS
-thread), from which a whole set's time follows (about 2,000-2,500 faces each). Decoded crops and face meshes come
-from ``--cache`` (made there the first time, not timed). Numbers go in docs/DESIGN.md ("Writing the pair sets").
+making and writing a face swap and a reenactment proxy with its real (``benchmark_sets.write_pairs``; each warp on
+one BLAS thread), from which a whole set's time follows (about 2,000-2,500 faces each; a swap set's donors are
+drawn among the first ``--count`` faces only, so its fakes are not the set's). Decoded crops and face meshes come
+from ``--cache`` (made there the first time, not timed). Numbers go in docs/DESIGN.md ("Warps on one BLAS thread").
 Run it while nothing else trains for clean numbers, and say so when something does.
 """
 

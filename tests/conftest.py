@@ -110,20 +110,3 @@ def make_result(probabilities_by_track: dict[int, list[float | None]], fake_thre
     info = VideoInfo("clip.mp4", 1000, 640, 360, 30.0, frame_total * 15, frame_total * 0.5, codec="h264")
     thresholds = DecisionThresholds(fake_threshold, fake_threshold, "chosen for this test")
     return VideoResult(info, ("tiny",), tuple(frames), tracks, verdict, thresholds, {"total": 1.0}, (), crops)
-
-
-def blas_threads_at_each_face_swap(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The BLAS thread counts in effect at every ``face_swap.swap_faces`` call from now on (the swap itself runs)."""
-    from threadpoolctl import threadpool_info
-
-    from detector.training import face_swap
-
-    threads: list[int] = []
-    real_swap = face_swap.swap_faces
-
-    def noted_swap(*arguments):
-        threads.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
-        return real_swap(*arguments)
-
-    monkeypatch.setattr(face_swap, "swap_faces", noted_swap)
-    return threads

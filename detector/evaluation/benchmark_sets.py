@@ -31,7 +31,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from detector.training import datasets, face_swap, landmarks, reenactment, sources
 
@@ -151,21 +150,17 @@ def write_pairs(
     out.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, str]] = []
     failed = 0
-    # One BLAS thread: a warp solves one small system per mesh triangle (scipy's Delaunay transform), and
-    # OpenBLAS's threads, synchronised on each, crawl when the cores are busy (docs/DESIGN.md, "Writing the pair
-    # sets").
-    with threadpool_limits(limits=1, user_api="blas"):
-        for position, index in enumerate(faces.trusted):
-            stem = Path(faces.files[index]).stem
-            try:
-                fake, tag = make(position, rng)
-            except ValueError:
-                failed += 1
-                continue
-            write_image(faces.images[index], out / f"{stem}.real.jpg")
-            write_image(fake, out / f"{stem}.{tag}.jpg")
-            group = faces.groups[index]
-            rows += [(f"{stem}.real.jpg", "REAL", group), (f"{stem}.{tag}.jpg", "FAKE", group)]
+    for position, index in enumerate(faces.trusted):
+        stem = Path(faces.files[index]).stem
+        try:
+            fake, tag = make(position, rng)
+        except ValueError:
+            failed += 1
+            continue
+        write_image(faces.images[index], out / f"{stem}.real.jpg")
+        write_image(fake, out / f"{stem}.{tag}.jpg")
+        group = faces.groups[index]
+        rows += [(f"{stem}.real.jpg", "REAL", group), (f"{stem}.{tag}.jpg", "FAKE", group)]
     _write_labels(out, rows)
     return {
         "real_faces": len(faces.files),

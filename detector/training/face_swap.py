@@ -21,6 +21,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from scipy.spatial import Delaunay
+from threadpoolctl import ThreadpoolController
 
 from detector.training.landmarks import checked_crop_and_mesh, hull_mask
 
@@ -30,6 +31,9 @@ BLENDS = ("alpha", "poisson")
 # background.
 SHRINK = 0.03
 EDGE_SIGMA = 0.015
+# The BLAS libraries loaded (numpy's and scipy's OpenBLAS), found once: limiting them through it costs about 0.03 ms
+# a warp, where ``threadpool_limits`` looks them up again each time (3 ms).
+_BLAS = ThreadpoolController()
 
 
 def warp_to_points(
@@ -47,10 +51,14 @@ def warp_to_points(
     if target_points.shape != source_points.shape or not np.isfinite(target_points).all():
         raise ValueError(f"target points must be finite and shaped like the source's {source_points.shape}")
     side = source.shape[0]
-    triangulation = Delaunay(target_points)
     rows, columns = np.mgrid[0:side, 0:side]
     pixels = np.stack([columns.ravel(), rows.ravel()], axis=1).astype(np.float64)
-    simplex = triangulation.find_simplex(pixels)
+    # One BLAS thread: locating the pixels computes scipy's barycentric transform, one small LAPACK solve per mesh
+    # triangle, and OpenBLAS's threads, synchronised on each, crawl whenever the cores are busy (64 against 10 ms a
+    # warp beside a training run; seconds a face beside the tests; docs/DESIGN.md, "Warps on one BLAS thread").
+    with _BLAS.limit(limits=1, user_api="blas"):
+        triangulation = Delaunay(target_points)
+        simplex = triangulation.find_simplex(pixels)
     inside = simplex >= 0
     transform = triangulation.transform[simplex[inside]]
     first_two = np.einsum("mij,mj->mi", transform[:, :2], pixels[inside] - transform[:, 2])

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from detector.training import face_swap, landmarks, reenactment
 from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy
@@ -263,13 +262,9 @@ class MixedBatches(keras.utils.PyDataset):
             raise IndexError(f"batch {index} out of range (0-{len(self) - 1})")
         rng = np.random.default_rng([self.seed, self.epoch, index])
         images = []
-        # One BLAS thread: a face swap or reenactment proxy warps through scipy's Delaunay transform, one small
-        # solve per triangle, and OpenBLAS's threads, synchronised on each, crawl beside training (measured: 2.2-5.0
-        # s a batch of dfdc_first_swaps against 0.12-0.29 s; docs/DESIGN.md, "One BLAS thread").
-        with threadpool_limits(limits=1, user_api="blas"):
-            for slots, probabilities in ((self.real_slots, self.real_p), (self.fake_slots, self.fake_p)):
-                for slot, count in zip(slots, rng.multinomial(self.half, probabilities), strict=True):
-                    images.extend(self._draw(slot, rng) for _ in range(count))
+        for slots, probabilities in ((self.real_slots, self.real_p), (self.fake_slots, self.fake_p)):
+            for slot, count in zip(slots, rng.multinomial(self.half, probabilities), strict=True):
+                images.extend(self._draw(slot, rng) for _ in range(count))
         batch = np.stack(images)
         if self.policy is not NO_AUGMENTATION:
             batch = self.policy.apply_batch(batch, rng)

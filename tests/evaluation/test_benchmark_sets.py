@@ -6,7 +6,7 @@ import csv
 
 import numpy as np
 import pytest
-from conftest import SHARED, blas_threads_at_each_face_swap, requires_shared
+from conftest import SHARED, requires_shared
 
 from detector.evaluation import benchmark_sets
 from detector.training import datasets, sources
@@ -97,12 +97,3 @@ def test_a_pair_set_holds_each_face_as_itself_and_manipulated_in_one_group(tmp_p
         )
         assert difference.mean() > 0.5  # the fake is not the real written twice
     np.testing.assert_array_equal(crops.labels, np.tile([0, 1], len(crops) // 2))
-
-
-@requires_shared
-def test_the_fakes_are_made_on_one_blas_thread(tmp_path, monkeypatch):
-    # A warp's many small solves go through BLAS; its threads, synchronised on each, crawled on busy cores.
-    _hold_out_first_photos(monkeypatch, 3)
-    threads = blas_threads_at_each_face_swap(monkeypatch)
-    assert benchmark_sets.write_face_swaps(tmp_path / "set", "utkface", 0, None)["pairs_written"] == 3
-    assert threads and set(threads) == {1}

@@ -2,6 +2,8 @@ import cv2
 import numpy as np
 import pytest
 from conftest import requires_shared
+from scipy.spatial import Delaunay
+from threadpoolctl import threadpool_info
 
 from detector.training import datasets, face_swap, landmarks
 
@@ -37,6 +39,25 @@ def test_warping_onto_moved_points_moves_the_picture():
     rows, columns = np.nonzero(inside)
     expected = source[rows + 4, columns - 6]
     assert np.abs(warped[rows, columns].astype(int) - expected.astype(int)).max() <= 2
+
+
+def test_a_warp_locates_its_pixels_on_one_blas_thread(monkeypatch):
+    # Locating pixels solves each triangle through LAPACK; OpenBLAS's threads crawled on busy cores (DESIGN).
+    def blas_threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    seen: list[set[int]] = []
+
+    class Noted(Delaunay):
+        def find_simplex(self, *arguments, **options):
+            seen.append(blas_threads())
+            return super().find_simplex(*arguments, **options)
+
+    monkeypatch.setattr(face_swap, "Delaunay", Noted)
+    before = blas_threads()
+    face_swap.warp_to_points(_textured(2), _grid_points(), _grid_points((3.0, 2.0)))
+    assert seen == [{1}]
+    assert blas_threads() == before  # the limit ends with the warp
 
 
 def test_colour_matching_gives_the_targets_mean_and_spread_inside_the_mask():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import blas_threads_at_each_face_swap
 from test_self_blend import drawn_face, drawn_landmarks
 
 from detector.training import landmarks, mixed_batches
@@ -189,14 +188,6 @@ def test_a_face_swap_in_a_batch_takes_its_donor_from_another_group_of_the_same_s
     group_of = {int(real[0, 0, 0]): group for real, group in zip(reals.clip(0, 255), "aaabbb", strict=True)}
     assert len(pairs) == 16 and batches.swap_fallbacks == 0
     assert all(group_of[target] != group_of[donor] for target, donor in pairs)
-
-
-def test_fakes_are_made_on_one_blas_thread(drawn_meshes, monkeypatch):
-    # A warp's many small solves go through BLAS; its threads, synchronised on each, crawled beside training.
-    threads = blas_threads_at_each_face_swap(monkeypatch)
-    utkface, only = _utkface_only(make_pools(), "face_swap")
-    mixed_batches.MixedBatches(utkface, 4, NO_AUGMENTATION, seed=7, steps=1, mix=only)[0]
-    assert threads and set(threads) == {1}
 
 
 def test_a_face_swap_no_donor_fits_is_self_blended_and_counted(drawn_meshes, monkeypatch):
