@@ -54,6 +54,7 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
     from detector.analysis.scoring import load_scorer
     from detector.config import AnalysisConfig
     from detector.evaluation import benchmark, evaluate
+    from detector.shipping import ship
 
     if arguments.clips:
         return _run_clips(arguments, arguments.clips, arguments.clips_describe)
@@ -69,11 +70,13 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
         common.warn_unfitted(scorer)
         thresholds = pipeline.decision_thresholds(AnalysisConfig(), scorer.thresholds)
         fitted_on = scorer.card.calibration.sources if scorer.card.calibration else ()
-        model_items = [item.for_model(fitted_on) for item in items]
+        trained = ship.trained_kinds(scorer.card)
+        model_items = [item.for_model(fitted_on, trained) for item in items]
         measured = benchmark.measure_model(
             scorer, thresholds, model_items, root, arguments.resamples, arguments.seed, Path(arguments.cache)
         )
-        rows.append(benchmark.table_row(name, measured))
+        row = benchmark.table_row(name, measured)
+        rows.append({"in_training": {item.key: item.in_training for item in model_items}, **row})
         if arguments.record:
             measurements = {}
             for item in model_items:
@@ -89,9 +92,9 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
             path = evaluate.record_in_card(scorer.card, measurements)
             print(f"recorded {len(items)} sets in {path}")
     for item in items:
-        print(f"\n{item.title} ({item.key}; trained on this kind: {item.in_training})")
+        print(f"\n{item.title} ({item.key})")
         for row in rows:
-            print(f"  {row['model']:<24} {row[item.key]}")
+            print(f"  {row['model']:<24} {row[item.key]:<24} trained on this kind: {row['in_training'][item.key]}")
     if arguments.video:
         labels_files = [str(path) for path in benchmark.ensure_clips(root, Path(arguments.cache))]
         print()

@@ -8,15 +8,17 @@ does not show. Each is measured at the model's own crop thresholds with bootstra
 (``evaluate.evaluate_crops``) and, with ``--record``, written into the model's card under the set's key, so the
 page, the README's table and the ensembles table read the same numbers.
 
-Which sets measure a manipulation the model trained on is said per set (``BenchmarkSet.in_training``): the FF++
-methods are in a mixed run's training (other groups), the face swaps and reenactment proxies are in no model's.
+Whether a set measures a manipulation the model trained on is said for each model (``BenchmarkSet.for_model``,
+from ``ship.trained_kinds``): the FF++ methods are in a mixed run's training (other groups), the face swaps and
+reenactment proxies are made by generators that some mixed runs also train with (on their own training people), so
+for those models the set measures the generator, not generalisation.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +45,11 @@ class BenchmarkSet:
     folder: str
     labels: str
     write: Callable[[Path, Path | None], dict[str, int]]
-    in_training: str
+    # The kind of fake this set's fakes are, as a card says it trained on it (``sources.FACE_SWAP``,
+    # ``REENACTMENT_PROXY``, ``FFPP_FAKES``; None for real faces only), and whether the model measured did
+    # (``for_model``; "none" for real faces only).
+    kind: str | None
+    in_training: str = "no"
     # The source whose validation groups these are, when a calibration may be fitted on them (``"ffpp"``), and
     # whether only the report half of its groups is measured (``for_model``).
     calibration_source: str | None = None
@@ -52,25 +58,56 @@ class BenchmarkSet:
     def labels_path(self, root: Path) -> Path:
         return root / self.folder / self.labels
 
-    def for_model(self, calibration_sources: Sequence[str]) -> BenchmarkSet:
-        """The set as measured for a model whose calibration was fitted on ``calibration_sources``: where that
-        includes this set's groups, only their report half (``datasets.in_calibration_half`` false), since the
-        other half fitted the probabilities and thresholds being measured."""
-        if self.calibration_source is None or self.calibration_source not in calibration_sources:
-            return self
-        return dataclasses.replace(
+    def for_model(self, calibration_sources: Sequence[str], trained_kinds: Collection[str] = ()) -> BenchmarkSet:
+        """The set as measured for a model whose calibration was fitted on ``calibration_sources`` and whose
+        networks trained on ``trained_kinds`` of fake (``ship.trained_kinds``): whether it trained on this set's
+        kind, said in ``in_training`` and the description; and where the calibration's sources include this set's
+        groups, only their report half (``datasets.in_calibration_half`` false), since the other half fitted the
+        probabilities and thresholds being measured."""
+        trained = self.kind is not None and self.kind in trained_kinds
+        found = dataclasses.replace(
             self,
+            in_training=_IN_TRAINING[self.kind][trained],
+            description=f"{self.description}; {_TRAINED_WORDS[self.kind][trained]}",
+        )
+        if self.calibration_source is None or self.calibration_source not in calibration_sources:
+            return found
+        return dataclasses.replace(
+            found,
             report_half_only=True,
-            description=f"{self.description}; the report half of these groups only (the other half fitted this "
+            description=f"{found.description}; the report half of these groups only (the other half fitted this "
             "model's calibration and thresholds)",
         )
+
+
+# For each kind of set, whether the model measured trained on it (False, True): in the printout's words, and
+# appended to the set's description in the model's card.
+_IN_TRAINING = {
+    None: {False: "none: real faces only", True: "none: real faces only"},
+    sources.FACE_SWAP: {False: "no", True: "yes: this generator, on its own training people"},
+    sources.REENACTMENT_PROXY: {False: "no", True: "yes: this generator, on its own training people"},
+    sources.FFPP_FAKES: {False: "no", True: "yes: these methods, on other groups"},
+}
+_GENERATOR_TRAINED = (
+    "this model was trained on fakes of this generator (between its own training people), so this figure measures "
+    "what it learnt of the generator, not generalisation"
+)
+_TRAINED_WORDS = {
+    None: {False: "real faces only", True: "real faces only"},
+    sources.FACE_SWAP: {False: "a method this model was not trained on", True: _GENERATOR_TRAINED},
+    sources.REENACTMENT_PROXY: {False: "a manipulation this model was not trained on", True: _GENERATOR_TRAINED},
+    sources.FFPP_FAKES: {
+        False: "this model was not trained on FaceForensics++",
+        True: "this model was trained on these methods, on the other FF++ groups",
+    },
+}
 
 
 def _swap_description(people: str) -> str:
     who, what = benchmark_sets.PEOPLE_WORDS[people]
     return (
-        f"face swaps made here between {who} (landmark warp, colour matching, alpha or Poisson blending: a "
-        f"method none of the models was trained on), and the same {what} unswapped"
+        f"face swaps made here between {who} (landmark warp, colour matching, alpha or Poisson blending), and the "
+        f"same {what} unswapped"
     )
 
 
@@ -78,8 +115,7 @@ def _reenactment_description(people: str) -> str:
     who, what = benchmark_sets.PEOPLE_WORDS[people]
     return (
         f"reenactment proxies made here of {who}: only the mouth or the lower face moved to a new expression by a "
-        f"landmark warp of the same image and blended back (a manipulation none of the models was trained on), "
-        f"and the same {what} untouched"
+        f"landmark warp of the same image and blended back, and the same {what} untouched"
     )
 
 
@@ -104,7 +140,7 @@ def _sets() -> tuple[BenchmarkSet, ...]:
             "utkface_held_out",
             "labels.csv",
             lambda out, cache: benchmark_sets.write_utkface_held_out(out),
-            "none: real faces only",
+            None,
         )
     ]
     for people, key, title in (("utkface", "unseen_face_swaps", "UTKFace"), ("dfdc", "dfdc_face_swaps", "DFDC")):
@@ -116,7 +152,7 @@ def _sets() -> tuple[BenchmarkSet, ...]:
                 key,
                 "labels.csv",
                 lambda out, cache, people=people: benchmark_sets.write_face_swaps(out, people, 0, cache),
-                "no",
+                sources.FACE_SWAP,
             )
         )
     for people, title in (("utkface", "UTKFace"), ("dfdc", "DFDC")):
@@ -129,7 +165,7 @@ def _sets() -> tuple[BenchmarkSet, ...]:
                 key,
                 "labels.csv",
                 lambda out, cache, people=people: benchmark_sets.write_reenactments(out, people, 0, cache),
-                "no",
+                sources.REENACTMENT_PROXY,
             )
         )
     for method in sources.FFPP_METHODS:
@@ -141,7 +177,7 @@ def _sets() -> tuple[BenchmarkSet, ...]:
                 "ffpp_validation",
                 f"labels-{method}.csv",
                 lambda out, cache: benchmark_sets.write_ffpp_validation(out),
-                "mixed runs only (other groups)",
+                sources.FFPP_FAKES,
                 calibration_source="ffpp",
             )
         )

@@ -23,7 +23,7 @@ from detector.errors import ModelCardError
 from detector.evaluation import metrics
 from detector.models import model_card, weight_storage
 from detector.shipping import calibrate
-from detector.training import architectures, datasets
+from detector.training import architectures, datasets, sources
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,42 @@ def fakes_by_model(cards: Sequence[model_card.ModelCard]) -> dict[str, str]:
     if missing:
         raise ModelCardError(f"the cards of {', '.join(missing)} do not say which fakes trained them (training.fakes)")
     return by_model
+
+
+# A card's record of a self-blend generator its run also trained with (``export.synthetic_fake_records``), and the
+# kind of fake it names.
+_GENERATOR_RECORDS = {"face_swaps": sources.FACE_SWAP, "reenactment_proxies": sources.REENACTMENT_PROXY}
+
+
+def trained_kinds(card: model_card.ModelCard) -> frozenset[str]:
+    """Which of the benchmark's kinds of fake the networks inside a model trained on (``sources.FACE_SWAP``,
+    ``REENACTMENT_PROXY``, ``FFPP_FAKES``): a single network's card says it in ``training`` (a mixed run trained on
+    FF++'s methods; ``training.self_blend`` records the generators), an average's in ``training.kinds_by_model``.
+    An average written before that record, with a mixed member, cannot say which generators it saw: an error."""
+    if "kinds_by_model" in card.training:
+        return frozenset(kind for kinds in card.training["kinds_by_model"].values() for kind in kinds)
+    if "fakes_by_model" in card.training:
+        if "mixed" in card.training["fakes_by_model"].values():
+            raise ModelCardError(
+                f"the card of {card.name} does not record which fakes its mixed members trained on "
+                "(training.kinds_by_model): combine it again"
+            )
+        return frozenset()
+    kinds = {sources.FFPP_FAKES} if card.training.get("fakes") == "mixed" else set()
+    blends = card.training.get("self_blend") or {}
+    kinds.update(kind for record, kind in _GENERATOR_RECORDS.items() if record in blends)
+    return frozenset(kinds)
+
+
+def kinds_by_model(cards: Sequence[model_card.ModelCard]) -> dict[str, list[str]]:
+    """``trained_kinds`` of each single network inside these models (averages of averages keep their members')."""
+    found: dict[str, list[str]] = {}
+    for card in cards:
+        if "kinds_by_model" in card.training:
+            found.update(card.training["kinds_by_model"])
+        else:
+            found[card.name] = sorted(trained_kinds(card))
+    return found
 
 
 def average_limitations(cards: Sequence[model_card.ModelCard]) -> tuple[str, ...]:
@@ -297,6 +333,7 @@ def combine(
     }
     limitations = average_limitations(cards)
     training["fakes_by_model"] = fakes_by_model(cards)
+    training["kinds_by_model"] = kinds_by_model(cards)
     if len(set(training["fakes_by_model"].values())) == 1:
         training["fakes"] = next(iter(training["fakes_by_model"].values()))
     save_with_card(

@@ -55,6 +55,10 @@ REENACTMENT_PROXY = "reenactment_proxy"
 FACE_SWAP = "face_swap"
 # The fakes a mixed run makes from a source's reals as it trains, rather than reads.
 SYNTHETIC_FAKES = (SELF_BLEND, REGION_BLEND, REENACTMENT_PROXY, FACE_SWAP)
+# FF++'s four methods, as a kind of fake a network trained on (mixed runs, on other groups than the benchmark's):
+# with FACE_SWAP and REENACTMENT_PROXY, the kinds a card may say it trained on that the benchmark also measures
+# (``ship.trained_kinds``).
+FFPP_FAKES = "ffpp_fakes"
 # FF++'s crops are framed a little looser than the analysis crops and centred above the face (measured with
 # scripts/measure_crop_framing.py, 800 crops each: crop side / detector box 1.063 for FF++, 0.994 for DFDC; the
 # box centre 0.089 box sizes below the crop centre for FF++, -0.011 for DFDC). Cutting the square of 0.94 of the

@@ -9,12 +9,14 @@ import pytest
 
 from detector.cli import main as cli
 from detector.evaluation import benchmark
+from detector.training import sources
 
 
 def test_every_set_has_its_own_key_a_description_and_says_whether_its_kind_is_trained_on():
     assert len(set(benchmark.SET_KEYS)) == len(benchmark.SETS)
     for item in benchmark.SETS:
         assert item.description and item.title and item.in_training
+        assert item.kind in (None, sources.FACE_SWAP, sources.REENACTMENT_PROXY, sources.FFPP_FAKES)
     assert {"unseen_real_faces", "unseen_face_swaps", "dfdc_face_swaps"} <= set(benchmark.SET_KEYS)
     assert {key for key in benchmark.SET_KEYS if key.startswith("ffpp_")} == {
         "ffpp_deepfakes",
@@ -30,6 +32,25 @@ def test_sets_are_chosen_by_key_and_an_unknown_one_is_named():
     assert [item.key for item in benchmark.by_key(["dfdc_face_swaps"])] == ["dfdc_face_swaps"]
     with pytest.raises(ValueError, match="nonsense"):
         benchmark.by_key(["nonsense"])
+
+
+def test_whether_a_model_trained_on_a_sets_kind_is_said_for_that_model():
+    swaps, reenacted, deepfakes, reals = (
+        benchmark.by_key([key])[0]
+        for key in ("unseen_face_swaps", "utkface_reenactments", "ffpp_deepfakes", "unseen_real_faces")
+    )
+    untrained = [item.for_model((), frozenset()) for item in (swaps, reenacted, deepfakes)]
+    assert [item.in_training for item in untrained] == ["no", "no", "no"]
+    assert untrained[0].description.endswith("; a method this model was not trained on")
+    assert untrained[2].description.endswith("; this model was not trained on FaceForensics++")
+    swap_run = frozenset({sources.FACE_SWAP, sources.FFPP_FAKES})
+    trained_swaps, other_kind, methods = (item.for_model((), swap_run) for item in (swaps, reenacted, deepfakes))
+    assert trained_swaps.in_training.startswith("yes: this generator")
+    assert "measures what it learnt of the generator, not generalisation" in trained_swaps.description
+    assert other_kind.in_training == "no"
+    assert methods.in_training == "yes: these methods, on other groups"
+    assert reals.for_model((), swap_run).in_training == "none: real faces only"
+    assert "none of the models" not in " ".join(item.description for item in benchmark.SETS)
 
 
 def _tiny_set(tmp_path: Path, calls: list | None = None) -> benchmark.BenchmarkSet:
@@ -51,7 +72,9 @@ def _tiny_set(tmp_path: Path, calls: list | None = None) -> benchmark.BenchmarkS
         (out / "labels.csv").write_text("file,label,group\n" + "\n".join(rows) + "\n")
         return {"crops": 4}
 
-    return benchmark.BenchmarkSet("tiny_set", "Tiny", "four drawn crops", "tiny", "labels.csv", write, "no")
+    return benchmark.BenchmarkSet(
+        "tiny_set", "Tiny", "four drawn crops", "tiny", "labels.csv", write, sources.FACE_SWAP
+    )
 
 
 def test_a_set_is_written_once_and_measured_with_intervals(tmp_path, tiny_models_folder, monkeypatch):
@@ -79,7 +102,7 @@ def test_a_set_a_models_calibration_was_fitted_on_is_measured_on_its_report_half
     from detector.shipping import calibrate
 
     item = dataclasses.replace(_tiny_set(tmp_path), calibration_source="ffpp")
-    assert item.for_model(("dfdc",)) is item
+    assert not item.for_model(("dfdc",)).report_half_only
     assert benchmark.crop_set(item, tmp_path).files == ("0.png", "1.png", "2.png", "3.png")
     halved = item.for_model(("dfdc", "ffpp"))
     assert halved.report_half_only and "report half" in halved.description
@@ -102,7 +125,8 @@ def test_the_command_records_every_set_in_the_card(tmp_path, tiny_models_folder,
     )
     assert code == 0
     card = json.loads((folder / "tiny.json").read_text())
-    assert card["metrics"]["tiny_set"]["data"] == "four drawn crops"
+    assert card["metrics"]["tiny_set"]["data"] == "four drawn crops; a method this model was not trained on"
     assert card["metrics"]["tiny_set"]["count"] == 4
     assert "--set tiny_set" in card["metrics"]["tiny_set"]["command"]
-    assert "Tiny" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Tiny (tiny_set)" in out and "trained on this kind: no" in out

@@ -156,6 +156,7 @@ def test_combine_saves_one_averaging_model_with_its_own_calibration(tiny_models_
         ship.FACES_ONLY,
     )
     assert card.training["fakes_by_model"] == {"tiny": "dfdc", "other": "both"}
+    assert card.training["kinds_by_model"] == {"tiny": [], "other": []}
     assert "fakes" not in card.training  # its members saw different fakes
     pair, tiny, second = (FaceScorer(name, tmp_path) for name in ("pair", "tiny", "other"))
     crops = np.random.default_rng(0).integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)
@@ -194,6 +195,28 @@ def test_an_average_states_one_training_limitation_that_fits_all_its_members():
     )
     with pytest.raises(ModelCardError, match="the cards of c do not say which fakes"):
         ship.average_limitations([_card_trained_on("a", "dfdc"), _card_trained_on("c", None)])
+
+
+def test_which_of_the_benchmarks_kinds_a_model_trained_on_is_read_from_its_card():
+    dfdc = _card_trained_on("a", "dfdc")
+    assert ship.trained_kinds(dfdc) == frozenset()
+    mixed = _card_trained_on("m", "mixed")
+    assert ship.trained_kinds(mixed) == {sources.FFPP_FAKES}
+    swaps = dataclasses.replace(
+        mixed, name="s", training={**mixed.training, "self_blend": {"face_swaps": {"blends": ["alpha"]}}}
+    )
+    assert ship.trained_kinds(swaps) == {sources.FFPP_FAKES, sources.FACE_SWAP}
+    by_model = ship.kinds_by_model([dfdc, swaps])
+    assert by_model == {"a": [], "s": sorted([sources.FACE_SWAP, sources.FFPP_FAKES])}
+    average = dataclasses.replace(
+        dfdc, name="as", training={"fakes_by_model": {"a": "dfdc", "s": "mixed"}, "kinds_by_model": by_model}
+    )
+    assert ship.trained_kinds(average) == {sources.FFPP_FAKES, sources.FACE_SWAP}
+    assert ship.kinds_by_model([average, mixed]) == {**by_model, "m": [sources.FFPP_FAKES]}
+    assert ship.trained_kinds(dataclasses.replace(average, training={"fakes_by_model": {"a": "dfdc"}})) == set()
+    older = dataclasses.replace(average, training={"fakes_by_model": {"a": "dfdc", "s": "mixed"}})
+    with pytest.raises(ModelCardError, match="does not record which fakes its mixed members"):
+        ship.trained_kinds(older)
 
 
 def test_an_average_of_an_average_names_every_network_once_in_one_statement():
@@ -242,8 +265,11 @@ def test_an_average_names_each_training_source_of_its_members_once():
 def test_each_shipped_card_records_how_it_does_beyond_dfdc(name):
     # scripts/ship_model.py records the benchmark; the page and the README show it for every model. Every card has
     # the unseen people and both face-swap sets; the default has every set of the benchmark and the clips.
-    metrics = model_card.read_card(name).metrics
-    described = {item.key: item.description for item in benchmark.SETS}
+    card = model_card.read_card(name)
+    metrics = card.metrics
+    fitted_on = card.calibration.sources if card.calibration else ()
+    # Each set as the benchmark describes it for this model (whether it trained on the set's kind).
+    described = {item.key: item.for_model(fitted_on, ship.trained_kinds(card)).description for item in benchmark.SETS}
     for key in ("unseen_real_faces", "unseen_face_swaps", "dfdc_face_swaps"):
         assert metrics[key]["data"] == described[key]
         assert "false_positive_rate" in metrics[f"{key}_decisions"]
@@ -251,5 +277,5 @@ def test_each_shipped_card_records_how_it_does_beyond_dfdc(name):
         assert metrics[key]["count_fake"] == metrics[key]["count_real"] > 1000
     if name == model_card.default_model():
         for item in benchmark.SETS:
-            assert metrics[item.key]["data"] == item.description
+            assert metrics[item.key]["data"] == described[item.key]
         assert metrics["clips"]["unit"] == "videos" and "false_positive_rate" in metrics["clips_decisions"]
