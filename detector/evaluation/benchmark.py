@@ -46,10 +46,10 @@ class BenchmarkSet:
     labels: str
     write: Callable[[Path, Path | None], dict[str, int]]
     # The kind of fake this set's fakes are, as a card says it trained on it (``sources.FACE_SWAP``,
-    # ``REENACTMENT_PROXY``, ``FFPP_FAKES``; None for real faces only), and whether the model measured did
-    # (``for_model``; "none" for real faces only).
+    # ``REENACTMENT_PROXY``, ``FFPP_FAKES``; None for real faces only), and whether the model measured did, in
+    # words (empty until ``for_model`` says it for a model).
     kind: str | None
-    in_training: str = "no"
+    in_training: str = ""
     # The source whose validation groups these are, when a calibration may be fitted on them (``"ffpp"``), and
     # whether only the report half of its groups is measured (``for_model``).
     calibration_source: str | None = None

@@ -15,7 +15,7 @@ from detector.training import sources
 def test_every_set_has_its_own_key_a_description_and_says_whether_its_kind_is_trained_on():
     assert len(set(benchmark.SET_KEYS)) == len(benchmark.SETS)
     for item in benchmark.SETS:
-        assert item.description and item.title and item.in_training
+        assert item.description and item.title and item.for_model((), frozenset()).in_training
         assert item.kind in (None, sources.FACE_SWAP, sources.REENACTMENT_PROXY, sources.FFPP_FAKES)
     assert {"unseen_real_faces", "unseen_face_swaps", "dfdc_face_swaps"} <= set(benchmark.SET_KEYS)
     assert {key for key in benchmark.SET_KEYS if key.startswith("ffpp_")} == {
