@@ -54,6 +54,7 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
     from detector.analysis.scoring import load_scorer
     from detector.config import AnalysisConfig
     from detector.evaluation import benchmark, evaluate
+    from detector.outputs import model_summary
     from detector.shipping import ship
 
     if arguments.clips:
@@ -84,11 +85,13 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
                 command = "python -m detector " + shlex.join(
                     ["benchmark", "--model", name, "--set", item.key, "--folder", arguments.folder, "--record"]
                 )
-                measurements.update(
-                    evaluate.card_metrics(
-                        measured[item.key], item.key, item.description, command, arguments.resamples, arguments.seed
-                    )
+                recorded = evaluate.card_metrics(
+                    measured[item.key], item.key, item.description, command, arguments.resamples, arguments.seed
                 )
+                # Whether this model trained on the set's kind, for the page's summary (model_summary).
+                for entry in (item.key, f"{item.key}_decisions"):
+                    recorded[entry][model_summary.TRAINED_ON_KIND] = item.in_training
+                measurements.update(recorded)
             path = evaluate.record_in_card(scorer.card, measurements)
             print(f"recorded {len(items)} sets in {path}")
     for item in items:

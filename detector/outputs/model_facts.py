@@ -55,8 +55,21 @@ _OTHER_WORDS = {
     "no_score": "Videos in which no face could be judged (left out of the numbers above)",
     "aggregation": "How a video's frames were combined",
 }
+# "trained_on_this_kind" (benchmark sets): the set's description in "data" says it in words.
 _METRIC_CONTEXT_KEYS = frozenset(
-    {"data", "measured_by", "command", "count", "count_fake", "count_real", "threshold", "unit", "halves", "quality"}
+    {
+        "data",
+        "measured_by",
+        "command",
+        "count",
+        "count_fake",
+        "count_real",
+        "threshold",
+        "unit",
+        "halves",
+        "quality",
+        "trained_on_this_kind",
+    }
 )
 _METRIC_HIDDEN_KEYS = frozenset(
     {"uncertain_share_real", "uncertain_share_fake", "count_called_fake", "count_called_real", "method"}

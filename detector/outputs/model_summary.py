@@ -28,6 +28,10 @@ MEASURED_KINDS = (
     ("clips_decisions", "Whole videos filmed from photos of people it never saw, real and manipulated, compressed"),
 )
 NOT_MEASURED = "not measured"
+# What ``benchmark --record`` writes beside a set's figures: whether this model trained on the set's kind ("no", or
+# "yes: ..." for a mixed run that trained with the generator of the benchmark's swaps or reenactments, or on FF++).
+TRAINED_ON_KIND = "trained_on_this_kind"
+_TRAINED_WORDS = "made the way some of its training fakes were, so not a test of methods it never saw"
 # A kind of fake the models rank below this ROC AUC is one a clean result says nothing about (0.5 is guessing).
 NEAR_CHANCE = 0.6
 
@@ -52,6 +56,7 @@ class MeasuredRow:
     fakes_missed: float | None
     inconclusive: float | None
     count: int | None
+    trained_on: bool = False
 
 
 def _rate(decisions: Mapping[str, Any], key: str) -> float | None:
@@ -69,6 +74,9 @@ def measured_rows(metrics: Mapping[str, Any]) -> list[MeasuredRow]:
             continue
         has_fakes = "false_negative_rate" in decisions
         count = decisions.get("count")
+        trained_on = str(decisions.get(TRAINED_ON_KIND, "no")).startswith("yes")
+        if trained_on:
+            kind = f"{kind.replace(' made another way', '')}: {_TRAINED_WORDS}"
         rows.append(
             MeasuredRow(
                 kind=kind,
@@ -76,6 +84,7 @@ def measured_rows(metrics: Mapping[str, Any]) -> list[MeasuredRow]:
                 fakes_missed=_rate(decisions, "false_negative_rate") if has_fakes else None,
                 inconclusive=_rate(decisions, "uncertain_share"),
                 count=int(count) if isinstance(count, int) else None,
+                trained_on=trained_on,
             )
         )
     return rows
@@ -116,6 +125,7 @@ def summary_sentences(what: str, rows: Sequence[MeasuredRow]) -> list[str]:
     measurements alone (no number made up)."""
     sentences = [f"The checker scores each face with {what}, trained from scratch for this checker."]
     learned = next((row for row in rows if row.kind == MEASURED_KINDS[0][1]), None)
+    # Face swaps made another way than its training fakes (a row it trained on has other words).
     others = [row for row in rows if row.kind in (MEASURED_KINDS[1][1], MEASURED_KINDS[2][1])]
     if learned is not None and learned.fakes_missed is not None and learned.real_called_fake is not None:
         sentences.append(

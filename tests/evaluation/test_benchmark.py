@@ -128,5 +128,6 @@ def test_the_command_records_every_set_in_the_card(tmp_path, tiny_models_folder,
     assert card["metrics"]["tiny_set"]["data"] == "four drawn crops; a method this model was not trained on"
     assert card["metrics"]["tiny_set"]["count"] == 4
     assert "--set tiny_set" in card["metrics"]["tiny_set"]["command"]
+    assert card["metrics"]["tiny_set_decisions"]["trained_on_this_kind"] == "no"
     out = capsys.readouterr().out
     assert "Tiny (tiny_set)" in out and "trained on this kind: no" in out

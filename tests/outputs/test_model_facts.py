@@ -199,3 +199,15 @@ def test_the_thresholds_lines_say_which_judge_a_crop_and_which_a_video(tiny_mode
     lines = model_facts.thresholds_lines(fitted, "confident")
     assert "from 0.850" in lines[1] and "under 0.140" in lines[1] and "clips of held-out people" in lines[1]
     assert "none were fitted" in model_facts.thresholds_lines(fitted, "mean")[1]  # fitted for another aggregation
+
+
+def test_whether_a_model_trained_on_a_sets_kind_is_said_in_its_data_words_not_as_a_raw_field() -> None:
+    measured = {
+        "dfdc_face_swaps": {"roc_auc": 0.8, "data": "swaps; a method this model was not trained on"},
+        "dfdc_face_swaps_decisions": {"false_positive_rate": 0.1, "data": "swaps"},
+    }
+    for entry in measured.values():
+        entry["trained_on_this_kind"] = "no"
+    text = "\n".join(model_facts.metric_lines(measured))
+    assert "a method this model was not trained on" in text
+    assert "Trained" not in text and "trained_on" not in text

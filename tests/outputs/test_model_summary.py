@@ -54,6 +54,26 @@ def test_the_summary_says_how_it_did_and_that_other_methods_fool_it_more() -> No
     assert "single faces" in text
 
 
+def test_fakes_made_the_way_a_model_trained_is_not_called_another_way_nor_counted_as_one() -> None:
+    trained = {
+        **MEASURED,
+        "dfdc_face_swaps_decisions": {
+            **MEASURED["dfdc_face_swaps_decisions"],
+            model_summary.TRAINED_ON_KIND: "yes: this generator, on its own training people",
+        },
+    }
+    rows = model_summary.measured_rows(trained)
+    swaps = rows[1]
+    assert swaps.trained_on and "another way" not in swaps.kind
+    assert swaps.kind.startswith("Face swaps, on the same kind of video: made the way some of its training fakes")
+    # It misses more of them than of DFDC's fakes, but they are not another method to it.
+    assert swaps.fakes_missed > rows[0].fakes_missed
+    text = " ".join(model_summary.summary_sentences("a small convolutional network", rows))
+    assert "Manipulations made another way" not in text
+    said_no = {**MEASURED["dfdc_face_swaps_decisions"], model_summary.TRAINED_ON_KIND: "no"}
+    assert not model_summary.measured_rows({"dfdc_face_swaps_decisions": said_no})[0].trained_on
+
+
 def test_a_model_without_measurements_says_its_scores_cannot_be_trusted() -> None:
     assert model_summary.measured_rows({}) == []
     text = " ".join(model_summary.summary_sentences("a small convolutional network", []))
