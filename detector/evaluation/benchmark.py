@@ -64,12 +64,8 @@ class BenchmarkSet:
         kind, said in ``in_training`` and the description; and where the calibration's sources include this set's
         groups, only their report half (``datasets.in_calibration_half`` false), since the other half fitted the
         probabilities and thresholds being measured."""
-        trained = self.kind is not None and self.kind in trained_kinds
-        found = dataclasses.replace(
-            self,
-            in_training=_IN_TRAINING[self.kind][trained],
-            description=f"{self.description}; {_TRAINED_WORDS[self.kind][trained]}",
-        )
+        in_training, words = _SAID[self.kind][self.kind is not None and self.kind in trained_kinds]
+        found = dataclasses.replace(self, in_training=in_training, description=f"{self.description}; {words}")
         if self.calibration_source is None or self.calibration_source not in calibration_sources:
             return found
         return dataclasses.replace(
@@ -80,25 +76,29 @@ class BenchmarkSet:
         )
 
 
-# For each kind of set, whether the model measured trained on it (False, True): in the printout's words, and
-# appended to the set's description in the model's card.
-_IN_TRAINING = {
-    None: {False: "none: real faces only", True: "none: real faces only"},
-    sources.FACE_SWAP: {False: "no", True: "yes: this generator, on its own training people"},
-    sources.REENACTMENT_PROXY: {False: "no", True: "yes: this generator, on its own training people"},
-    sources.FFPP_FAKES: {False: "no", True: "yes: these methods, on other groups"},
-}
 _GENERATOR_TRAINED = (
     "this model was trained on fakes of this generator (between its own training people), so this figure measures "
     "what it learnt of the generator, not generalisation"
 )
-_TRAINED_WORDS = {
-    None: {False: "real faces only", True: "real faces only"},
-    sources.FACE_SWAP: {False: "a method this model was not trained on", True: _GENERATOR_TRAINED},
-    sources.REENACTMENT_PROXY: {False: "a manipulation this model was not trained on", True: _GENERATOR_TRAINED},
+# For each kind of set, what is said when the model measured did not (False) or did (True) train on it: the
+# printout's words, then the words appended to the set's description in the model's card. Real faces only are no
+# kind of fake, so nothing trains on them.
+_SAID = {
+    None: {False: ("none: real faces only", "real faces only")},
+    sources.FACE_SWAP: {
+        False: ("no", "a method this model was not trained on"),
+        True: ("yes: this generator, on its own training people", _GENERATOR_TRAINED),
+    },
+    sources.REENACTMENT_PROXY: {
+        False: ("no", "a manipulation this model was not trained on"),
+        True: ("yes: this generator, on its own training people", _GENERATOR_TRAINED),
+    },
     sources.FFPP_FAKES: {
-        False: "this model was not trained on FaceForensics++",
-        True: "this model was trained on these methods, on the other FF++ groups",
+        False: ("no", "this model was not trained on FaceForensics++"),
+        True: (
+            "yes: these methods, on other groups",
+            "this model was trained on these methods, on the other FF++ groups",
+        ),
     },
 }
 

@@ -125,8 +125,7 @@ def summary_sentences(what: str, rows: Sequence[MeasuredRow]) -> list[str]:
     measurements alone (no number made up)."""
     sentences = [f"The checker scores each face with {what}, trained from scratch for this checker."]
     learned = next((row for row in rows if row.kind == MEASURED_KINDS[0][1]), None)
-    # Face swaps made another way than its training fakes (a row it trained on has other words).
-    others = [row for row in rows if row.kind in (MEASURED_KINDS[1][1], MEASURED_KINDS[2][1])]
+    others = [row for row in rows if not row.trained_on and row.kind in (MEASURED_KINDS[1][1], MEASURED_KINDS[2][1])]
     if learned is not None and learned.fakes_missed is not None and learned.real_called_fake is not None:
         sentences.append(
             f"On deepfakes like those it learned from, it missed {_percent(learned.fakes_missed)} of fake faces and "
