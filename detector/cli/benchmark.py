@@ -54,7 +54,7 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
     from detector.analysis.scoring import load_scorer
     from detector.config import AnalysisConfig
     from detector.evaluation import benchmark, evaluate
-    from detector.outputs import model_summary
+    from detector.models import model_card
     from detector.shipping import ship
 
     if arguments.clips:
@@ -88,9 +88,9 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
                 recorded = evaluate.card_metrics(
                     measured[item.key], item.key, item.description, command, arguments.resamples, arguments.seed
                 )
-                # Whether this model trained on the set's kind, for the page's summary (model_summary).
+                # Whether this model trained on the set's kind, for the page's summary and model choice.
                 for entry in (item.key, f"{item.key}_decisions"):
-                    recorded[entry][model_summary.TRAINED_ON_KIND] = item.in_training
+                    recorded[entry][model_card.TRAINED_ON_KIND] = item.in_training
                 measurements.update(recorded)
             path = evaluate.record_in_card(scorer.card, measurements)
             print(f"recorded {len(items)} sets in {path}")

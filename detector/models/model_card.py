@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -178,6 +178,18 @@ class ModelCard:
         """The thresholds a whole video aggregated by ``strategy`` is decided with: fitted on clips where the card
         has them, else the crops' (``chosen_on`` says which)."""
         return self.video_thresholds.get(strategy, self.thresholds)
+
+
+# What ``benchmark --record`` writes beside a set's figures in ``metrics``: whether this model trained on the set's
+# kind ("no", or "yes: ..." for a mixed run that trained with the generator of the benchmark's swaps or
+# reenactments, or on FF++). Cards recorded before it have no such entry: none of those models trained on any.
+TRAINED_ON_KIND = "trained_on_this_kind"
+
+
+def trained_on_kind(measurement: Mapping[str, Any]) -> bool:
+    """Whether a recorded measurement is of fakes made the way some of the model's training fakes were, so that it
+    says nothing about methods the model never saw."""
+    return str(measurement.get(TRAINED_ON_KIND, "no")).startswith("yes")
 
 
 def limitations_of(cards: Sequence[ModelCard]) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from detector.models.model_card import ModelCard
+from detector.models.model_card import ModelCard, trained_on_kind
 from detector.types import VerdictLabel
 
 _METRIC_EXPLANATIONS = {
@@ -345,7 +345,7 @@ _ARCHITECTURE_WORDS = {
 def model_choice_line(card: ModelCard) -> str:
     """One line for choosing a model: what it is and the numbers a reviewer compares models by (how well it ranks
     DFDC fakes above reals, how often it calls unseen real people fake, how well it ranks face swaps of a method
-    it was not trained on), each only if the card has it."""
+    it was not trained on, or says it trained on them), each only if the card has it."""
     line = f"**{card.name}**"
     if card.extra.get("default"):
         line += " (default)"
@@ -363,10 +363,17 @@ def model_choice_line(card: ModelCard) -> str:
     if isinstance(unseen, int | float):
         line += f"; calls {_percent(unseen)} of unseen real faces fake"
     # The swaps between DFDC's people: the same look as its training reals, so only the manipulation is new (the
-    # UTKFace set also measures how a UTKFace-trained model reads that collection's look; the facts show both).
-    swaps = card.metrics.get("dfdc_face_swaps", {}).get("roc_auc")
-    if isinstance(swaps, int | float):
-        line += f"; ROC AUC {swaps:.3f} on face swaps of another method"
+    # UTKFace set also measures how a UTKFace-trained model reads that collection's look; the facts show both). A
+    # model that trained with the swaps' generator is not ranked on them as on "another method".
+    swaps = card.metrics.get("dfdc_face_swaps", {})
+    auc = swaps.get("roc_auc")
+    if isinstance(auc, int | float):
+        how = (
+            "made the way it was trained (not a test of other methods)"
+            if trained_on_kind(swaps)
+            else "of another method"
+        )
+        line += f"; ROC AUC {auc:.3f} on face swaps {how}"
     return line + "."
 
 

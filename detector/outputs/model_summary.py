@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from detector.models import model_card
 from detector.models.model_card import ModelCard
 from detector.types import VerdictLabel
 
@@ -28,9 +29,6 @@ MEASURED_KINDS = (
     ("clips_decisions", "Whole videos filmed from photos of people it never saw, real and manipulated, compressed"),
 )
 NOT_MEASURED = "not measured"
-# What ``benchmark --record`` writes beside a set's figures: whether this model trained on the set's kind ("no", or
-# "yes: ..." for a mixed run that trained with the generator of the benchmark's swaps or reenactments, or on FF++).
-TRAINED_ON_KIND = "trained_on_this_kind"
 _TRAINED_WORDS = "made the way some of its training fakes were, so not a test of methods it never saw"
 # A kind of fake the models rank below this ROC AUC is one a clean result says nothing about (0.5 is guessing).
 NEAR_CHANCE = 0.6
@@ -74,7 +72,7 @@ def measured_rows(metrics: Mapping[str, Any]) -> list[MeasuredRow]:
             continue
         has_fakes = "false_negative_rate" in decisions
         count = decisions.get("count")
-        trained_on = str(decisions.get(TRAINED_ON_KIND, "no")).startswith("yes")
+        trained_on = model_card.trained_on_kind(decisions)
         if trained_on:
             kind = f"{kind.replace(' made another way', '')}: {_TRAINED_WORDS}"
         rows.append(

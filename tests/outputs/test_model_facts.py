@@ -177,6 +177,14 @@ def test_a_model_choice_line_says_what_the_model_is_and_its_comparable_numbers(t
         "**tiny** (default): compact CNN at 128 px; ROC AUC 0.871 on DFDC validation crops; "
         "calls 3.9% of unseen real faces fake; ROC AUC 0.742 on face swaps of another method."
     )
+    trained = {**measured.metrics, "dfdc_face_swaps": {"roc_auc": 0.91, "trained_on_this_kind": "yes: this generator"}}
+    assert model_facts.model_choice_line(dataclasses.replace(measured, metrics=trained)).endswith(
+        "; ROC AUC 0.910 on face swaps made the way it was trained (not a test of other methods)."
+    )
+    said_no = {**measured.metrics, "dfdc_face_swaps": {"roc_auc": 0.7424, "trained_on_this_kind": "no"}}
+    assert model_facts.model_choice_line(dataclasses.replace(measured, metrics=said_no)).endswith(
+        "ROC AUC 0.742 on face swaps of another method."
+    )
     average = dataclasses.replace(card, architecture="average(compact, resnet50)", metrics={}, training={})
     assert model_facts.model_choice_line(average) == "**tiny**: average of 2 networks."
 

@@ -59,7 +59,7 @@ def test_fakes_made_the_way_a_model_trained_is_not_called_another_way_nor_counte
         **MEASURED,
         "dfdc_face_swaps_decisions": {
             **MEASURED["dfdc_face_swaps_decisions"],
-            model_summary.TRAINED_ON_KIND: "yes: this generator, on its own training people",
+            model_card.TRAINED_ON_KIND: "yes: this generator, on its own training people",
         },
     }
     rows = model_summary.measured_rows(trained)
@@ -70,7 +70,7 @@ def test_fakes_made_the_way_a_model_trained_is_not_called_another_way_nor_counte
     assert swaps.fakes_missed > rows[0].fakes_missed
     text = " ".join(model_summary.summary_sentences("a small convolutional network", rows))
     assert "Manipulations made another way" not in text
-    said_no = {**MEASURED["dfdc_face_swaps_decisions"], model_summary.TRAINED_ON_KIND: "no"}
+    said_no = {**MEASURED["dfdc_face_swaps_decisions"], model_card.TRAINED_ON_KIND: "no"}
     assert not model_summary.measured_rows({"dfdc_face_swaps_decisions": said_no})[0].trained_on
 
 
