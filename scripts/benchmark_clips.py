@@ -5,7 +5,7 @@
 
 Each chosen person's photo is filmed as a short clip by a slow virtual camera (REAL), and filmed the same way with
 its face manipulated by one method (FAKE); H.264 at one of the CRFs (``detector.evaluation.benchmark_clips``).
-``OUT_FOLDER/labels.csv`` has ``file,label,group,method,crf,people,seen_in_training``; ``labels-fit.csv`` and
+``OUT_FOLDER/labels.csv`` has ``file,label,group,method,crf,people``; ``labels-fit.csv`` and
 ``labels-report.csv`` are its two halves by person, one to choose thresholds on and one to report on. Then::
 
     python -m detector evaluate --videos OUT_FOLDER/labels.csv --model NAME

@@ -109,12 +109,23 @@ def _run_clips(arguments: argparse.Namespace, labels_files: list[str], descripti
     from detector.analysis.faces import FaceDetector
     from detector.analysis.scoring import load_scorer
     from detector.config import AnalysisConfig
-    from detector.shipping import video_thresholds
+    from detector.errors import DatasetError
+    from detector.evaluation import benchmark_clips
+    from detector.shipping import ship, video_thresholds
 
     clips = video_thresholds.read_clips([Path(path) for path in labels_files])
+    try:
+        rows = [row for path in labels_files for row in benchmark_clips.read_rows(Path(path))]
+    except DatasetError:
+        rows = None  # clips written elsewhere, without the methods that made them
     config = AnalysisConfig()
     for name in arguments.models:
         scorer = load_scorer([name])
+        trained = (
+            "not known"
+            if rows is None
+            else benchmark_clips.trained_methods_words(rows, ship.trained_kinds(scorer.card))
+        )
         cached = video_thresholds.scores_cache_path(Path(arguments.cache), scorer.card, clips, config)
         if cached.is_file():
             analysed = video_thresholds.load_scores(cached)
@@ -125,6 +136,7 @@ def _run_clips(arguments: argparse.Namespace, labels_files: list[str], descripti
         fitted = video_thresholds.fit(analysed, seed=arguments.seed)
         recommended = video_thresholds.best_strategy(fitted, analysed)
         print(f"{name}: {len(analysed)} clips; thresholds fitted on the fit half, measured on the report half")
+        print(f"  trained on these clips' kinds of fake: {trained}")
         for strategy, entry in fitted.items():
             report, decisions, chosen = entry["report"], entry["decisions"], entry["thresholds"]
             print(
@@ -145,7 +157,7 @@ def _run_clips(arguments: argparse.Namespace, labels_files: list[str], descripti
         if arguments.record:
             command = "python -m detector " + shlex.join(arguments.argv)
             described = description or f"the clip benchmark in {', '.join(labels_files)}"
-            path = video_thresholds.record(scorer.card, fitted, recommended, described, command)
+            path = video_thresholds.record(scorer.card, fitted, recommended, described, command, trained)
             print(f"recorded video thresholds in {path}")
     return 0
 

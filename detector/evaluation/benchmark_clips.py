@@ -14,9 +14,9 @@ no videos of many unseen people, so the clips are made here from their photos:
 - **A fake clip** of the same person is the same construction (same frame, background and camera path) with the
   face in the photo manipulated first, by one method per clip: ``face_swap`` (a face from another person of the
   same set, ``detector.training.face_swap``), ``reenactment`` (``detector.training.reenactment``) or
-  ``self_blend`` (``detector.training.self_blend``). Self-blends are made in training, so their clips are marked
-  ``seen_in_training``. A person's real and fake differ in the face and, elsewhere, only by the encoder's noise: a
-  paired measurement.
+  ``self_blend`` (``detector.training.self_blend``). Which of these a model trained with is the model's, not the
+  clip's: ``trained_methods_words`` says it for a model's trained kinds (``ship.trained_kinds``). A person's real and
+  fake differ in the face and, elsewhere, only by the encoder's noise: a paired measurement.
 - **The manipulation is made once per clip**, on the still, and then filmed: every frame carries it, moving with
   the camera. The real clips' faces keep one expression, so a fake whose expression changed over time would carry
   a cue no real clip has; and cross-fading differently reenacted keyframes makes a ghosted double mouth that no
@@ -46,15 +46,20 @@ import numpy as np
 from detector.analysis import video
 from detector.errors import DatasetError
 from detector.evaluation import benchmark_sets, filming
-from detector.training import datasets, face_swap, landmarks, reenactment, self_blend
+from detector.training import datasets, face_swap, landmarks, reenactment, self_blend, sources
 
 logger = logging.getLogger(__name__)
 
 PEOPLE = ("utkface", "dfdc")
 METHODS = ("face_swap", "reenactment", "self_blend")
-SEEN_IN_TRAINING = frozenset({"self_blend"})
+# The kind of training fake (``detector.training.sources``) each method's generator also makes in training.
+TRAINING_KIND = {
+    "face_swap": sources.FACE_SWAP,
+    "reenactment": sources.REENACTMENT_PROXY,
+    "self_blend": sources.SELF_BLEND,
+}
 REAL_METHOD = "none"
-COLUMNS = ("file", "label", "group", "method", "crf", "people", "seen_in_training")
+COLUMNS = ("file", "label", "group", "method", "crf", "people")
 # Photos are decoded and meshed at the crop-level sets' side.
 SIDE = benchmark_sets.SIDE
 # The salt of the hash that splits the people in halves (``in_report_half``).
@@ -71,7 +76,6 @@ class ClipRow:
     method: str
     crf: int
     people: str
-    seen_in_training: bool
 
     def __post_init__(self) -> None:
         if self.label not in datasets.LABELS:
@@ -84,7 +88,7 @@ class ClipRow:
             raise ValueError("file and group must not be empty")
 
     def to_csv(self) -> list[str]:
-        return [str(value) if not isinstance(value, bool) else ("yes" if value else "no") for value in astuple(self)]
+        return [str(value) for value in astuple(self)]
 
 
 @dataclass(frozen=True)
@@ -231,15 +235,30 @@ def write_labels(path: Path, rows: Sequence[ClipRow]) -> None:
 
 
 def read_rows(labels_csv: Path) -> list[ClipRow]:
-    """The rows of a ``labels.csv`` that ``write_clips`` wrote."""
+    """The rows of a ``labels.csv`` that ``write_clips`` wrote (other columns, such as the per-set
+    ``seen_in_training`` that sets written before 2026-12-05 carry, are left out)."""
     with open(labels_csv, newline="") as handle:
         reader = csv.DictReader(handle)
-        if reader.fieldnames is None or tuple(reader.fieldnames) != COLUMNS:
+        if reader.fieldnames is None or not set(COLUMNS) <= set(reader.fieldnames):
             raise DatasetError(f"{labels_csv} needs the columns {','.join(COLUMNS)} (found {reader.fieldnames})")
-        return [
-            ClipRow(**{**row, "crf": int(row["crf"]), "seen_in_training": row["seen_in_training"] == "yes"})
-            for row in reader
-        ]
+        return [ClipRow(**{**{key: row[key] for key in COLUMNS}, "crf": int(row["crf"])}) for row in reader]
+
+
+def trained_methods_words(rows: Sequence[ClipRow], trained_kinds: frozenset[str]) -> str:
+    """Whether a model that trained on ``trained_kinds`` (``ship.trained_kinds``) saw these clips' kinds of fake,
+    for its card's ``trained_on_this_kind``: "no", or "partly: " ("yes: " when every one) and how many of the fake
+    clips a generator it also trained with made. Its clip figures stay over all the clips; the words say how far
+    they are a test."""
+    fakes = [row for row in rows if row.label == "FAKE"]
+    seen = Counter(row.method for row in fakes if TRAINING_KIND[row.method] in trained_kinds)
+    if not seen:
+        return "no"
+    methods = ", ".join(f"{count} {method.replace('_', ' ')}" for method, count in sorted(seen.items()))
+    share = "yes" if sum(seen.values()) == len(fakes) else "partly"
+    return (
+        f"{share}: {sum(seen.values())} of the {len(fakes)} fake clips ({methods}) were made the way some of its "
+        "training fakes were"
+    )
 
 
 def in_report_half(group: str) -> bool:
@@ -338,8 +357,8 @@ def write_clips(
         film_plan = FilmPlan(filming.camera_matrices(layout, frames, fps), fps, crf, method, int(rng.integers(2**31)))
         real_name, fake_name = write_pair(out, person, fake_photo, layout, texture, film_plan)
         rows += [
-            ClipRow(real_name, "REAL", person.group, REAL_METHOD, crf, people, False),
-            ClipRow(fake_name, "FAKE", person.group, method, crf, people, method in SEEN_IN_TRAINING),
+            ClipRow(real_name, "REAL", person.group, REAL_METHOD, crf, people),
+            ClipRow(fake_name, "FAKE", person.group, method, crf, people),
         ]
         logger.info("%d/%d %s: %dx%d, CRF %d, %s", pair + 1, pairs, person.name, layout.width, layout.height, crf, how)
         if progress is not None:

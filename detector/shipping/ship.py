@@ -66,23 +66,30 @@ def fakes_by_model(cards: Sequence[model_card.ModelCard]) -> dict[str, str]:
 # A card's record of a self-blend generator its run also trained with (``export.synthetic_fake_records``), and the
 # kind of fake it names.
 _GENERATOR_RECORDS = {"face_swaps": sources.FACE_SWAP, "reenactment_proxies": sources.REENACTMENT_PROXY}
+# The ``--fakes`` choices whose runs trained on self-blends (``sbi`` only them, ``both`` half, ``mixed`` a share).
+_SELF_BLENDING_FAKES = frozenset({"sbi", "both", "mixed"})
 
 
 def trained_kinds(card: model_card.ModelCard) -> frozenset[str]:
     """Which of the benchmark's kinds of fake the networks inside a model trained on (``sources.FACE_SWAP``,
-    ``REENACTMENT_PROXY``, ``FFPP_FAKES``): a single network's card says it in ``training`` (a mixed run trained on
-    FF++'s methods; ``training.self_blend`` records the generators), an average's in ``training.kinds_by_model``.
+    ``REENACTMENT_PROXY``, ``FFPP_FAKES`` for its crop sets, and ``SELF_BLEND`` for its clips): a single network's
+    card says it in ``training`` (``fakes``: a mixed run trained on FF++'s methods and self-blends;
+    ``training.self_blend`` records the other generators), an average's in ``training.kinds_by_model``.
     An average written before that record, with a mixed member, cannot say which generators it saw: an error."""
     if "kinds_by_model" in card.training:
         return frozenset(kind for kinds in card.training["kinds_by_model"].values() for kind in kinds)
     if "fakes_by_model" in card.training:
-        if "mixed" in card.training["fakes_by_model"].values():
+        fakes = set(card.training["fakes_by_model"].values())
+        if "mixed" in fakes:
             raise ModelCardError(
                 f"the card of {card.name} does not record which fakes its mixed members trained on "
                 "(training.kinds_by_model): combine it again"
             )
-        return frozenset()
-    kinds = {sources.FFPP_FAKES} if card.training.get("fakes") == "mixed" else set()
+        return frozenset({sources.SELF_BLEND} if fakes & _SELF_BLENDING_FAKES else ())
+    fakes = card.training.get("fakes")
+    kinds = {sources.FFPP_FAKES} if fakes == "mixed" else set()
+    if fakes in _SELF_BLENDING_FAKES:
+        kinds.add(sources.SELF_BLEND)
     blends = card.training.get("self_blend") or {}
     kinds.update(kind for record, kind in _GENERATOR_RECORDS.items() if record in blends)
     return frozenset(kinds)

@@ -301,22 +301,29 @@ def record(
     recommended: str,
     description: str,
     command: str,
+    trained_on: str,
     folder: Path | None = None,
 ) -> Path:
     """Writes the clip-fitted thresholds of every strategy into the card (``video_thresholds``), the report half's
     figures for the recommended strategy into its metrics (``clips``, ``clips_intervals``, ``clips_decisions``, as
     ``evaluate --record`` writes a level) and every strategy's in ``extra["video_thresholds_report_half"]``.
 
-    ``card`` is the card the model was loaded with; if it changed on disk since, nothing is written."""
+    ``trained_on`` says whether the model trained on the clips' kinds of fake (``trained_on_this_kind``,
+    ``benchmark_clips.trained_methods_words``). ``card`` is the card the model was loaded with; if it changed on
+    disk since, nothing is written."""
     current = model_card.read_card(card.name, folder)
     if current != card:
         raise DetectorError(f"the card of {card.name!r} changed while it was measured: nothing recorded")
     model_card.verified_weights(current, folder)
+    share, _, words = trained_on.partition(": ")
+    if share in ("partly", "yes"):
+        description = f"{description}; {words}"
     context = {
         "data": description,
         "unit": "videos",
         "measured_by": "python -m detector benchmark --clips",
         "command": command,
+        model_card.TRAINED_ON_KIND: trained_on,
         "aggregation": recommended,
         "halves": FIT_HALF_WORDS,
         "quality": "a clip the quality check makes inconclusive keeps its score in the ROC AUC and counts as "

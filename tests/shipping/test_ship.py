@@ -156,7 +156,7 @@ def test_combine_saves_one_averaging_model_with_its_own_calibration(tiny_models_
         ship.FACES_ONLY,
     )
     assert card.training["fakes_by_model"] == {"tiny": "dfdc", "other": "both"}
-    assert card.training["kinds_by_model"] == {"tiny": [], "other": []}
+    assert card.training["kinds_by_model"] == {"tiny": [], "other": [sources.SELF_BLEND]}
     assert "fakes" not in card.training  # its members saw different fakes
     pair, tiny, second = (FaceScorer(name, tmp_path) for name in ("pair", "tiny", "other"))
     crops = np.random.default_rng(0).integers(0, 256, (3, 224, 224, 3), dtype=np.uint8)
@@ -200,20 +200,28 @@ def test_an_average_states_one_training_limitation_that_fits_all_its_members():
 def test_which_of_the_benchmarks_kinds_a_model_trained_on_is_read_from_its_card():
     dfdc = _card_trained_on("a", "dfdc")
     assert ship.trained_kinds(dfdc) == frozenset()
+    assert ship.trained_kinds(_card_trained_on("b", "both")) == {sources.SELF_BLEND}
+    assert ship.trained_kinds(_card_trained_on("i", "sbi")) == {sources.SELF_BLEND}
     mixed = _card_trained_on("m", "mixed")
-    assert ship.trained_kinds(mixed) == {sources.FFPP_FAKES}
+    assert ship.trained_kinds(mixed) == {sources.FFPP_FAKES, sources.SELF_BLEND}
     swaps = dataclasses.replace(
         mixed, name="s", training={**mixed.training, "self_blend": {"face_swaps": {"blends": ["alpha"]}}}
     )
-    assert ship.trained_kinds(swaps) == {sources.FFPP_FAKES, sources.FACE_SWAP}
+    assert ship.trained_kinds(swaps) == {sources.FFPP_FAKES, sources.SELF_BLEND, sources.FACE_SWAP}
     by_model = ship.kinds_by_model([dfdc, swaps])
-    assert by_model == {"a": [], "s": sorted([sources.FACE_SWAP, sources.FFPP_FAKES])}
+    assert by_model == {"a": [], "s": sorted([sources.FACE_SWAP, sources.FFPP_FAKES, sources.SELF_BLEND])}
     average = dataclasses.replace(
         dfdc, name="as", training={"fakes_by_model": {"a": "dfdc", "s": "mixed"}, "kinds_by_model": by_model}
     )
-    assert ship.trained_kinds(average) == {sources.FFPP_FAKES, sources.FACE_SWAP}
-    assert ship.kinds_by_model([average, mixed]) == {**by_model, "m": [sources.FFPP_FAKES]}
+    assert ship.trained_kinds(average) == {sources.FFPP_FAKES, sources.SELF_BLEND, sources.FACE_SWAP}
+    assert ship.kinds_by_model([average, mixed]) == {
+        **by_model,
+        "m": sorted([sources.FFPP_FAKES, sources.SELF_BLEND]),
+    }
     assert ship.trained_kinds(dataclasses.replace(average, training={"fakes_by_model": {"a": "dfdc"}})) == set()
+    # An average written before kinds_by_model, of members that did not mix: self-blends from its "both" member.
+    older_both = dataclasses.replace(average, training={"fakes_by_model": {"a": "dfdc", "b": "both"}})
+    assert ship.trained_kinds(older_both) == {sources.SELF_BLEND}
     older = dataclasses.replace(average, training={"fakes_by_model": {"a": "dfdc", "s": "mixed"}})
     with pytest.raises(ModelCardError, match="does not record which fakes its mixed members"):
         ship.trained_kinds(older)

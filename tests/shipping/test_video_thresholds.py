@@ -81,8 +81,13 @@ def test_recorded_thresholds_decide_videos_and_crops_keep_their_own(tmp_path, ti
     card = model_card.read_card("tiny", folder)
     clips = _clips(120)
     fitted = video_thresholds.fit(clips, strategies=("mean", "confident"), resamples=50)
-    video_thresholds.record(card, fitted, "mean", "drawn scores", "python -m detector benchmark ...", folder)
+    trained = "partly: 3 of the 60 fake clips (3 self blend) were made the way some of its training fakes were"
+    video_thresholds.record(card, fitted, "mean", "drawn scores", "python -m detector benchmark ...", trained, folder)
     saved = json.loads((folder / "tiny.json").read_text())
+    assert saved["metrics"]["clips"]["trained_on_this_kind"] == trained
+    assert saved["metrics"]["clips"]["data"] == (
+        "drawn scores; 3 of the 60 fake clips (3 self blend) were made the way some of its training fakes were"
+    )
     assert set(saved["video_thresholds"]) == {"mean", "confident"}
     assert saved["metrics"]["clips"]["aggregation"] == "mean"
     assert saved["metrics"]["clips_decisions"]["fake_threshold"] == fitted["mean"]["thresholds"].fake
@@ -94,7 +99,7 @@ def test_recorded_thresholds_decide_videos_and_crops_keep_their_own(tmp_path, ti
     scorer = load_scorer(["tiny"], folder)
     assert scorer.thresholds_for_videos("confident") == fitted["confident"]["thresholds"]
     with pytest.raises(DetectorError, match="changed"):
-        video_thresholds.record(card, fitted, "mean", "again", "cmd", folder)  # the card on disk moved on
+        video_thresholds.record(card, fitted, "mean", "again", "cmd", "no", folder)  # the card on disk moved on
 
 
 def test_several_clip_label_files_read_as_one_set(tmp_path):
