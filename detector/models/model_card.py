@@ -182,7 +182,8 @@ class ModelCard:
 
 # What ``benchmark --record`` writes beside a set's figures in ``metrics``: whether this model trained on the set's
 # kind ("no", or "yes: ..." for a mixed run that trained with the generator of the benchmark's swaps or
-# reenactments, or on FF++). Cards recorded before it have no such entry: none of those models trained on any.
+# reenactments, or on FF++; for the clips, whose fakes mix methods, "partly: ..." when some of them were made by a
+# generator it trained with). Crop sets recorded before it have no such entry: none of those models trained on any.
 TRAINED_ON_KIND = "trained_on_this_kind"
 
 
