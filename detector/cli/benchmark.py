@@ -134,13 +134,19 @@ def _run_clips(arguments: argparse.Namespace, labels_files: list[str], descripti
                 analysed = video_thresholds.analyse_clips(clips, scorer, config, detector)
             video_thresholds.save_scores(cached, analysed)
         fitted = video_thresholds.fit(analysed, seed=arguments.seed)
-        recommended = video_thresholds.best_strategy(fitted, analysed)
+        recommended = video_thresholds.best_strategy(fitted, analysed, config.aggregation, arguments.seed)
         print(f"{name}: {len(analysed)} clips; thresholds fitted on the fit half, measured on the report half")
         print(f"  trained on these clips' kinds of fake: {trained}")
+        if recommended != config.aggregation:
+            print(
+                f"  {recommended!r} ranks the fit half's clips better than the analysis' default "
+                f"{config.aggregation!r} beyond noise: the page and the command line still decide with the default "
+                "(AnalysisConfig)"
+            )
         for strategy, entry in fitted.items():
             report, decisions, chosen = entry["report"], entry["decisions"], entry["thresholds"]
             print(
-                f"  {strategy:<10}{' (best on the fit half)' if strategy == recommended else ''}: FAKE from "
+                f"  {strategy:<10}{' (recommended)' if strategy == recommended else ''}: FAKE from "
                 f"{chosen.fake:.3f}, REAL below {chosen.uncertain_low:.3f}; report half ROC AUC "
                 f"{report['roc_auc']:.3f} {entry['intervals'].get('roc_auc')}, fakes caught "
                 f"{video_thresholds.caught(decisions):.1%}, reals called fake {decisions['false_positive_rate']:.1%}, "

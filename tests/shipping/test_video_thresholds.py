@@ -55,7 +55,26 @@ def test_thresholds_are_fitted_on_one_half_and_measured_on_the_other():
         assert 0.8 < report["roc_auc"] < 1 and entry["intervals"]["roc_auc"][0] < report["roc_auc"]
         assert report["count"] + entry["fit_count"] == len(clips)
         assert decisions["false_positive_rate"] < 0.2 and video_thresholds.caught(decisions) > 0.3
-    assert video_thresholds.best_strategy(fitted, clips) in fitted
+    # Both strategies rank these clips alike: the default stays, whichever it is.
+    assert video_thresholds.best_strategy(fitted, clips, "mean", resamples=200) == "mean"
+    assert video_thresholds.best_strategy(fitted, clips, "median", resamples=200) == "median"
+    with pytest.raises(ValueError, match="was not fitted"):
+        video_thresholds.best_strategy(fitted, clips, "confident")
+
+
+def test_another_strategy_is_recommended_only_when_it_ranks_the_fit_half_better_beyond_noise():
+    # Every clip's frames mostly alike; a fake's few frames far higher: a median ignores them, a mean does not.
+    rng = np.random.default_rng(1)
+    clips = []
+    for person in range(120):
+        for label in (0, 1):
+            frames = rng.normal(0.3, 0.05, 12)
+            frames[:3] += 0.5 * label + rng.normal(0, 0.05, 3)
+            frames = np.clip(frames, 0, 1)
+            clips.append(ClipScores(f"{person}-{label}.mp4", label, f"person-{person}", (frames,), (False,), 5))
+    fitted = video_thresholds.fit(clips, strategies=("mean", "median"), resamples=50)
+    assert video_thresholds.best_strategy(fitted, clips, "median", resamples=200) == "mean"
+    assert video_thresholds.best_strategy(fitted, clips, "mean", resamples=200) == "mean"
 
 
 def test_a_clip_made_inconclusive_by_quality_is_neither_caught_nor_wrongly_accused():
