@@ -9,7 +9,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from detector.models.model_card import ModelCard, trained_on_kind
+from detector.models.model_card import TRAINED_ON_KIND, ModelCard, trained_on_kind
 from detector.types import VerdictLabel
 
 _METRIC_EXPLANATIONS = {
@@ -55,7 +55,7 @@ _OTHER_WORDS = {
     "no_score": "Videos in which no face could be judged (left out of the numbers above)",
     "aggregation": "How a video's frames were combined",
 }
-# "trained_on_this_kind" (benchmark sets): the set's description in "data" says it in words.
+# TRAINED_ON_KIND (benchmark sets and clips): the description in "data" says it in words.
 _METRIC_CONTEXT_KEYS = frozenset(
     {
         "data",
@@ -68,7 +68,7 @@ _METRIC_CONTEXT_KEYS = frozenset(
         "unit",
         "halves",
         "quality",
-        "trained_on_this_kind",
+        TRAINED_ON_KIND,
     }
 )
 _METRIC_HIDDEN_KEYS = frozenset(
