@@ -337,7 +337,9 @@ def _render_explained(result: VideoResult, track_id: int, overlays: dict[tuple[i
         return
     columns = st.columns(2 * EXPLAINED_PER_PERSON)
     for index, key in enumerate(keys):
-        columns[2 * index].image(result.crops[key], caption=presentation.face_caption(scores[key]), width="stretch")
+        columns[2 * index].image(
+            result.crops[key], caption=presentation.face_caption(scores[key], result.thresholds), width="stretch"
+        )
         columns[2 * index + 1].image(overlays[key], caption="Where the model looked", width="stretch")
     st.caption(presentation.EXPLANATION_CAPTION)
 
@@ -368,7 +370,7 @@ def render_faces(item: Checked, result: VideoResult, scorer: EnsembleScorer) -> 
             for column, score in zip(columns, person.faces[start : start + FACES_PER_ROW], strict=False):
                 column.image(
                     result.crops[(score.frame_index, score.track_id)],
-                    caption=presentation.face_caption(score),
+                    caption=presentation.face_caption(score, result.thresholds),
                     width="stretch",
                 )
         if person.total > len(person.faces):

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 import numpy as np
 
@@ -180,8 +182,10 @@ class Verdict:
     """A decision over many face scores.
 
     ``fake_probability`` is ``None`` exactly when the label is UNCERTAIN because there was not enough to judge;
-    ``reason`` then says why, in words a reviewer can act on. ``frames_used`` counts the frames whose scores
-    went into the decision, ``frames_above_threshold`` how many of them scored at or above the threshold.
+    ``reason`` then says why, in words a reviewer can act on. It was decided at ``threshold`` (FAKE at or above)
+    and ``uncertain_low`` (UNCERTAIN from there up to ``threshold``, REAL below). ``frames_used`` counts the frames
+    whose scores went into the decision, ``frames_above_threshold`` how many of them scored at or above the
+    threshold.
     """
 
     label: VerdictLabel
@@ -189,6 +193,7 @@ class Verdict:
     reason: str
     strategy: str
     threshold: float
+    uncertain_low: float
     frames_used: int = 0
     frames_above_threshold: int = 0
 
@@ -198,6 +203,13 @@ class Verdict:
         elif self.label is not VerdictLabel.UNCERTAIN:
             raise ValueError("a verdict without a probability must be UNCERTAIN")
         _check_probability(self.threshold, "Verdict.threshold")
+        _check_probability(self.uncertain_low, "Verdict.uncertain_low")
+
+    def probability_text(self) -> str:
+        """The fake probability as a reader sees it beside the verdict's thresholds (``probability_text``)."""
+        if self.fake_probability is None:
+            raise ValueError("this verdict has no probability to show")
+        return probability_text(self.fake_probability, (self.threshold, self.uncertain_low))
 
 
 @dataclass(frozen=True)
@@ -251,12 +263,11 @@ class QualityIssue:
 @dataclass(frozen=True)
 class ModelOpinion:
     """What one model of an ensemble alone says about one person, by the same strategy, at its own thresholds
-    (``verdict.threshold`` is its fake threshold, ``uncertain_low`` where its "no sign" verdicts begin)."""
+    (``verdict.threshold`` and ``verdict.uncertain_low``)."""
 
     model: str
     track_id: int
     verdict: Verdict
-    uncertain_low: float
 
 
 @dataclass(frozen=True)
@@ -273,6 +284,10 @@ class DecisionThresholds:
             raise ValueError(
                 f"thresholds must satisfy 0 <= uncertain_low <= fake <= 1, got {self.uncertain_low}, {self.fake}"
             )
+
+    def probability_text(self, probability: float) -> str:
+        """``probability`` as a reader sees it beside these thresholds (``probability_text``)."""
+        return probability_text(probability, (self.fake, self.uncertain_low))
 
 
 @dataclass(frozen=True)
@@ -301,3 +316,28 @@ class VideoResult:
 def person_label(track_id: int) -> str:
     """How a tracked person is named to a reader: track 0 is "Person 1"."""
     return f"Person {track_id + 1}"
+
+
+# Thresholds are put in force at this many decimals (``pipeline.decision_thresholds``), so that the threshold a
+# reader sees is the one decided with, to the last digit.
+THRESHOLD_DECIMALS = 4
+
+
+def threshold_text(threshold: float) -> str:
+    """A threshold as a reader sees it: to four decimals, without the zeros after the second (0.85, 0.866)."""
+    text = f"{threshold:.{THRESHOLD_DECIMALS}f}".rstrip("0")
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"
+
+
+def probability_text(probability: float, thresholds: Iterable[float] = ()) -> str:
+    """A probability as a reader sees it beside ``thresholds``, on the same side of each as shown by
+    ``threshold_text``: to two decimals, or to three where two would cross a threshold (0.152 against 0.1516, not
+    0.15), else cut to four or more (0.8655 against 0.866: rounded, 0.866 would read as at the threshold)."""
+    value = Decimal(repr(float(probability)))
+    sides = [(float(threshold), Decimal(threshold_text(threshold))) for threshold in thresholds]
+    for decimals, rounding in ((2, ROUND_HALF_UP), (3, ROUND_HALF_UP), (4, ROUND_FLOOR), (5, ROUND_FLOOR)):
+        shown = value.quantize(Decimal(1).scaleb(-decimals), rounding=rounding)
+        if all((shown >= seen) == (probability >= threshold) for threshold, seen in sides):
+            break
+    return str(shown)

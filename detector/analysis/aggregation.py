@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from detector.types import Track, Verdict, VerdictLabel
+from detector.types import Track, Verdict, VerdictLabel, probability_text, threshold_text
 
 
 def mean_strategy(probabilities: np.ndarray) -> float:
@@ -93,17 +93,18 @@ def decide(
             reason=(f"Too few frames with a usable face: {values.size} (at least {min_frames} are needed to judge)."),
             strategy=strategy,
             threshold=fake_threshold,
+            uncertain_low=uncertain_low,
             frames_used=int(values.size),
             frames_above_threshold=above,
         )
     probability = aggregate(values, strategy)
     label = label_for(probability, fake_threshold, uncertain_low)
+    fake, low = threshold_text(fake_threshold), threshold_text(uncertain_low)
     reasons = {
-        VerdictLabel.FAKE: f"{above} of {values.size} frames scored at or above the threshold {fake_threshold:.2f}.",
-        VerdictLabel.REAL: f"{values.size - above} of {values.size} frames scored below the threshold "
-        f"{fake_threshold:.2f}.",
-        VerdictLabel.UNCERTAIN: f"The combined score {probability:.2f} lies in the uncertain band "
-        f"[{uncertain_low:.2f}, {fake_threshold:.2f}).",
+        VerdictLabel.FAKE: f"{above} of {values.size} frames scored at or above the threshold {fake}.",
+        VerdictLabel.REAL: f"{values.size - above} of {values.size} frames scored below the threshold {fake}.",
+        VerdictLabel.UNCERTAIN: f"The combined score "
+        f"{probability_text(probability, (fake_threshold, uncertain_low))} lies in the uncertain band [{low}, {fake}).",
     }
     return Verdict(
         label=label,
@@ -111,6 +112,7 @@ def decide(
         reason=reasons[label],
         strategy=strategy,
         threshold=fake_threshold,
+        uncertain_low=uncertain_low,
         frames_used=int(values.size),
         frames_above_threshold=above,
     )
@@ -137,6 +139,7 @@ def decide_video(
             reason=reason,
             strategy=strategy,
             threshold=fake_threshold,
+            uncertain_low=uncertain_low,
             frames_used=frames,
         )
     order = {VerdictLabel.REAL: 0, VerdictLabel.UNCERTAIN: 1, VerdictLabel.FAKE: 2}
@@ -149,6 +152,7 @@ def decide_video(
         reason=reason,
         strategy=strategy,
         threshold=fake_threshold,
+        uncertain_low=uncertain_low,
         frames_used=verdict.frames_used,
         frames_above_threshold=verdict.frames_above_threshold,
     )

@@ -33,7 +33,7 @@ def model_opinions(
         for column, (name, (fake_threshold, uncertain_low)) in enumerate(zip(model_names, thresholds, strict=True)):
             values = [score.model_probabilities[column] for score in track.scores]
             verdict = aggregation.decide(values, strategy, fake_threshold, uncertain_low, min_frames)
-            opinions.append(ModelOpinion(name, track.track_id, verdict, uncertain_low))
+            opinions.append(ModelOpinion(name, track.track_id, verdict))
     return tuple(opinions)
 
 
@@ -73,10 +73,12 @@ def summary_lines(result: VideoResult) -> list[str]:
         label = person_label(track.track_id)
         said = "; ".join(
             f"{opinion.model}: {opinion.verdict.label.plain_words}"
-            + (f" ({opinion.verdict.fake_probability:.2f})" if opinion.verdict.fake_probability is not None else "")
+            + (f" ({opinion.verdict.probability_text()})" if opinion.verdict.fake_probability is not None else "")
             for opinion in opinions
         )
-        split = split_faces(track.scores, [(opinion.verdict.threshold, opinion.uncertain_low) for opinion in opinions])
+        split = split_faces(
+            track.scores, [(opinion.verdict.threshold, opinion.verdict.uncertain_low) for opinion in opinions]
+        )
         if track.track_id in disagreeing:
             line = f"{label}: the models disagree ({said})."
         else:

@@ -31,7 +31,16 @@ from detector.analysis.scoring import EnsembleScorer
 from detector.config import AnalysisConfig
 from detector.errors import UnreadableVideoError
 from detector.models.model_card import Thresholds
-from detector.types import DecisionThresholds, FaceBox, FaceScore, FrameRecord, SampledFrame, Track, VideoResult
+from detector.types import (
+    THRESHOLD_DECIMALS,
+    DecisionThresholds,
+    FaceBox,
+    FaceScore,
+    FrameRecord,
+    SampledFrame,
+    Track,
+    VideoResult,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -255,9 +264,10 @@ SETTINGS_CHOSEN = "set in the analysis settings"
 
 def decision_thresholds(config: AnalysisConfig, chosen: Thresholds) -> DecisionThresholds:
     """The thresholds in force: the configuration's where it sets them, else ``chosen`` (a model card's, or those
-    fitted for several models' average). The analysis stores them on its result; outputs read them from there."""
-    fake = chosen.fake if config.fake_threshold is None else config.fake_threshold
-    low = chosen.uncertain_low if config.uncertain_low is None else config.uncertain_low
+    fitted for several models' average), to the ``THRESHOLD_DECIMALS`` a reader is shown them at. The analysis
+    stores them on its result; outputs read them from there."""
+    fake = round(chosen.fake if config.fake_threshold is None else config.fake_threshold, THRESHOLD_DECIMALS)
+    low = round(chosen.uncertain_low if config.uncertain_low is None else config.uncertain_low, THRESHOLD_DECIMALS)
     from_settings = config.fake_threshold is not None or config.uncertain_low is not None
     return DecisionThresholds(fake, min(low, fake), SETTINGS_CHOSEN if from_settings else chosen.chosen_on)
 

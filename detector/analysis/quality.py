@@ -285,7 +285,7 @@ def review_verdict(verdict: Verdict, issues: Sequence[QualityIssue]) -> Verdict:
     if not severe or verdict.label is VerdictLabel.UNCERTAIN or verdict.fake_probability is None:
         return verdict
     reason = (
-        f"Inconclusive, although the combined score {verdict.fake_probability:.2f} would read "
+        f"Inconclusive, although the combined score {verdict.probability_text()} would read "
         f"“{verdict.label.plain_words}”: " + " ".join(issue.message for issue in severe)
     )
     return replace(verdict, label=VerdictLabel.UNCERTAIN, reason=reason)

@@ -18,11 +18,11 @@ from detector.cli import common
 from detector.config import AnalysisConfig
 from detector.errors import DetectorError
 from detector.models import model_card
+from detector.types import VideoResult, threshold_text
 
 if TYPE_CHECKING:
     from detector.analysis.faces import FaceDetector
     from detector.analysis.scoring import EnsembleScorer
-    from detector.types import VideoResult
 
 
 def _add_scan(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -140,9 +140,9 @@ def _scan_one(
         line = f"{path}: {verdict.label.plain_words}: {verdict.reason}"
     else:
         line = (
-            f"{path}: {verdict.label.plain_words} (fake probability {verdict.fake_probability:.2f}, "
+            f"{path}: {verdict.label.plain_words} (fake probability {verdict.probability_text()}, "
             f"{verdict.frames_above_threshold} of {verdict.frames_used} frames at or above "
-            f"{verdict.threshold:.2f})"
+            f"{threshold_text(verdict.threshold)})"
         )
     data = export.result_to_dict(result, file_name=path, config=config)
     if check_stability:

@@ -31,7 +31,15 @@ from PIL import Image
 
 from detector.analysis import aggregation, video
 from detector.config import AnalysisConfig
-from detector.types import FaceScore, VerdictLabel, VideoInfo, VideoResult, person_label
+from detector.types import (
+    FaceScore,
+    VerdictLabel,
+    VideoInfo,
+    VideoResult,
+    person_label,
+    probability_text,
+    threshold_text,
+)
 
 EVERY_FRAME = "every_frame"
 SAMPLED_FRAMES = "sampled_frames"
@@ -79,7 +87,8 @@ def band(probability: float, fake_threshold: float, uncertain_low: float) -> Ver
 def face_label(score: FaceScore, fake_threshold: float, uncertain_low: float) -> str:
     """``"Person 1: 0.87 fake"``: who, the score, and its band in one word."""
     word = BAND_WORDS[band(score.fake_probability, fake_threshold, uncertain_low)]
-    return f"{person_label(score.track_id)}: {score.fake_probability:.2f} {word}"
+    shown = probability_text(score.fake_probability, (fake_threshold, uncertain_low))
+    return f"{person_label(score.track_id)}: {shown} {word}"
 
 
 def _ascii(text: str) -> str:
@@ -152,7 +161,7 @@ def verdict_line(result: VideoResult) -> str:
     verdict = result.verdict
     if verdict.fake_probability is None:
         return f"Deepfake check: {verdict.label.plain_words}"
-    return f"Deepfake check: {verdict.label.plain_words} - fake probability {verdict.fake_probability:.2f}"
+    return f"Deepfake check: {verdict.label.plain_words} - fake probability {verdict.probability_text()}"
 
 
 def _box_scale(info: VideoInfo, image: np.ndarray, analysis_max_side: int) -> float:
@@ -353,12 +362,9 @@ def describe(result: VideoResult) -> str:
             f"The {sampled} sampled frames, one a second, each with its faces boxed and labelled with their fake "
             f"probability: the clip is too long to annotate every frame of it in a few seconds."
         )
-    low = min(uncertain_low, fake_threshold)
-    if low < fake_threshold:
-        colours = (
-            f"Red: {fake_threshold:.2f} or above; amber: from {low:.2f} up to {fake_threshold:.2f} (uncertain); "
-            f"green: below {low:.2f}."
-        )
+    high, low = threshold_text(fake_threshold), threshold_text(min(uncertain_low, fake_threshold))
+    if uncertain_low < fake_threshold:
+        colours = f"Red: {high} or above; amber: from {low} up to {high} (uncertain); green: below {low}."
     else:
-        colours = f"Red: {fake_threshold:.2f} or above; green: below."
+        colours = f"Red: {high} or above; green: below."
     return f"{what} {colours}"

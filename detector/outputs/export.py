@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from detector.config import AnalysisConfig
@@ -34,14 +35,28 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
+# Probabilities are cut, not rounded, to six decimals: one under a threshold (which has at most four,
+# ``types.THRESHOLD_DECIMALS``) stays under it in the file, as in the verdict.
+_PROBABILITY_STEP = Decimal("0.000001")
+
+
+def _probability_decimal(value: float) -> Decimal:
+    return Decimal(repr(float(value))).quantize(_PROBABILITY_STEP, rounding=ROUND_FLOOR)
+
+
+def _probability(value: float | None) -> float | None:
+    return None if value is None else float(_probability_decimal(value))
+
+
 def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
     return {
         "label": verdict.label.value,
         "words": verdict.label.plain_words,
-        "fake_probability": _round(verdict.fake_probability),
+        "fake_probability": _probability(verdict.fake_probability),
         "reason": verdict.reason,
         "strategy": verdict.strategy,
         "threshold": verdict.threshold,
+        "uncertain_low": verdict.uncertain_low,
         "frames_used": verdict.frames_used,
         "frames_above_threshold": verdict.frames_above_threshold,
     }
@@ -65,10 +80,10 @@ def _face_dict(face: FaceScore) -> dict[str, Any]:
         "track": face.track_id,
         "box": [round(box.x, 1), round(box.y, 1), round(box.width, 1), round(box.height, 1)],
         "detector_confidence": _round(box.confidence),
-        "fake_probability": _round(face.fake_probability),
+        "fake_probability": _probability(face.fake_probability),
     }
     if face.model_probabilities:
-        data["model_probabilities"] = [_round(value) for value in face.model_probabilities]
+        data["model_probabilities"] = [_probability(value) for value in face.model_probabilities]
     return data
 
 
@@ -82,7 +97,7 @@ def result_to_dict(
         "file": file_name or info.path,
         "verdict": result.verdict.label.value,
         "verdict_words": result.verdict.label.plain_words,
-        "fake_probability": _round(result.verdict.fake_probability),
+        "fake_probability": _probability(result.verdict.fake_probability),
         "reason": result.verdict.reason,
         "decision": _verdict_dict(result.verdict),
         "models": list(result.model_names),
@@ -115,7 +130,6 @@ def result_to_dict(
                 "model": opinion.model,
                 "track": opinion.track_id,
                 **_verdict_dict(opinion.verdict),
-                "uncertain_low": opinion.uncertain_low,
             }
             for opinion in result.opinions
         ],
@@ -150,7 +164,7 @@ def result_to_csv(result: VideoResult, file_name: str | None = None) -> str:
                     f"{box.width:.1f}",
                     f"{box.height:.1f}",
                     f"{box.confidence:.4f}",
-                    f"{face.fake_probability:.4f}",
+                    str(_probability_decimal(face.fake_probability)),
                 ]
             )
     return buffer.getvalue()

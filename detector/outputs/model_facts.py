@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from detector.models.model_card import TRAINED_ON_KIND, ModelCard, trained_on_kind
-from detector.types import VerdictLabel
+from detector.types import VerdictLabel, threshold_text
 
 _METRIC_EXPLANATIONS = {
     "roc_auc": ("ROC AUC", "how well the model ranks fake {unit} above real ones (1 is perfect, 0.5 a coin toss)"),
@@ -185,8 +185,8 @@ def _decision_lines(decisions: Mapping[str, Any]) -> list[str]:
     fake, low = decisions.get("fake_threshold"), decisions.get("uncertain_low")
     if isinstance(fake, int | float) and isinstance(low, int | float):
         lines.append(
-            f"- Thresholds: “Likely manipulated” from {fake:.3f}, “No sign of manipulation found” under {low:.3f}, "
-            "“Inconclusive” in between."
+            f"- Thresholds: “Likely manipulated” from {threshold_text(fake)}, “No sign of manipulation found” "
+            f"under {threshold_text(low)}, “Inconclusive” in between."
         )
     for key, value in decisions.items():
         if key in _METRIC_CONTEXT_KEYS or key in _METRIC_HIDDEN_KEYS or key in ("fake_threshold", "uncertain_low"):
@@ -382,15 +382,16 @@ def thresholds_lines(card: ModelCard, strategy: str) -> list[str]:
     (fitted on clips for the ``strategy`` aggregation where the card has them, else the crops')."""
     crop = card.thresholds
     lines = [
-        f"A single face crop: “Likely manipulated” from {crop.fake:.3f}, “No sign of manipulation found” under "
-        f"{crop.uncertain_low:.3f}, chosen on {crop.chosen_on}."
+        f"A single face crop: “Likely manipulated” from {threshold_text(crop.fake)}, “No sign of manipulation "
+        f"found” under {threshold_text(crop.uncertain_low)}, chosen on {crop.chosen_on}."
     ]
     video = card.video_thresholds.get(strategy)
     if video is None:
         lines.append("A whole video: the same thresholds, applied to its combined score (none were fitted on clips).")
     else:
         lines.append(
-            f"A whole video (“{strategy}” combination of its frames): “Likely manipulated” from {video.fake:.3f}, "
-            f"“No sign of manipulation found” under {video.uncertain_low:.3f}, fitted on {video.chosen_on}."
+            f"A whole video (“{strategy}” combination of its frames): “Likely manipulated” from "
+            f"{threshold_text(video.fake)}, “No sign of manipulation found” under "
+            f"{threshold_text(video.uncertain_low)}, fitted on {video.chosen_on}."
         )
     return lines

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detector import errors
-from detector.types import FaceScore, Verdict, VerdictLabel, VideoInfo, VideoResult, person_label
+from detector.types import (
+    DecisionThresholds,
+    FaceScore,
+    Verdict,
+    VerdictLabel,
+    VideoInfo,
+    VideoResult,
+    person_label,
+    threshold_text,
+)
 
 STRATEGY_EXPLANATIONS: dict[str, str] = {
     "mean": "Average of all frames: every frame counts the same.",
@@ -86,19 +95,19 @@ def verdict_headline(verdict: Verdict) -> str:
     """The verdict in plain words with its probability: ``"Likely manipulated — fake probability 0.87"``."""
     if verdict.fake_probability is None:
         return verdict.label.plain_words
-    return f"{verdict.label.plain_words} — fake probability {verdict.fake_probability:.2f}"
+    return f"{verdict.label.plain_words} — fake probability {verdict.probability_text()}"
 
 
 def probability_explanation(verdict: Verdict, fake_threshold: float, uncertain_low: float) -> str:
     """One paragraph: what the fake probability is and which thresholds were in force."""
     fake, real, unsure = (label.plain_words for label in (VerdictLabel.FAKE, VerdictLabel.REAL, VerdictLabel.UNCERTAIN))
+    high, low = threshold_text(fake_threshold), threshold_text(uncertain_low)
     if uncertain_low < fake_threshold:
         bands = (
-            f"At {fake_threshold:.2f} or above the checker says “{fake}”, from {uncertain_low:.2f} up to "
-            f"{fake_threshold:.2f} “{unsure}”, below {uncertain_low:.2f} “{real}”."
+            f"At {high} or above the checker says “{fake}”, from {low} up to {high} “{unsure}”, below {low} “{real}”."
         )
     else:
-        bands = f"At {fake_threshold:.2f} or above the checker says “{fake}”, below it “{real}”."
+        bands = f"At {high} or above the checker says “{fake}”, below it “{real}”."
     scale = "The fake probability is the model's estimate from 0 (looks real) to 1 (looks manipulated)"
     if verdict.fake_probability is None:
         return f"{scale}. There was too little to judge here, so no probability is given. {bands}"
@@ -185,7 +194,8 @@ def single_frame_scores(result: VideoResult) -> list[str]:
     if len(result.frames) != 1:
         raise ValueError(f"expected a result of one frame, got {len(result.frames)}")
     faces = sorted(result.frames[0].faces, key=lambda face: face.track_id)
-    return [f"{person_label(face.track_id)}: fake probability {face.fake_probability:.2f}" for face in faces]
+    shown = result.thresholds.probability_text
+    return [f"{person_label(face.track_id)}: fake probability {shown(face.fake_probability)}" for face in faces]
 
 
 def face_gallery(result: VideoResult, max_faces: int = 24) -> list[PersonFaces]:
@@ -215,9 +225,9 @@ def face_gallery(result: VideoResult, max_faces: int = 24) -> list[PersonFaces]:
     return people
 
 
-def face_caption(score: FaceScore) -> str:
-    """The caption under a face thumbnail: its fake probability and when it appears."""
-    return f"{score.fake_probability:.2f} at {score.time_seconds:.1f} s"
+def face_caption(score: FaceScore, thresholds: DecisionThresholds) -> str:
+    """The caption under a face thumbnail: its fake probability (beside ``thresholds``) and when it appears."""
+    return f"{thresholds.probability_text(score.fake_probability)} at {score.time_seconds:.1f} s"
 
 
 def error_hint(error: errors.DetectorError) -> str:
@@ -251,7 +261,7 @@ def report_file_name(upload_name: str, extension: str) -> str:
 
 def summary_row(file_name: str, verdict: Verdict) -> dict[str, str]:
     """One file's row in the table of several: its name, the verdict in words, the fake probability, the reason."""
-    probability = "—" if verdict.fake_probability is None else f"{verdict.fake_probability:.2f}"
+    probability = "—" if verdict.fake_probability is None else verdict.probability_text()
     return {
         "File": file_name,
         "Verdict": verdict.label.plain_words,

@@ -241,7 +241,7 @@ def _sampling_text(config: AnalysisConfig, frames_sampled: int, frame_count: int
 def _person_detail(verdict: Verdict) -> str:
     if verdict.fake_probability is None:
         return verdict.reason
-    return f"Fake probability {verdict.fake_probability:.2f}. {verdict.reason}"
+    return f"Fake probability {verdict.probability_text()}. {verdict.reason}"
 
 
 def _model_summary(card: ModelCard) -> ModelSummary:
@@ -311,7 +311,7 @@ def build_report(
                 frame_index=score.frame_index,
                 time_seconds=score.time_seconds,
                 fake_probability=score.fake_probability,
-                caption=presentation.face_caption(score),
+                caption=presentation.face_caption(score, thresholds),
                 image=result.crops[(score.frame_index, score.track_id)],
                 overlay=overlays.get((score.frame_index, score.track_id)),
             )

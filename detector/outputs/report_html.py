@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from detector.outputs import report as reports
+from detector.types import threshold_text
 
 TONE_COLORS = {
     "fake": ("#fdecea", "#b3261e"),
@@ -108,7 +109,7 @@ def chart_svg(chart: reports.FrameChart, width: int = 720, height: int = 260) ->
     )
     parts.append(
         f'<text x="{width - right:.1f}" y="{threshold_y - 4:.1f}" text-anchor="end">threshold '
-        f"{chart.fake_threshold:.2f}</text>"
+        f"{threshold_text(chart.fake_threshold)}</text>"
     )
     for series in chart.series:
         segments = reports.line_segments(chart.times, series.values)
@@ -260,9 +261,10 @@ def _method_section(report: reports.Report) -> str:
         if model.quality:
             parts.append("<p><strong>Measured quality</strong> (single face crops, not whole videos)</p>")
             parts.append(_lines_list(model.quality))
-    thresholds = f"Likely manipulated at a fake probability of {report.fake_threshold:.2f} or above"
+    high, low = threshold_text(report.fake_threshold), threshold_text(report.uncertain_low)
+    thresholds = f"Likely manipulated at a fake probability of {high} or above"
     if report.uncertain_low < report.fake_threshold:
-        thresholds += f"; inconclusive from {report.uncertain_low:.2f} up to {report.fake_threshold:.2f}"
+        thresholds += f"; inconclusive from {low} up to {high}"
     rows = [
         ("Thresholds", _escape(f"{thresholds} ({report.thresholds_chosen_on}).")),
         ("Combining frames", _escape(f"“{report.aggregation}”: {report.aggregation_explanation}")),

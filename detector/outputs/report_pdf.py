@@ -19,6 +19,7 @@ from fpdf import FPDF
 from PIL import Image
 
 from detector.outputs import report as reports
+from detector.types import threshold_text
 
 FONT_FOLDERS = (Path("/usr/share/fonts/truetype"), Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
 # (family, regular, bold) file names, searched for in FONT_FOLDERS and their sub-folders, best first.
@@ -325,9 +326,10 @@ class _Writer:
                 self.paragraph("Measured quality (single face crops, not whole videos)", 9.5, bold=True)
                 self.bullets(model.quality, 8.5)
             self.pdf.ln(1)
-        thresholds = f"Likely manipulated at a fake probability of {report.fake_threshold:.2f} or above"
+        high, low = threshold_text(report.fake_threshold), threshold_text(report.uncertain_low)
+        thresholds = f"Likely manipulated at a fake probability of {high} or above"
         if report.uncertain_low < report.fake_threshold:
-            thresholds += f"; inconclusive from {report.uncertain_low:.2f} up to {report.fake_threshold:.2f}"
+            thresholds += f"; inconclusive from {low} up to {high}"
         self.facts(
             [
                 ("Thresholds", f"{thresholds} ({report.thresholds_chosen_on})."),
@@ -411,7 +413,7 @@ def draw_chart(
         pdf.set_dash_pattern(dash=1.5, gap=1)
         pdf.line(plot_x, y_of(chart.fake_threshold), plot_x + plot_width, y_of(chart.fake_threshold))
     pdf.set_xy(plot_x + plot_width - 40, y_of(chart.fake_threshold) - 4)
-    pdf.cell(40, 3.5, f"threshold {chart.fake_threshold:.2f}", align="R")
+    pdf.cell(40, 3.5, f"threshold {threshold_text(chart.fake_threshold)}", align="R")
     pdf.set_line_width(0.45)
     for series in chart.series:
         color = _rgb(series.color)

@@ -36,7 +36,7 @@ from detector.analysis import pipeline, quality, video
 from detector.analysis.faces import FaceDetector
 from detector.analysis.scoring import EnsembleScorer
 from detector.config import AnalysisConfig
-from detector.types import VerdictLabel, VideoInfo, VideoResult
+from detector.types import VerdictLabel, VideoInfo, VideoResult, probability_text
 
 logger = logging.getLogger(__name__)
 
@@ -182,13 +182,18 @@ def _sentence(original: tuple[VerdictLabel, float | None], copy: VideoResult, de
             f"After {action}, the checker could not judge the copy: {verdict.reason} Treat the verdict with caution: "
             "a copy shared online may not be judged at all."
         )
+    before = (
+        "no probability"
+        if probability is None
+        else probability_text(probability, (verdict.threshold, verdict.uncertain_low))
+    )
     if verdict.label is label:
-        return f"The verdict holds after {action} ({probability:.2f} -> {verdict.fake_probability:.2f})."
+        return f"The verdict holds after {action} ({before} -> {verdict.probability_text()})."
     words = sorted({_ISSUE_WORDS.get(issue.code) for issue in copy.quality_issues if issue.severe} - {None})
     because = f", because in the copy the faces are {' and '.join(words)} to judge reliably" if words else ""
     return (
-        f"The verdict changes after {action}: “{label.plain_words}” ({probability:.2f}) becomes "
-        f"“{verdict.label.plain_words}” ({verdict.fake_probability:.2f}){because}. Treat it with caution: a copy "
+        f"The verdict changes after {action}: “{label.plain_words}” ({before}) becomes "
+        f"“{verdict.label.plain_words}” ({verdict.probability_text()}){because}. Treat it with caution: a copy "
         "shared online may be judged differently."
     )
 

@@ -31,7 +31,7 @@ def test_each_model_is_judged_at_its_own_thresholds():
     result = with_models(make_result({0: [0.7] * 6}), {0: [(0.7, 0.7)] * 6})
     opinions = disagreement.model_opinions(result.tracks, ("a", "b"), "mean", [(0.8, 0.2), (0.6, 0.3)], 4)
     assert [(o.model, o.verdict.label) for o in opinions] == [("a", VerdictLabel.UNCERTAIN), ("b", VerdictLabel.FAKE)]
-    assert [(o.verdict.threshold, o.uncertain_low) for o in opinions] == [(0.8, 0.2), (0.6, 0.3)]
+    assert [(o.verdict.threshold, o.verdict.uncertain_low) for o in opinions] == [(0.8, 0.2), (0.6, 0.3)]
     # A face at 0.25 by both: under b's "no sign" threshold only; with a at or above its fake one, it is split.
     result = with_models(make_result({0: [0.5] * 2}), {0: [(0.85, 0.25), (0.75, 0.25)]})
     split = disagreement.split_faces(result.tracks[0].scores, [(0.8, 0.2), (0.6, 0.3)])

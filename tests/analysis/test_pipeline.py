@@ -435,3 +435,15 @@ def test_scoring_as_frames_are_found_gives_the_scores_of_one_pass(tiny_models_fo
     assert np.array_equal(scores.finish(), scorer.score_each(crops))
     assert scores.seconds > 0
     assert pipeline._ScoresAsFound(scorer).finish().shape == (0, 1)
+
+
+def test_thresholds_are_decided_at_the_decimals_a_reader_is_shown():
+    from detector.models.model_card import Thresholds
+    from detector.types import threshold_text
+
+    card = Thresholds(fake=0.697089770101956, uncertain_low=0.17688534852107635, chosen_on="validation")
+    chosen = pipeline.decision_thresholds(AnalysisConfig(), card)
+    assert (chosen.fake, chosen.uncertain_low, chosen.chosen_on) == (0.6971, 0.1769, "validation")
+    assert float(threshold_text(chosen.fake)) == chosen.fake
+    settings = pipeline.decision_thresholds(AnalysisConfig(fake_threshold=0.15), card)
+    assert (settings.fake, settings.uncertain_low, settings.chosen_on) == (0.15, 0.15, pipeline.SETTINGS_CHOSEN)

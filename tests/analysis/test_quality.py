@@ -221,7 +221,7 @@ def test_each_person_is_assessed_on_their_own_faces():
 
 
 def verdict(label: VerdictLabel, probability: float | None) -> Verdict:
-    return Verdict(label, probability, "why", "mean", 0.5, frames_used=8, frames_above_threshold=6)
+    return Verdict(label, probability, "why", "mean", 0.5, 0.3, frames_used=8, frames_above_threshold=6)
 
 
 SEVERE = QualityIssue("blurry", "8 of 8 faces are blurrier than almost all ...", 1.0, 3.8, severe=True, track_id=0)

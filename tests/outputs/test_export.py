@@ -34,7 +34,17 @@ def test_csv_rows_per_face_and_empty_frames():
     rows = list(csv.DictReader(io.StringIO(export.result_to_csv(result, "a.mp4"))))
     assert len(rows) == 3
     assert [(row["frame_index"], row["track"], row["fake_probability"]) for row in rows] == [
-        ("0", "0", "0.9000"),
-        ("0", "1", "0.2000"),
-        ("15", "1", "0.3000"),
+        ("0", "0", "0.900000"),
+        ("0", "1", "0.200000"),
+        ("15", "1", "0.300000"),
     ]
+
+
+def test_exported_probabilities_stay_on_their_side_of_the_thresholds():
+    """Cut to six decimals, never rounded up onto a threshold: 0.8659999 under 0.866 stays under it."""
+    result = make_result({0: [0.8659999999, None], 1: [0.866, None]})
+    data = export.result_to_dict(result)
+    shown = [face["fake_probability"] for frame in data["frames"] for face in frame["faces"]]
+    assert shown == [0.865999, 0.866]
+    rows = list(csv.DictReader(io.StringIO(export.result_to_csv(result, "a.mp4"))))
+    assert [row["fake_probability"] for row in rows if row["track"]] == ["0.865999", "0.866000"]

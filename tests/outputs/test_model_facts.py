@@ -200,12 +200,12 @@ def test_training_lines_name_the_data_without_where_it_was_stored() -> None:
 def test_the_thresholds_lines_say_which_judge_a_crop_and_which_a_video(tiny_models_folder: Path) -> None:
     card = model_card.read_card("tiny", tiny_models_folder)
     crop_only = model_facts.thresholds_lines(card, "confident")
-    assert crop_only[0].startswith("A single face crop: “Likely manipulated” from 0.500")
+    assert crop_only[0].startswith("A single face crop: “Likely manipulated” from 0.50,")
     assert "none were fitted on clips" in crop_only[1]
     video = model_card.Thresholds(fake=0.85, uncertain_low=0.14, chosen_on="clips of held-out people")
     fitted = dataclasses.replace(card, video_thresholds={"confident": video})
     lines = model_facts.thresholds_lines(fitted, "confident")
-    assert "from 0.850" in lines[1] and "under 0.140" in lines[1] and "clips of held-out people" in lines[1]
+    assert "from 0.85," in lines[1] and "under 0.14," in lines[1] and "clips of held-out people" in lines[1]
     assert "none were fitted" in model_facts.thresholds_lines(fitted, "mean")[1]  # fitted for another aggregation
 
 

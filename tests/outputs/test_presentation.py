@@ -39,7 +39,7 @@ def make_info(codec: str = "h264", container: str = "mp4") -> VideoInfo:
 
 
 def make_verdict(label: VerdictLabel, probability: float | None, frames_used: int = 10) -> Verdict:
-    return Verdict(label, probability, "because", "confident", 0.5, frames_used=frames_used)
+    return Verdict(label, probability, "because", "confident", 0.5, 0.3, frames_used=frames_used)
 
 
 def make_result(track_probabilities: dict[int, list[float]], crops_missing: frozenset = frozenset()) -> VideoResult:
@@ -171,8 +171,12 @@ def test_face_gallery_skips_faces_without_crop_and_empty_results() -> None:
 
 
 def test_face_caption() -> None:
+    thresholds = DecisionThresholds(0.866, 0.1516, "clips")
     score = FaceScore(12, 1.234, FaceBox(0, 0, 10, 10, 0.9), 0, 0.876)
-    assert presentation.face_caption(score) == "0.88 at 1.2 s"
+    assert presentation.face_caption(score, thresholds) == "0.88 at 1.2 s"
+    # Just under the threshold: not "0.87", which would read as at or above "0.866".
+    near = FaceScore(12, 1.234, FaceBox(0, 0, 10, 10, 0.9), 0, 0.8655)
+    assert presentation.face_caption(near, thresholds) == "0.8655 at 1.2 s"
 
 
 @pytest.mark.parametrize(
@@ -229,7 +233,7 @@ def test_report_file_name(name: str, expected: str) -> None:
     ],
 )
 def test_person_summary(label: VerdictLabel, probability: float | None, used: int, above: int, expected: str) -> None:
-    verdict = Verdict(label, probability, "because", "mean", 0.5, frames_used=used, frames_above_threshold=above)
+    verdict = Verdict(label, probability, "because", "mean", 0.5, 0.3, frames_used=used, frames_above_threshold=above)
     assert presentation.person_summary(1, verdict) == expected
 
 
