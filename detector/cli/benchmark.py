@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from detector.cli import common
+from detector.types import threshold_text
 
 # Where the sets are kept (``benchmark.DEFAULT_FOLDER``; not imported here, so that building the parser stays cheap).
 DEFAULT_FOLDER = ".cache/benchmark"
@@ -122,9 +123,9 @@ def _run_clips(arguments: argparse.Namespace, labels_files: list[str], descripti
     for name in arguments.models:
         scorer = load_scorer([name])
         trained = (
-            "not known"
+            benchmark_clips.TrainedOn("not known")
             if rows is None
-            else benchmark_clips.trained_methods_words(rows, ship.trained_kinds(scorer.card))
+            else benchmark_clips.trained_methods(rows, ship.trained_kinds(scorer.card))
         )
         cached = video_thresholds.scores_cache_path(Path(arguments.cache), scorer.card, clips, config)
         if cached.is_file():
@@ -136,7 +137,7 @@ def _run_clips(arguments: argparse.Namespace, labels_files: list[str], descripti
         fitted = video_thresholds.fit(analysed, seed=arguments.seed)
         recommended = video_thresholds.best_strategy(fitted, analysed, config.aggregation, arguments.seed)
         print(f"{name}: {len(analysed)} clips; thresholds fitted on the fit half, measured on the report half")
-        print(f"  trained on these clips' kinds of fake: {trained}")
+        print(f"  trained on these clips' kinds of fake: {trained.card_text}")
         if recommended != config.aggregation:
             print(
                 f"  {recommended!r} ranks the fit half's clips better than the analysis' default "
@@ -147,16 +148,16 @@ def _run_clips(arguments: argparse.Namespace, labels_files: list[str], descripti
             report, decisions, chosen = entry["report"], entry["decisions"], entry["thresholds"]
             print(
                 f"  {strategy:<10}{' (recommended)' if strategy == recommended else ''}: FAKE from "
-                f"{chosen.fake:.3f}, REAL below {chosen.uncertain_low:.3f}; report half ROC AUC "
-                f"{report['roc_auc']:.3f} {entry['intervals'].get('roc_auc')}, fakes caught "
+                f"{threshold_text(chosen.fake)}, REAL below {threshold_text(chosen.uncertain_low)}; report half "
+                f"ROC AUC {report['roc_auc']:.3f} {entry['intervals'].get('roc_auc')}, fakes caught "
                 f"{video_thresholds.caught(decisions):.1%}, reals called fake {decisions['false_positive_rate']:.1%}, "
                 f"inconclusive {decisions['uncertain_share']:.1%} (by quality "
                 f"{decisions['uncertain_by_quality']:.1%}), no score {report['no_score']}"
             )
         crops = video_thresholds.measure_at(analysed, config.aggregation, scorer.thresholds)
         print(
-            f"  at the crop thresholds instead (FAKE from {scorer.thresholds.fake:.3f}, REAL below "
-            f"{scorer.thresholds.uncertain_low:.3f}; {config.aggregation}): fakes caught "
+            f"  at the crop thresholds instead (FAKE from {threshold_text(scorer.thresholds.fake)}, REAL below "
+            f"{threshold_text(scorer.thresholds.uncertain_low)}; {config.aggregation}): fakes caught "
             f"{video_thresholds.caught(crops):.1%}, reals called fake {crops['false_positive_rate']:.1%}, "
             f"inconclusive {crops['uncertain_share']:.1%}"
         )

@@ -15,7 +15,7 @@ no videos of many unseen people, so the clips are made here from their photos:
   face in the photo manipulated first, by one method per clip: ``face_swap`` (a face from another person of the
   same set, ``detector.training.face_swap``), ``reenactment`` (``detector.training.reenactment``) or
   ``self_blend`` (``detector.training.self_blend``). Which of these a model trained with is the model's, not the
-  clip's: ``trained_methods_words`` says it for a model's trained kinds (``ship.trained_kinds``). A person's real and
+  clip's: ``trained_methods`` says it for a model's trained kinds (``ship.trained_kinds``). A person's real and
   fake differ in the face and, elsewhere, only by the encoder's noise: a paired measurement.
 - **The manipulation is made once per clip**, on the still, and then filmed: every frame carries it, moving with
   the camera. The real clips' faces keep one expression, so a fake whose expression changed over time would carry
@@ -244,20 +244,33 @@ def read_rows(labels_csv: Path) -> list[ClipRow]:
         return [ClipRow(**{**{key: row[key] for key in COLUMNS}, "crf": int(row["crf"])}) for row in reader]
 
 
-def trained_methods_words(rows: Sequence[ClipRow], trained_kinds: frozenset[str]) -> str:
-    """Whether a model that trained on ``trained_kinds`` (``ship.trained_kinds``) saw these clips' kinds of fake,
-    for its card's ``trained_on_this_kind``: "no", or "partly: " ("yes: " when every one) and how many of the fake
-    clips a generator it also trained with made. Its clip figures stay over all the clips; the words say how far
-    they are a test."""
+@dataclass(frozen=True)
+class TrainedOn:
+    """Whether a model trained on a clip set's kinds of fake: ``answer`` "no", "partly", "yes" (or "not known"),
+    and for "partly" and "yes" ``detail``, which of the fake clips a generator it trained with made."""
+
+    answer: str
+    detail: str = ""
+
+    @property
+    def card_text(self) -> str:
+        """The card's ``trained_on_this_kind``: ``"no"``, or ``"partly: 40 of the 120 fake clips (...) ..."``."""
+        return f"{self.answer}: {self.detail}" if self.detail else self.answer
+
+
+def trained_methods(rows: Sequence[ClipRow], trained_kinds: frozenset[str]) -> TrainedOn:
+    """Whether a model that trained on ``trained_kinds`` (``ship.trained_kinds``) saw these clips' kinds of fake:
+    "no", or "partly" ("yes" when every one) and how many of the fake clips a generator it also trained with made.
+    Its clip figures stay over all the clips; the words say how far they are a test."""
     fakes = [row for row in rows if row.label == "FAKE"]
     seen = Counter(row.method for row in fakes if TRAINING_KIND[row.method] in trained_kinds)
     if not seen:
-        return "no"
+        return TrainedOn("no")
     methods = ", ".join(f"{count} {method.replace('_', ' ')}" for method, count in sorted(seen.items()))
-    share = "yes" if sum(seen.values()) == len(fakes) else "partly"
-    return (
-        f"{share}: {sum(seen.values())} of the {len(fakes)} fake clips ({methods}) were made the way some of its "
-        "training fakes were"
+    return TrainedOn(
+        "yes" if sum(seen.values()) == len(fakes) else "partly",
+        f"{sum(seen.values())} of the {len(fakes)} fake clips ({methods}) were made the way some of its training "
+        "fakes were",
     )
 
 

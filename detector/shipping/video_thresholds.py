@@ -38,6 +38,7 @@ from sklearn.metrics import roc_auc_score
 from detector.analysis import aggregation
 from detector.errors import DetectorError
 from detector.evaluation import benchmark_clips, metrics
+from detector.evaluation.benchmark_clips import TrainedOn
 from detector.models import model_card
 from detector.shipping import calibrate
 from detector.training import datasets
@@ -332,7 +333,7 @@ def record(
     recommended: str,
     description: str,
     command: str,
-    trained_on: str,
+    trained_on: TrainedOn,
     folder: Path | None = None,
 ) -> Path:
     """Writes the clip-fitted thresholds of every strategy into the card (``video_thresholds``), the report half's
@@ -340,21 +341,20 @@ def record(
     ``evaluate --record`` writes a level) and every strategy's in ``extra["video_thresholds_report_half"]``.
 
     ``trained_on`` says whether the model trained on the clips' kinds of fake (``trained_on_this_kind``,
-    ``benchmark_clips.trained_methods_words``). ``card`` is the card the model was loaded with; if it changed on
-    disk since, nothing is written."""
+    ``benchmark_clips.trained_methods``); its detail joins the description. ``card`` is the card the model was
+    loaded with; if it changed on disk since, nothing is written."""
     current = model_card.read_card(card.name, folder)
     if current != card:
         raise DetectorError(f"the card of {card.name!r} changed while it was measured: nothing recorded")
     model_card.verified_weights(current, folder)
-    share, _, words = trained_on.partition(": ")
-    if share in ("partly", "yes"):
-        description = f"{description}; {words}"
+    if trained_on.detail:
+        description = f"{description}; {trained_on.detail}"
     context = {
         "data": description,
         "unit": "videos",
         "measured_by": "python -m detector benchmark --clips",
         "command": command,
-        model_card.TRAINED_ON_KIND: trained_on,
+        model_card.TRAINED_ON_KIND: trained_on.card_text,
         "aggregation": recommended,
         "halves": FIT_HALF_WORDS,
         "quality": "a clip the quality check makes inconclusive keeps its score in the ROC AUC and counts as "

@@ -321,13 +321,15 @@ def test_which_fake_clips_a_model_trained_on_is_said_for_that_model():
         for group, method in (("a", "self_blend"), ("b", "face_swap"), ("c", "self_blend"))
         for label in ("REAL", "FAKE")
     ]
-    assert benchmark_clips.trained_methods_words(rows, frozenset()) == "no"
-    assert benchmark_clips.trained_methods_words(rows, frozenset({sources.FFPP_FAKES})) == "no"
-    assert benchmark_clips.trained_methods_words(rows, frozenset({sources.SELF_BLEND})) == (
+    assert benchmark_clips.trained_methods(rows, frozenset()).card_text == "no"
+    assert benchmark_clips.trained_methods(rows, frozenset({sources.FFPP_FAKES})) == benchmark_clips.TrainedOn("no")
+    partly = benchmark_clips.trained_methods(rows, frozenset({sources.SELF_BLEND}))
+    assert partly.answer == "partly"
+    assert partly.card_text == (
         "partly: 2 of the 3 fake clips (2 self blend) were made the way some of its training fakes were"
     )
     both = frozenset({sources.SELF_BLEND, sources.FACE_SWAP})
-    assert benchmark_clips.trained_methods_words(rows, both).startswith(
+    assert benchmark_clips.trained_methods(rows, both).card_text.startswith(
         "yes: 3 of the 3 fake clips (1 face swap, 2 self blend)"
     )
 

@@ -10,6 +10,7 @@ import pytest
 
 from detector.analysis.scoring import load_scorer
 from detector.errors import DetectorError
+from detector.evaluation.benchmark_clips import TrainedOn
 from detector.models import model_card
 from detector.shipping import video_thresholds
 from detector.shipping.video_thresholds import ClipScores
@@ -100,10 +101,11 @@ def test_recorded_thresholds_decide_videos_and_crops_keep_their_own(tmp_path, ti
     card = model_card.read_card("tiny", folder)
     clips = _clips(120)
     fitted = video_thresholds.fit(clips, strategies=("mean", "confident"), resamples=50)
-    trained = "partly: 3 of the 60 fake clips (3 self blend) were made the way some of its training fakes were"
+    detail = "3 of the 60 fake clips (3 self blend) were made the way some of its training fakes were"
+    trained = TrainedOn("partly", detail)
     video_thresholds.record(card, fitted, "mean", "drawn scores", "python -m detector benchmark ...", trained, folder)
     saved = json.loads((folder / "tiny.json").read_text())
-    assert saved["metrics"]["clips"]["trained_on_this_kind"] == trained
+    assert saved["metrics"]["clips"]["trained_on_this_kind"] == f"partly: {trained.detail}"
     assert saved["metrics"]["clips"]["data"] == (
         "drawn scores; 3 of the 60 fake clips (3 self blend) were made the way some of its training fakes were"
     )
@@ -118,7 +120,8 @@ def test_recorded_thresholds_decide_videos_and_crops_keep_their_own(tmp_path, ti
     scorer = load_scorer(["tiny"], folder)
     assert scorer.thresholds_for_videos("confident") == fitted["confident"]["thresholds"]
     with pytest.raises(DetectorError, match="changed"):
-        video_thresholds.record(card, fitted, "mean", "again", "cmd", "no", folder)  # the card on disk moved on
+        # The card on disk moved on.
+        video_thresholds.record(card, fitted, "mean", "again", "cmd", TrainedOn("no"), folder)
 
 
 def test_several_clip_label_files_read_as_one_set(tmp_path):
