@@ -185,7 +185,7 @@ class Verdict:
     ``reason`` then says why, in words a reviewer can act on. It was decided at ``threshold`` (FAKE at or above)
     and ``uncertain_low`` (UNCERTAIN from there up to ``threshold``, REAL below). ``frames_used`` counts the frames
     whose scores went into the decision, ``frames_above_threshold`` how many of them scored at or above the
-    threshold.
+    threshold, ``frames_below_low`` how many under ``uncertain_low`` (frames that alone would read "no sign").
     """
 
     label: VerdictLabel
@@ -196,8 +196,16 @@ class Verdict:
     uncertain_low: float
     frames_used: int = 0
     frames_above_threshold: int = 0
+    frames_below_low: int = 0
 
     def __post_init__(self) -> None:
+        if min(self.frames_above_threshold, self.frames_below_low) < 0 or (
+            self.frames_above_threshold + self.frames_below_low > self.frames_used
+        ):
+            raise ValueError(
+                f"frames above the threshold ({self.frames_above_threshold}) and below uncertain_low "
+                f"({self.frames_below_low}) must be counts within the {self.frames_used} frames used"
+            )
         if self.fake_probability is not None:
             _check_probability(self.fake_probability, "Verdict.fake_probability")
         elif self.label is not VerdictLabel.UNCERTAIN:

@@ -86,6 +86,7 @@ def decide(
     """The verdict over one person's face probabilities (one per frame), or an abstention with its reason."""
     values = np.asarray(probabilities, dtype=np.float64).ravel()
     above = int(np.count_nonzero(values >= fake_threshold))
+    below = int(np.count_nonzero(values < min(uncertain_low, fake_threshold)))
     if values.size < min_frames:
         return Verdict(
             label=VerdictLabel.UNCERTAIN,
@@ -96,13 +97,17 @@ def decide(
             uncertain_low=uncertain_low,
             frames_used=int(values.size),
             frames_above_threshold=above,
+            frames_below_low=below,
         )
     probability = aggregate(values, strategy)
     label = label_for(probability, fake_threshold, uncertain_low)
     fake, low = threshold_text(fake_threshold), threshold_text(uncertain_low)
     reasons = {
         VerdictLabel.FAKE: f"{above} of {values.size} frames scored at or above the threshold {fake}.",
-        VerdictLabel.REAL: f"{values.size - above} of {values.size} frames scored below the threshold {fake}.",
+        VerdictLabel.REAL: f"{values.size - above} of {values.size} frames scored below the threshold {fake}."
+        if uncertain_low >= fake_threshold
+        else f"{below} of {values.size} frames scored below {low}, where a frame alone shows no sign of manipulation; "
+        f"{above} at or above the threshold {fake}.",
         VerdictLabel.UNCERTAIN: f"The combined score "
         f"{probability_text(probability, (fake_threshold, uncertain_low))} lies in the uncertain band [{low}, {fake}).",
     }
@@ -115,6 +120,7 @@ def decide(
         uncertain_low=uncertain_low,
         frames_used=int(values.size),
         frames_above_threshold=above,
+        frames_below_low=below,
     )
 
 
@@ -155,4 +161,5 @@ def decide_video(
         uncertain_low=uncertain_low,
         frames_used=verdict.frames_used,
         frames_above_threshold=verdict.frames_above_threshold,
+        frames_below_low=verdict.frames_below_low,
     )

@@ -59,6 +59,7 @@ def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
         "uncertain_low": verdict.uncertain_low,
         "frames_used": verdict.frames_used,
         "frames_above_threshold": verdict.frames_above_threshold,
+        "frames_below_uncertain_low": verdict.frames_below_low,
     }
 
 

@@ -157,7 +157,7 @@ def person_summary(track_id: int, verdict: Verdict) -> str:
     """One line per person: ``"Person 2: Likely manipulated, in 27 of 32 frames"``.
 
     The count is of the frames that agree with the verdict: at or above the threshold for "Likely manipulated",
-    below it for "No sign of manipulation found".
+    below the inconclusive band for "No sign of manipulation found".
     """
     label, words = person_label(track_id), verdict.label.plain_words
     used, above = verdict.frames_used, verdict.frames_above_threshold
@@ -167,7 +167,7 @@ def person_summary(track_id: int, verdict: Verdict) -> str:
     if verdict.label is VerdictLabel.FAKE:
         return f"{label}: {words}, in {above} of {used} frames"
     if verdict.label is VerdictLabel.REAL:
-        return f"{label}: {words}, in {used - above} of {used} frames"
+        return f"{label}: {words}, in {verdict.frames_below_low} of {used} frames"
     return f"{label}: {words}, {above} of {used} frames look manipulated"
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from detector.analysis import aggregation
-from detector.types import Track, VerdictLabel
+from detector.types import Track, Verdict, VerdictLabel
 
 
 @pytest.mark.parametrize(
@@ -66,8 +66,29 @@ def test_decide_counts_frames_above_threshold():
     verdict = aggregation.decide([0.9, 0.8, 0.2, 0.7], "mean", 0.5, 0.5, min_frames=4)
     assert verdict.label is VerdictLabel.FAKE
     assert verdict.fake_probability == pytest.approx(0.65)
-    assert (verdict.frames_used, verdict.frames_above_threshold) == (4, 3)
+    assert (verdict.frames_used, verdict.frames_above_threshold, verdict.frames_below_low) == (4, 3, 1)
     assert "3 of 4 frames" in verdict.reason
+
+
+def test_a_real_verdict_counts_only_the_frames_under_the_inconclusive_band():
+    verdict = aggregation.decide([0.05, 0.1, 0.3, 0.9, 0.12], "mean", 0.8, 0.2, min_frames=4)
+    assert verdict.label is VerdictLabel.UNCERTAIN  # mean 0.294
+    verdict = aggregation.decide([0.05, 0.1, 0.3, 0.12, 0.1], "mean", 0.8, 0.2, min_frames=4)
+    assert verdict.label is VerdictLabel.REAL
+    assert (verdict.frames_above_threshold, verdict.frames_below_low) == (0, 4)
+    assert verdict.reason == (
+        "4 of 5 frames scored below 0.20, where a frame alone shows no sign of manipulation; 0 at or above the "
+        "threshold 0.80."
+    )
+    one_threshold = aggregation.decide([0.05, 0.1, 0.3, 0.12, 0.1], "mean", 0.5, 0.5, min_frames=4)
+    assert one_threshold.reason == "5 of 5 frames scored below the threshold 0.50."
+
+
+def test_frame_counts_must_fit_in_the_frames_used():
+    with pytest.raises(ValueError, match="counts within"):
+        Verdict(
+            VerdictLabel.REAL, 0.1, "x", "mean", 0.8, 0.2, frames_used=4, frames_above_threshold=2, frames_below_low=3
+        )
 
 
 def test_video_verdict_follows_the_most_suspicious_person():

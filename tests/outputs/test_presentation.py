@@ -223,17 +223,20 @@ def test_report_file_name(name: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("label", "probability", "used", "above", "expected"),
+    ("label", "probability", "used", "above", "below", "expected"),
     [
-        (VerdictLabel.FAKE, 0.87, 32, 27, "Person 2: Likely manipulated, in 27 of 32 frames"),
-        (VerdictLabel.REAL, 0.1, 32, 2, "Person 2: No sign of manipulation found, in 30 of 32 frames"),
-        (VerdictLabel.UNCERTAIN, 0.45, 32, 12, "Person 2: Inconclusive, 12 of 32 frames look manipulated"),
-        (VerdictLabel.UNCERTAIN, None, 1, 0, "Person 2: Inconclusive, a usable face in only 1 frame"),
-        (VerdictLabel.UNCERTAIN, None, 3, 1, "Person 2: Inconclusive, a usable face in only 3 frames"),
+        (VerdictLabel.FAKE, 0.87, 32, 27, 1, "Person 2: Likely manipulated, in 27 of 32 frames"),
+        # Frames in the inconclusive band (here 32 - 2 - 21) do not count as showing no sign.
+        (VerdictLabel.REAL, 0.1, 32, 2, 21, "Person 2: No sign of manipulation found, in 21 of 32 frames"),
+        (VerdictLabel.UNCERTAIN, 0.45, 32, 12, 4, "Person 2: Inconclusive, 12 of 32 frames look manipulated"),
+        (VerdictLabel.UNCERTAIN, None, 1, 0, 0, "Person 2: Inconclusive, a usable face in only 1 frame"),
+        (VerdictLabel.UNCERTAIN, None, 3, 1, 1, "Person 2: Inconclusive, a usable face in only 3 frames"),
     ],
 )
-def test_person_summary(label: VerdictLabel, probability: float | None, used: int, above: int, expected: str) -> None:
-    verdict = Verdict(label, probability, "because", "mean", 0.5, 0.3, frames_used=used, frames_above_threshold=above)
+def test_person_summary(
+    label: VerdictLabel, probability: float | None, used: int, above: int, below: int, expected: str
+) -> None:
+    verdict = Verdict(label, probability, "because", "mean", 0.5, 0.3, used, above, below)
     assert presentation.person_summary(1, verdict) == expected
 
 
