@@ -108,8 +108,9 @@ def decide(
         if uncertain_low >= fake_threshold
         else f"{below} of {values.size} frames scored below {low}, where a frame alone shows no sign of manipulation; "
         f"{above} at or above the threshold {fake}.",
-        VerdictLabel.UNCERTAIN: f"The combined score "
-        f"{probability_text(probability, (fake_threshold, uncertain_low))} lies in the uncertain band [{low}, {fake}).",
+        VerdictLabel.UNCERTAIN: f"The combined score {probability_text(probability, (fake_threshold, uncertain_low))} "
+        f"is in the inconclusive band, from {low} up to {fake}: too high to say no sign of manipulation was found, "
+        "too low to call the face likely manipulated.",
     }
     return Verdict(
         label=label,

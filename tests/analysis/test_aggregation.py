@@ -73,6 +73,10 @@ def test_decide_counts_frames_above_threshold():
 def test_a_real_verdict_counts_only_the_frames_under_the_inconclusive_band():
     verdict = aggregation.decide([0.05, 0.1, 0.3, 0.9, 0.12], "mean", 0.8, 0.2, min_frames=4)
     assert verdict.label is VerdictLabel.UNCERTAIN  # mean 0.294
+    assert verdict.reason == (
+        "The combined score 0.29 is in the inconclusive band, from 0.20 up to 0.80: too high to say no sign of "
+        "manipulation was found, too low to call the face likely manipulated."
+    )
     verdict = aggregation.decide([0.05, 0.1, 0.3, 0.12, 0.1], "mean", 0.8, 0.2, min_frames=4)
     assert verdict.label is VerdictLabel.REAL
     assert (verdict.frames_above_threshold, verdict.frames_below_low) == (0, 4)
