@@ -121,6 +121,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "selection loss's sources too (default: even for a new run; a resumed run keeps its own)",
     )
     parser.add_argument(
+        "--boundary-weight",
+        type=common.not_negative,
+        help="a mixed run: also train a second output that draws the blending seam of each crop (Face X-ray's "
+        "target; known for reals, empty, and self-blends), cut off before shipping, with this weight beside the "
+        "crop's loss (default: 0, none, for a new run; a resumed run keeps its own)",
+    )
+    parser.add_argument(
         "--augment",
         type=common.augmentation_policy,
         help="change the share of crops an augmentation is applied to, e.g. h264=0 or jpeg=0.5,blur=0 (names: "
@@ -173,6 +180,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         select_by=arguments.select_by,
         export_checkpoint=arguments.export_checkpoint,
         mix=arguments.mix.replace("-", "_") if arguments.mix else None,
+        boundary_weight=arguments.boundary_weight,
     )
     from detector.shipping import export
 

@@ -17,6 +17,7 @@ import numpy as np
 from detector.shipping import calibrate, ship
 from detector.training import (
     architectures,
+    blend_boundary,
     datasets,
     face_swap,
     landmarks,
@@ -167,6 +168,15 @@ def export(
     if config.fakes == "mixed":
         training["mix"] = config.mix or "even"
         training["self_blend"].update(synthetic_fake_records(training["mix"]))
+        if config.boundary_weight:
+            training["blend_boundary"] = {
+                "weight": config.boundary_weight,
+                "map": f"{config.resolution // blend_boundary.MAP_STRIDE} cells a side, from the backbone's "
+                "feature map of that size",
+                "target": "4 m (1 - m) of the self-blend's mask m scaled to a peak of 1, the most of each cell; "
+                "empty for reals; no loss for fakes whose mask is unknown",
+                "shipped": "no: a training-only output, cut off before export",
+            }
         training["ffpp_reframe"] = {
             "top_left_side": list(sources.FFPP_REFRAME),
             "why": "FF++ crops cut to the analysis crops' framing before resizing (docs/DESIGN.md)",
@@ -175,6 +185,8 @@ def export(
     description = f"{config.architecture} classifier of face crops, {start} on DFDC face crops."
     if config.fakes == "mixed":
         description = mixed_description(config.architecture, start, config.mix or "even")
+        if config.boundary_weight:
+            description += " Also trained to draw where each self-blend was blended (a training-only output)."
     elif config.fakes != "dfdc" or config.extra_reals:
         description = (
             f"{config.architecture} classifier of face crops, {start} on DFDC face crops "

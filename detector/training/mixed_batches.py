@@ -14,6 +14,7 @@ as the run's mix weighs it, its reals as much as its fakes, and each FF++ method
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from detector.training import face_swap, landmarks, reenactment
-from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy
-from detector.training.self_blend import BLEND_REGIONS, DEFAULT_CONFIG, REGION_CONFIG, self_blend
+from detector.training import blend_boundary, face_swap, landmarks, reenactment
+from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy, horizontal_flip
+from detector.training.self_blend import BLEND_REGIONS, DEFAULT_CONFIG, REGION_CONFIG, self_blend, self_blend_with_mask
 from detector.training.sources import (
     DFDC_FAKE,
     FACE_SWAP,
@@ -180,6 +181,11 @@ class MixedBatches(keras.utils.PyDataset):
 
     An epoch holds ``steps`` batches (default: as many as it takes to show as many crops as the pools hold).
     Self-blends need each real pool's face meshes, computed once and cached in ``cache_folder``.
+
+    With ``boundary_side`` (a model with the blend-boundary head, ``blend_boundary``), the labels are a dict of
+    both outputs' targets: the crop labels and ``(B, side, side, 2)`` seam maps with their weights, known for the
+    reals (empty) and the self-blends (their mask's seam), unknown (weight 0) for every other fake. The horizontal
+    flip then moves crop and map together; reframing, which would move the seam, is refused.
     """
 
     def __init__(
@@ -191,13 +197,17 @@ class MixedBatches(keras.utils.PyDataset):
         cache_folder: Path | None = None,
         steps: int | None = None,
         mix: Mix = MIXES["even"],
+        boundary_side: int | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 2 or batch_size % 2:
             raise ValueError(f"batch_size must be an even number of at least 2, got {batch_size}")
+        if boundary_side is not None and policy.reframe:
+            raise ValueError("reframing moves a self-blend's seam: train with the boundary head without it")
         self.pools = pools
         self.half = batch_size // 2
         self.policy = policy
+        self.boundary_side = boundary_side
         self.seed = seed
         self.epoch = 0
         self.real_slots, self.real_p, self.fake_slots, self.fake_p = _slots(pools, mix)
@@ -224,20 +234,23 @@ class MixedBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return self.steps
 
-    def _draw(self, slot: tuple[str, str], rng: np.random.Generator) -> np.ndarray:
+    def _draw(self, slot: tuple[str, str], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """One crop of ``slot`` and its blend mask ``(S, S) float32`` where one is known: a self-blend's, or an
+        empty one for a real; None for every other fake."""
         source, kind = slot
         if kind in SYNTHETIC_FAKES:
             index = int(rng.choice(self.trusted[source]))
             real, mesh = self.pools.images[(source, REAL)][index], self.meshes[source][index]
             if kind == REGION_BLEND:
-                return self_blend(real, mesh, rng, REGION_CONFIG, str(rng.choice(list(BLEND_REGIONS))))
+                return self_blend_with_mask(real, mesh, rng, REGION_CONFIG, str(rng.choice(list(BLEND_REGIONS))))
             if kind == REENACTMENT_PROXY:
-                return reenactment.reenact(real, mesh, rng)
+                return reenactment.reenact(real, mesh, rng), None
             if kind == FACE_SWAP:
-                return self._swap(source, index, rng)
-            return self_blend(real, mesh, rng, DEFAULT_CONFIG)
+                return self._swap(source, index, rng), None
+            return self_blend_with_mask(real, mesh, rng, DEFAULT_CONFIG)
         pool = self.pools.images[slot]
-        return pool[int(rng.integers(len(pool)))]
+        crop = pool[int(rng.integers(len(pool)))]
+        return crop, (np.zeros(crop.shape[:2], np.float32) if kind == REAL else None)
 
     def _swap(self, source: str, target: int, rng: np.random.Generator) -> np.ndarray:
         """A face swap onto the real ``target`` from another trusted real of ``source`` of another group. Where the
@@ -257,19 +270,41 @@ class MixedBatches(keras.utils.PyDataset):
         self.swap_fallbacks += 1
         return self_blend(reals[target], meshes[target], rng, DEFAULT_CONFIG)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray | dict[str, np.ndarray]]:
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} out of range (0-{len(self) - 1})")
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        images = []
+        drawn = []
         for slots, probabilities in ((self.real_slots, self.real_p), (self.fake_slots, self.fake_p)):
             for slot, count in zip(slots, rng.multinomial(self.half, probabilities), strict=True):
-                images.extend(self._draw(slot, rng) for _ in range(count))
-        batch = np.stack(images)
+                drawn.extend(self._draw(slot, rng) for _ in range(count))
+        labels = np.concatenate([np.zeros(self.half, np.float32), np.ones(self.half, np.float32)])
+        if self.boundary_side is not None:
+            return self._with_boundaries(drawn, labels, rng)
+        batch = np.stack([crop for crop, _ in drawn])
         if self.policy is not NO_AUGMENTATION:
             batch = self.policy.apply_batch(batch, rng)
-        labels = np.concatenate([np.zeros(self.half, np.float32), np.ones(self.half, np.float32)])
         return batch.astype(np.float32), labels
+
+    def _with_boundaries(
+        self, drawn: list[tuple[np.ndarray, np.ndarray | None]], labels: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The batch with both outputs' targets (``blend_boundary.boundary_target``), each crop flipped together
+        with its map."""
+        side = int(self.boundary_side)
+        rest = dataclasses.replace(self.policy, flip=0.0)
+        crops, targets = [], []
+        for crop, mask in drawn:
+            seam = None if mask is None else blend_boundary.boundary_map(mask, side)
+            if self.policy.flip and rng.random() < self.policy.flip:
+                crop = horizontal_flip(crop)
+                seam = None if seam is None else np.ascontiguousarray(seam[:, ::-1])
+            crops.append(rest.apply(crop, rng) if rest != NO_AUGMENTATION else crop)
+            targets.append(blend_boundary.boundary_target(seam, side))
+        return np.stack(crops).astype(np.float32), {
+            blend_boundary.CLASSIFIER_OUTPUT: labels,
+            blend_boundary.BOUNDARY_OUTPUT: np.stack(targets),
+        }
 
     def on_epoch_end(self) -> None:
         if self.swap_fallbacks:

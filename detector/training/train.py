@@ -22,6 +22,7 @@ from detector.models import model_card
 from detector.training import (
     PRECISIONS,
     architectures,
+    blend_boundary,
     datasets,
     landmarks,
     mixed_batches,
@@ -99,6 +100,9 @@ class TrainingConfig:
     # A mixed run's batch recipe (``mixed_batches.MIXES``; None: "even" for a fresh run, and for a resumed one what
     # it started with). It weighs the sources of the selection loss too.
     mix: str | None = None
+    # Weight of the blend-boundary loss beside the crop's (``blend_boundary``; 0: no boundary head). A mixed run's
+    # choice for life (a resumed run keeps its own).
+    boundary_weight: float | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -124,6 +128,10 @@ class TrainingConfig:
             raise ValueError(f"mix must be one of {tuple(mixed_batches.MIXES)}, got {self.mix!r}")
         if self.mix is not None and self.fakes != "mixed":
             raise ValueError("a batch recipe (mix) is for a mixed run: use it with fakes='mixed'")
+        if self.boundary_weight is not None and not (self.boundary_weight >= 0 and np.isfinite(self.boundary_weight)):
+            raise ValueError(f"boundary_weight must be a number of at least 0, got {self.boundary_weight}")
+        if self.boundary_weight and self.fakes != "mixed":
+            raise ValueError("the blend-boundary head learns from a mixed run's self-blends: use it with fakes='mixed'")
         if self.patience < 1:
             raise ValueError(f"patience must be at least 1 epoch, got {self.patience}")
         if self.rate_patience < 1:
@@ -264,6 +272,7 @@ def _training_batches(
             Path(config.cache_folder),
             config.steps_per_epoch,
             mixed_batches.MIXES[config.mix or "even"],
+            boundary_side=config.resolution // blend_boundary.MAP_STRIDE if config.boundary_weight else None,
         )
     extra_set = _load_extra_reals(config)
     extra_images = None
@@ -379,7 +388,11 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         select_by=training_run.run_select_by(run, fresh, config.select_by),
     )
     if config.fakes == "mixed":
-        config = dataclasses.replace(config, mix=training_run.run_mix(run, fresh, config.mix))
+        config = dataclasses.replace(
+            config,
+            mix=training_run.run_mix(run, fresh, config.mix),
+            boundary_weight=training_run.run_boundary_weight(run, fresh, config.boundary_weight),
+        )
     if export_only:
         model = None
     elif not fresh:
@@ -397,11 +410,15 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
             model = architectures.build_classifier(config.architecture, config.input_size, config.resolution)
         if config.init_weights:
             architectures.load_initial_weights(model, Path(config.init_weights))
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
-            loss="binary_crossentropy",
-            metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
-        )
+        if config.boundary_weight:
+            model = blend_boundary.with_boundary_head(model, config.resolution)
+            blend_boundary.compile_with_boundary(model, config.learning_rate, config.boundary_weight)
+        else:
+            model.compile(
+                optimizer=keras.optimizers.Adam(config.learning_rate),
+                loss="binary_crossentropy",
+                metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
+            )
 
     scores = training_run.selection_scores(log_path, config.select_by)
     _, stopped = training_run.plateau_schedule(
@@ -417,11 +434,18 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         # The batches hold what they need (for SBI, copies of the reals): let the full array go.
         del train_images
         validation_batches = _validation_batches(config, validation_images, validation_set.labels)
+        with_head = blend_boundary.has_boundary_head(model)
+        if with_head:
+            validation_batches = blend_boundary.WithEmptyBoundaries(
+                validation_batches, config.resolution // blend_boundary.MAP_STRIDE
+            )
         monitor, higher_is_better, _ = training_run.SELECT_BY[config.select_by]
         best_so_far = min(scores) if scores else None
         if best_so_far is not None and higher_is_better:
             best_so_far = -best_so_far
         callbacks = [
+            # First: the callbacks below read the crop output's metrics under their one-output names.
+            *([blend_boundary.ClassifierMetricNames()] if with_head else []),
             keras.callbacks.CSVLogger(str(log_path), append=True),
             # Before the checkpoints, so that last.keras holds the rate the next epoch will use.
             training_run.PlateauSchedule(
@@ -448,7 +472,8 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         )
 
     shipped_best = config.export_checkpoint == "best" and best_path.is_file()
-    shipped = keras.saving.load_model(best_path if shipped_best else last_path)
+    # What ships is the classifier alone: a boundary head, if the run trained one, is cut off.
+    shipped = blend_boundary.classifier_only(keras.saving.load_model(best_path if shipped_best else last_path))
     extra_set = _load_extra_reals(config)
     train_count = len(train_set) + (len(extra_set) if extra_set is not None else 0)
     if config.fakes == "mixed":

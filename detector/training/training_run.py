@@ -185,6 +185,25 @@ def run_mix(run: Path, fresh: bool, requested: str | None = None) -> str:
     return _run_choice(run, fresh, MIX_FILE, "mix", requested, "even", "--mix")
 
 
+BOUNDARY_FILE = "boundary.json"
+
+
+def run_boundary_weight(run: Path, fresh: bool, requested: float | None = None) -> float:
+    """The weight of a mixed run's blend-boundary loss (``detector.training.blend_boundary``; None: 0, no boundary
+    head), kept for the run's life: its checkpoints hold the head or not. Runs from before the choice existed had
+    none."""
+    chosen = _run_choice(
+        run,
+        fresh,
+        BOUNDARY_FILE,
+        "boundary_weight",
+        None if requested is None else repr(float(requested)),
+        "0.0",
+        "--boundary-weight",
+    )
+    return float(chosen)
+
+
 def run_policy(run: Path, fresh: bool, requested: AugmentationPolicy | None = None) -> AugmentationPolicy:
     """The augmentation a run trains with: for a fresh run ``requested`` (None: today's default), written into the
     run folder; on resume or export the policy the run started with, so its card describes what the model saw.

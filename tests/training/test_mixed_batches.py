@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from test_self_blend import drawn_face, drawn_landmarks
 
-from detector.training import landmarks, mixed_batches
+from detector.training import blend_boundary, landmarks, mixed_batches
 from detector.training.augment import NO_AUGMENTATION
 from detector.training.sources import FFPP_METHODS, Pools
 from detector.training.train import TrainingConfig
@@ -128,7 +130,7 @@ def test_a_split_mix_makes_its_other_kind_in_place_of_half_the_whole_face_self_b
     def noted_blend(image, mesh, rng, config, region=None):
         calls.append("region_blend" if region is not None else "self_blend")
         assert region is None or region in mixed_batches.BLEND_REGIONS
-        return np.zeros_like(image)
+        return np.zeros_like(image), np.zeros(image.shape[:2], np.float32)
 
     def noted_reenactment(image, mesh, rng):
         calls.append("reenactment_proxy")
@@ -139,7 +141,7 @@ def test_a_split_mix_makes_its_other_kind_in_place_of_half_the_whole_face_self_b
         assert blend in mixed_batches.face_swap.BLENDS
         return np.zeros_like(target)
 
-    monkeypatch.setattr(mixed_batches, "self_blend", noted_blend)
+    monkeypatch.setattr(mixed_batches, "self_blend_with_mask", noted_blend)
     monkeypatch.setattr(mixed_batches.reenactment, "reenact", noted_reenactment)
     monkeypatch.setattr(mixed_batches.face_swap, "swap_faces", noted_swap)
     mix = mixed_batches.MIXES[name]
@@ -238,6 +240,49 @@ def test_a_batch_is_the_same_whatever_order_it_is_asked_for_and_changes_with_the
     np.testing.assert_array_equal(batches[2][0], first)
     batches.on_epoch_end()
     assert not np.array_equal(batches[2][0], first)
+
+
+def _with_boundaries(policy, seed: int = 3):
+    batches = mixed_batches.MixedBatches(
+        make_pools(), 64, policy, seed=seed, steps=4, mix=mixed_batches.MIXES["dfdc_first"], boundary_side=8
+    )
+    return [batches[index] for index in range(len(batches))]
+
+
+def test_boundary_targets_are_empty_for_reals_the_seam_for_self_blends_and_unknown_for_other_fakes(drawn_meshes):
+    seen_seams = 0
+    for images, targets in _with_boundaries(NO_AUGMENTATION):
+        labels, boundary = targets[blend_boundary.CLASSIFIER_OUTPUT], targets[blend_boundary.BOUNDARY_OUTPUT]
+        assert images.shape == (64, SIDE, SIDE, 3) and boundary.shape == (64, 8, 8, 2)
+        np.testing.assert_array_equal(labels, np.repeat([0.0, 1.0], 32))
+        seams, weights = boundary[..., 0], boundary[..., 1].mean(axis=(1, 2))
+        # Every real: a known, empty map.
+        assert (weights[:32] == 1).all() and not seams[:32].any()
+        fakes, fake_seams, fake_weights = images[32:].reshape(32, -1), seams[32:], weights[32:]
+        flat = fakes.min(axis=1) == fakes.max(axis=1)
+        # The pools' own fakes (flat images here) have no known mask; every self-blend has one, with a seam.
+        assert (fake_weights[flat] == 0).all() and not fake_seams[flat].any()
+        assert (fake_weights[~flat] == 1).all() and (fake_seams[~flat].max(axis=(1, 2)) > 0.5).all()
+        seen_seams += int((~flat).sum())
+    assert seen_seams > 0
+
+
+def test_a_flipped_crop_takes_its_seam_map_with_it(drawn_meshes):
+    flip_only = dataclasses.replace(NO_AUGMENTATION, flip=1.0)
+    for (plain, plain_targets), (flipped, flipped_targets) in zip(
+        _with_boundaries(NO_AUGMENTATION), _with_boundaries(flip_only), strict=True
+    ):
+        np.testing.assert_array_equal(flipped, plain[:, :, ::-1])
+        np.testing.assert_array_equal(
+            flipped_targets[blend_boundary.BOUNDARY_OUTPUT], plain_targets[blend_boundary.BOUNDARY_OUTPUT][:, :, ::-1]
+        )
+
+
+def test_reframing_is_refused_beside_boundary_targets(drawn_meshes):
+    with pytest.raises(ValueError, match="reframing"):
+        mixed_batches.MixedBatches(
+            make_pools(), 16, dataclasses.replace(NO_AUGMENTATION, reframe=0.5), seed=0, boundary_side=8
+        )
 
 
 def test_odd_batches_and_pools_without_a_trusted_mesh_are_refused(monkeypatch):

@@ -13,7 +13,7 @@ from detector.analysis.scoring import FaceScorer
 from detector.cli import main as cli
 from detector.models import calibration, model_card
 from detector.shipping import calibrate, export, ship
-from detector.training import architectures, datasets, train, training_run
+from detector.training import architectures, blend_boundary, datasets, train, training_run
 
 
 def _short_run(tmp_path, name: str, **settings) -> train.TrainingConfig:
@@ -135,6 +135,46 @@ def test_a_mixed_run_selecting_on_utkface_too_trains_and_ships(tmp_path):
     assert "a tenth of the UTKFace photos kept out of training" in card.training["selected_on"]
     log = (tmp_path / "runs" / "mixed" / "log.csv").read_text().splitlines()
     assert len(log) == 2 and "val_auc" in log[0]
+
+
+@requires_shared
+def test_a_mixed_run_with_the_boundary_head_trains_it_ships_without_it_and_keeps_its_weight(tmp_path):
+    config = dataclasses.replace(
+        _short_run(tmp_path, "seams", limit=6, fakes="mixed", mix="dfdc_first", select_on="mixed"),
+        input_size=64,
+        steps_per_epoch=2,
+        select_by="auc",
+        boundary_weight=0.5,
+    )
+    export.train_and_export(config)
+    run = tmp_path / "runs" / "seams"
+    assert blend_boundary.has_boundary_head(keras.saving.load_model(run / "last.keras"))
+    log = (run / "log.csv").read_text().splitlines()
+    assert len(log) == 2 and {"val_auc", "auc", "blend_boundary_loss"} <= set(log[0].split(","))
+    shipped = keras.saving.load_model(tmp_path / "models" / "seams.keras")
+    assert not blend_boundary.has_boundary_head(shipped) and shipped.output_shape == (None, 1)
+    card = model_card.read_card("seams", tmp_path / "models")
+    assert card.training["blend_boundary"]["weight"] == 0.5
+    assert "where each self-blend was blended" in card.description
+    # A resumed run keeps its head: another weight is refused, none asked for keeps 0.5.
+    with pytest.raises(ValueError, match=r"--boundary-weight 0\.5"):
+        train.train(dataclasses.replace(config, boundary_weight=1.0, epochs=2), resume=True)
+    resumed = train.train(dataclasses.replace(config, boundary_weight=None, epochs=2), resume=True)
+    assert resumed.config.boundary_weight == 0.5 and resumed.epochs_run == 2
+    assert not blend_boundary.has_boundary_head(resumed.model)
+
+
+def test_the_boundary_head_is_for_mixed_runs_and_its_weight_not_negative():
+    with pytest.raises(ValueError, match="mixed"):
+        train.TrainingConfig(name="x", boundary_weight=1.0)
+    with pytest.raises(ValueError, match="at least 0"):
+        train.TrainingConfig(name="x", fakes="mixed", boundary_weight=-1.0)
+
+
+def test_the_command_line_refuses_a_negative_boundary_weight(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--name", "x", "--fakes", "mixed", "--boundary-weight", "-1"])
+    assert "at least 0" in capsys.readouterr().err
 
 
 @requires_shared
