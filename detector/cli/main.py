@@ -1,8 +1,9 @@
 """The command line's parser and entry point: ``python -m detector COMMAND ...``.
 
 The reviewer's command, ``scan``, is in ``user``; the operator's ``scan-archive`` (thousands of files, on Ray) in
-``archive``; the developer's (``train``, ``evaluate``, ``score-crops``, ``calibrate``, ``quantize``, ``combine``,
-``ensembles``, ``lite``) in ``developer``, and the generalisation benchmark (``benchmark``) in ``benchmark``.
+``archive``; the developer's ``train`` in ``training`` and the others (``evaluate``, ``score-crops``, ``calibrate``,
+``quantize``, ``combine``, ``ensembles``, ``lite``) in ``developer``; the generalisation benchmark (``benchmark``) in
+``benchmark``.
 
 Exit status: 0 when every input was judged (an "inconclusive" verdict included), 1 when an input could not be read
 (with a one-line reason on stderr), 2 for bad arguments.
@@ -15,7 +16,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from detector.cli import archive, benchmark, common, developer, user
+from detector.cli import archive, benchmark, common, developer, training, user
 from detector.errors import DetectorError
 
 
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     user.add_parsers(subparsers)
     archive.add_parsers(subparsers)
+    training.add_parsers(subparsers)
     developer.add_parsers(subparsers)
     benchmark.add_parsers(subparsers)
     return parser

@@ -88,10 +88,10 @@ def test_a_caller_can_keep_mallocs_tensor_memory(monkeypatch):
     assert os.environ[common.REUSE_TENSOR_MEMORY] == "false"
 
 
-@pytest.mark.parametrize(("reuse", "counted"), [(True, True), (False, False)])
-def test_reused_tensor_memory_is_the_allocator_tensorflow_counts(reuse, counted):
-    # Only TensorFlow's own allocator keeps statistics; malloc's has none. A fresh process: TensorFlow makes its
-    # allocator once.
+def _memory_statistics_line(reuse: bool, allocator_setting: str | None = None) -> str:
+    """What a fresh process prints of TensorFlow's CPU memory statistics: ``peak N`` or ``no statistics``; with
+    ``reuse`` it calls ``common.reuse_tensor_memory`` first, and ``allocator_setting`` is the environment's own
+    value of the setting (None: unset). A fresh process: TensorFlow makes its allocator once."""
     program = (
         "from detector.cli import common\n"
         + ("common.reuse_tensor_memory()\n" if reuse else "")
@@ -103,14 +103,23 @@ def test_reused_tensor_memory_is_the_allocator_tensorflow_counts(reuse, counted)
         "    print('no statistics')\n"
     )
     environment = {key: value for key, value in os.environ.items() if key != common.REUSE_TENSOR_MEMORY}
+    if allocator_setting is not None:
+        environment[common.REUSE_TENSOR_MEMORY] = allocator_setting
     completed = subprocess.run(
         [sys.executable, "-c", program], cwd=PROJECT, capture_output=True, text=True, env=environment, check=True
     )
-    last_line = completed.stdout.strip().splitlines()[-1]
-    if counted:
-        assert last_line.startswith("peak ") and int(last_line.split()[1]) >= 256 * 256 * 4
-    else:
-        assert last_line == "no statistics"
+    return completed.stdout.strip().splitlines()[-1]
+
+
+def test_reused_tensor_memory_is_the_allocator_tensorflow_counts():
+    # Only TensorFlow's own allocator keeps statistics; malloc's has none. Some builds keep statistics whatever the
+    # setting (seen: TensorFlow 2.21 on a machine with CUDA's libraries, statistics with the setting "false"); there
+    # the statistics cannot tell the two allocators apart, and this test says so instead of passing.
+    if _memory_statistics_line(reuse=False, allocator_setting="false") != "no statistics":
+        pytest.skip("this TensorFlow keeps CPU memory statistics whatever the allocator: they cannot tell them apart")
+    counted = _memory_statistics_line(reuse=True)
+    assert counted.startswith("peak ") and int(counted.split()[1]) >= 256 * 256 * 4
+    assert _memory_statistics_line(reuse=False) == "no statistics"
 
 
 def test_unreadable_input_from_a_real_process_exits_non_zero_without_a_traceback(tiny, tmp_path):
