@@ -125,6 +125,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "crop's loss (default: 0, none, for a new run; a resumed run keeps its own)",
     )
     parser.add_argument(
+        "--ffpp-seams",
+        action="store_true",
+        default=None,
+        help="with --boundary-weight: FF++'s training fakes teach the seam output too, with the difference to the "
+        "real crop of the same frame, found by alignment (a resumed run keeps its own)",
+    )
+    parser.add_argument(
         "--augment",
         type=common.augmentation_policy,
         help="change the share of crops an augmentation is applied to, e.g. h264=0 or jpeg=0.5,blur=0 (names: "
@@ -178,6 +185,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         export_checkpoint=arguments.export_checkpoint,
         mix=arguments.mix.replace("-", "_") if arguments.mix else None,
         boundary_weight=arguments.boundary_weight,
+        ffpp_seams=arguments.ffpp_seams,
     )
     from detector.shipping import export
 

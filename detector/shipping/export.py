@@ -20,6 +20,7 @@ from detector.training import (
     blend_boundary,
     datasets,
     face_swap,
+    ffpp_pairs,
     landmarks,
     mixed_batches,
     reenactment,
@@ -176,6 +177,11 @@ def export(
                 "target": "4 m (1 - m) of the self-blend's mask m scaled to a peak of 1, the most of each cell; "
                 "empty for reals; no loss for fakes whose mask is unknown",
                 "shipped": "no: a training-only output, cut off before export",
+                "ffpp_seams": "FF++'s training fakes too: the mask of what each changed, from the difference to the "
+                "real crop of its group that aligns to it (affine ECC) with an edge difference of at most "
+                f"{ffpp_pairs.MAX_EDGE_DIFFERENCE:g} (0-255); fakes without such a pair add no boundary loss"
+                if config.ffpp_seams
+                else "no",
             }
         training["ffpp_reframe"] = {
             "top_left_side": list(sources.FFPP_REFRAME),

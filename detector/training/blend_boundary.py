@@ -31,7 +31,8 @@ def boundary_map(mask: np.ndarray, side: int) -> np.ndarray:
     The mask is scaled to a peak of 1 (a self-blend's mask includes its blend ratio, so a flat inside may be 0.5),
     then ``4 m (1 - m)`` marks where it changes: 0 where it is flat, 1 halfway up the seam. Each cell of the map
     takes the most of its pixels (a seam a few pixels wide would fade to nothing in an average). ``S`` must be a
-    multiple of ``side``; an empty mask gives an empty map.
+    multiple of ``side``; an empty mask gives an empty map. The mask must be soft (a self-blend's is blurred, an FF++
+    change mask too): a hard 0/1 mask is flat everywhere and draws no seam.
     """
     if mask.ndim != 2 or mask.shape[0] != mask.shape[1]:
         raise ValueError(f"mask must be a square (S, S) array, got shape {mask.shape}")

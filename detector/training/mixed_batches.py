@@ -184,8 +184,9 @@ class MixedBatches(keras.utils.PyDataset):
 
     With ``boundary_side`` (a model with the blend-boundary head, ``blend_boundary``), the labels are a dict of
     both outputs' targets: the crop labels and ``(B, side, side, 2)`` seam maps with their weights, known for the
-    reals (empty) and the self-blends (their mask's seam), unknown (weight 0) for every other fake. The horizontal
-    flip then moves crop and map together; reframing, which would move the seam, is refused.
+    reals (empty), the self-blends (their mask's seam) and the pool fakes ``known_masks`` gives a mask for
+    (``(N, S, S)`` per pool, NaN where unknown: ``ffpp_pairs.pair_masks``), unknown (weight 0) for every other
+    fake. The horizontal flip then moves crop and map together; reframing, which would move the seam, is refused.
     """
 
     def __init__(
@@ -198,6 +199,7 @@ class MixedBatches(keras.utils.PyDataset):
         steps: int | None = None,
         mix: Mix = MIXES["even"],
         boundary_side: int | None = None,
+        known_masks: dict[tuple[str, str], np.ndarray] | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 2 or batch_size % 2:
@@ -208,6 +210,7 @@ class MixedBatches(keras.utils.PyDataset):
         self.half = batch_size // 2
         self.policy = policy
         self.boundary_side = boundary_side
+        self.known_masks = known_masks or {}
         self.seed = seed
         self.epoch = 0
         self.real_slots, self.real_p, self.fake_slots, self.fake_p = _slots(pools, mix)
@@ -235,8 +238,8 @@ class MixedBatches(keras.utils.PyDataset):
         return self.steps
 
     def _draw(self, slot: tuple[str, str], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-        """One crop of ``slot`` and its blend mask ``(S, S) float32`` where one is known: a self-blend's, or an
-        empty one for a real; None for every other fake."""
+        """One crop of ``slot`` and its blend mask ``(S, S) float32`` where one is known: a self-blend's, a pool
+        fake's from ``known_masks``, or an empty one for a real; None for every other fake."""
         source, kind = slot
         if kind in SYNTHETIC_FAKES:
             index = int(rng.choice(self.trusted[source]))
@@ -249,8 +252,12 @@ class MixedBatches(keras.utils.PyDataset):
                 return self._swap(source, index, rng), None
             return self_blend_with_mask(real, mesh, rng, DEFAULT_CONFIG)
         pool = self.pools.images[slot]
-        crop = pool[int(rng.integers(len(pool)))]
-        return crop, (np.zeros(crop.shape[:2], np.float32) if kind == REAL else None)
+        index = int(rng.integers(len(pool)))
+        crop = pool[index]
+        if kind == REAL:
+            return crop, np.zeros(crop.shape[:2], np.float32)
+        mask = self.known_masks[slot][index] if slot in self.known_masks else None
+        return crop, (mask.astype(np.float32) if mask is not None and np.isfinite(mask).all() else None)
 
     def _swap(self, source: str, target: int, rng: np.random.Generator) -> np.ndarray:
         """A face swap onto the real ``target`` from another trusted real of ``source`` of another group. Where the

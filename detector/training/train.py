@@ -24,6 +24,7 @@ from detector.training import (
     architectures,
     blend_boundary,
     datasets,
+    ffpp_pairs,
     landmarks,
     mixed_batches,
     self_blend_batches,
@@ -103,6 +104,9 @@ class TrainingConfig:
     # Weight of the blend-boundary loss beside the crop's (``blend_boundary``; 0: no boundary head). A mixed run's
     # choice for life (a resumed run keeps its own).
     boundary_weight: float | None = None
+    # Whether FF++'s training fakes teach the boundary head too, with the masks of their aligned real pairs
+    # (``ffpp_pairs``; needs a boundary weight). A mixed run's choice for life (None: as the run started, or no).
+    ffpp_seams: bool | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -132,6 +136,8 @@ class TrainingConfig:
             raise ValueError(f"boundary_weight must be a number of at least 0, got {self.boundary_weight}")
         if self.boundary_weight and self.fakes != "mixed":
             raise ValueError("the blend-boundary head learns from a mixed run's self-blends: use it with fakes='mixed'")
+        if self.ffpp_seams and self.boundary_weight == 0:
+            raise ValueError("FF++ seams teach the blend-boundary head: give it a boundary weight")
         if self.patience < 1:
             raise ValueError(f"patience must be at least 1 epoch, got {self.patience}")
         if self.rate_patience < 1:
@@ -273,6 +279,7 @@ def _training_batches(
             config.steps_per_epoch,
             mixed_batches.MIXES[config.mix or "even"],
             boundary_side=config.resolution // blend_boundary.MAP_STRIDE if config.boundary_weight else None,
+            known_masks=_ffpp_masks(pools, Path(config.cache_folder)) if config.ffpp_seams else None,
         )
     extra_set = _load_extra_reals(config)
     extra_images = None
@@ -300,6 +307,19 @@ def _training_batches(
         ),
         config,
     )
+
+
+def _ffpp_masks(pools: sources.Pools, cache: Path) -> dict[tuple[str, str], np.ndarray]:
+    """Each FF++ method pool's change masks from its fakes' aligned real pairs (``ffpp_pairs.pair_masks``)."""
+    reals = pools.images[("ffpp", sources.REAL)]
+    real_groups = pools.groups[("ffpp", sources.REAL)]
+    return {
+        ("ffpp", method): ffpp_pairs.pair_masks(
+            pools.images[("ffpp", method)], pools.groups[("ffpp", method)], reals, real_groups, cache
+        )
+        for method in sources.FFPP_METHODS
+        if ("ffpp", method) in pools.images
+    }
 
 
 def _in_steps(batches: keras.utils.PyDataset, config: TrainingConfig) -> keras.utils.PyDataset:
@@ -392,7 +412,10 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
             config,
             mix=training_run.run_mix(run, fresh, config.mix),
             boundary_weight=training_run.run_boundary_weight(run, fresh, config.boundary_weight),
+            ffpp_seams=training_run.run_ffpp_seams(run, fresh, config.ffpp_seams),
         )
+        if config.ffpp_seams and not config.boundary_weight:
+            raise ValueError("FF++ seams teach the blend-boundary head: give it a boundary weight")
     if export_only:
         model = None
     elif not fresh:

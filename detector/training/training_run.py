@@ -204,6 +204,19 @@ def run_boundary_weight(run: Path, fresh: bool, requested: float | None = None) 
     return float(chosen)
 
 
+FFPP_SEAMS_FILE = "ffpp_seams.json"
+
+
+def run_ffpp_seams(run: Path, fresh: bool, requested: bool | None = None) -> bool:
+    """Whether a mixed run's FF++ fakes teach its boundary head with their pairs' masks (``ffpp_pairs``; None:
+    no), kept for the run's life. Runs from before the choice existed did not."""
+    words = {True: "yes", False: "no"}
+    chosen = _run_choice(
+        run, fresh, FFPP_SEAMS_FILE, "ffpp_seams", None if requested is None else words[requested], "no", "--ffpp-seams"
+    )
+    return chosen == "yes"
+
+
 def run_policy(run: Path, fresh: bool, requested: AugmentationPolicy | None = None) -> AugmentationPolicy:
     """The augmentation a run trains with: for a fresh run ``requested`` (None: today's default), written into the
     run folder; on resume or export the policy the run started with, so its card describes what the model saw.

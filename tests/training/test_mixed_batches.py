@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 from test_self_blend import drawn_face, drawn_landmarks
@@ -276,6 +277,45 @@ def test_a_flipped_crop_takes_its_seam_map_with_it(drawn_meshes):
         np.testing.assert_array_equal(
             flipped_targets[blend_boundary.BOUNDARY_OUTPUT], plain_targets[blend_boundary.BOUNDARY_OUTPUT][:, :, ::-1]
         )
+
+
+def test_pool_fakes_with_a_known_mask_teach_its_seam_and_the_others_none(drawn_meshes):
+    pools = make_pools()
+    ffpp = [("ffpp", method) for method in FFPP_METHODS]
+    # Each FF++ method pool: a first crop of value 20 + i, with a mask (a square in the middle), and a second of
+    # value 120 + i, without one.
+    images = dict(pools.images)
+    for index, key in enumerate(ffpp):
+        images[key] = np.concatenate([_pool(20 + index, 1), _pool(120 + index, 1)])
+    pools = Pools(images, pools.groups)
+    square = np.zeros((SIDE, SIDE), np.float32)
+    square[16:48, 16:48] = 1
+    known = np.full((2, SIDE, SIDE), np.nan, np.float16)
+    known[0] = cv2.GaussianBlur(square, (0, 0), 2.0)
+    only_ffpp = mixed_batches.Mix(
+        shares={"ffpp": 1.0}, fake_kinds={"ffpp": {method: 0.25 for method in FFPP_METHODS}}, words="ffpp"
+    )
+    batches = mixed_batches.MixedBatches(
+        pools,
+        64,
+        NO_AUGMENTATION,
+        seed=5,
+        steps=3,
+        mix=only_ffpp,
+        boundary_side=8,
+        known_masks=dict.fromkeys(ffpp, known),
+    )
+    seam = blend_boundary.boundary_map(known[0].astype(np.float32), 8)
+    assert seam.max() > 0.9
+    seen = {True: 0, False: 0}
+    for index in range(len(batches)):
+        crops, targets = batches[index]
+        for crop, target in zip(crops[32:], targets[blend_boundary.BOUNDARY_OUTPUT][32:], strict=True):
+            with_mask = crop[0, 0, 0] < 100
+            seen[bool(with_mask)] += 1
+            np.testing.assert_array_equal(target[..., 1], float(with_mask))
+            np.testing.assert_array_equal(target[..., 0], seam if with_mask else 0.0)
+    assert seen[True] > 0 and seen[False] > 0
 
 
 def test_reframing_is_refused_beside_boundary_targets(drawn_meshes):

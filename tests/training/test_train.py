@@ -138,13 +138,14 @@ def test_a_mixed_run_selecting_on_utkface_too_trains_and_ships(tmp_path):
 
 
 @requires_shared
-def test_a_mixed_run_with_the_boundary_head_trains_it_ships_without_it_and_keeps_its_weight(tmp_path):
+def test_a_mixed_run_with_the_boundary_head_trains_it_ships_without_it_and_keeps_its_settings(tmp_path):
     config = dataclasses.replace(
         _short_run(tmp_path, "seams", limit=6, fakes="mixed", mix="dfdc_first", select_on="mixed"),
         input_size=64,
         steps_per_epoch=2,
         select_by="auc",
         boundary_weight=0.5,
+        ffpp_seams=True,
     )
     export.train_and_export(config)
     run = tmp_path / "runs" / "seams"
@@ -155,13 +156,17 @@ def test_a_mixed_run_with_the_boundary_head_trains_it_ships_without_it_and_keeps
     assert not blend_boundary.has_boundary_head(shipped) and shipped.output_shape == (None, 1)
     card = model_card.read_card("seams", tmp_path / "models")
     assert card.training["blend_boundary"]["weight"] == 0.5
+    assert card.training["blend_boundary"]["ffpp_seams"].startswith("FF++'s training fakes too")
     assert "where each self-blend was blended" in card.description
     # A resumed run keeps its head: another weight is refused, none asked for keeps 0.5.
     with pytest.raises(ValueError, match=r"--boundary-weight 0\.5"):
         train.train(dataclasses.replace(config, boundary_weight=1.0, epochs=2), resume=True)
     resumed = train.train(dataclasses.replace(config, boundary_weight=None, epochs=2), resume=True)
-    assert resumed.config.boundary_weight == 0.5 and resumed.epochs_run == 2
+    assert resumed.config.boundary_weight == 0.5 and resumed.config.ffpp_seams and resumed.epochs_run == 2
     assert not blend_boundary.has_boundary_head(resumed.model)
+    # A fresh run asked for FF++ seams without a boundary head is refused before it trains.
+    with pytest.raises(ValueError, match="boundary weight"):
+        train.train(dataclasses.replace(config, name="no_head", boundary_weight=None))
 
 
 def test_the_boundary_head_is_for_mixed_runs_and_its_weight_not_negative():
@@ -169,6 +174,8 @@ def test_the_boundary_head_is_for_mixed_runs_and_its_weight_not_negative():
         train.TrainingConfig(name="x", boundary_weight=1.0)
     with pytest.raises(ValueError, match="at least 0"):
         train.TrainingConfig(name="x", fakes="mixed", boundary_weight=-1.0)
+    with pytest.raises(ValueError, match="boundary weight"):
+        train.TrainingConfig(name="x", fakes="mixed", ffpp_seams=True, boundary_weight=0.0)
 
 
 def test_the_command_line_refuses_a_negative_boundary_weight(capsys):
