@@ -28,6 +28,7 @@ from detector.training import (
     self_blend_batches,
     sources,
     train,
+    training_config,
     training_run,
 )
 from detector.training.augment import AugmentationPolicy
@@ -132,7 +133,7 @@ def export(
     if config.fakes == "mixed":
         data = "; ".join(sources.SOURCE_WORDS[source] for source in sources.SOURCES)
     if config.extra_reals:
-        data += f"; ../shared/data/{config.extra_reals} ({train.EXTRA_REALS_WORDS[config.extra_reals]})"
+        data += f"; ../shared/data/{config.extra_reals} ({training_config.EXTRA_REALS_WORDS[config.extra_reals]})"
     selection = training_run.selection_words(config.select_on, config.select_by)
     training = {
         "data": data,

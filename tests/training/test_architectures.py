@@ -50,9 +50,9 @@ def test_the_command_line_offers_every_architecture():
 
 
 def test_the_command_line_offers_every_precision():
-    from detector.training import train
+    from detector.training import PRECISIONS
 
-    assert _train_choices("precision") == train.PRECISIONS
+    assert _train_choices("precision") == PRECISIONS
 
 
 def test_unknown_architecture():

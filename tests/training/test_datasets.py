@@ -4,7 +4,7 @@ import pytest
 from conftest import requires_shared
 
 from detector.errors import DatasetError
-from detector.training import datasets, train
+from detector.training import datasets, run_batches, train
 
 
 def write_crops(folder, count=6):
@@ -113,7 +113,7 @@ def test_a_quarter_of_utkface_is_held_out_and_never_trained_on():
     assert 0.2 < len(held_out) / len(photos) < 0.3
     assert datasets.split_utkface(photos)[1].files == held_out.files  # stable between runs
     config = train.TrainingConfig(name="x", extra_reals="utkface")
-    assert set(train._load_extra_reals(config).files) == set(train_part.files)
+    assert set(run_batches.load_extra_reals(config).files) == set(train_part.files)
 
 
 def test_the_utkface_selection_tenth_comes_from_the_training_photos_and_never_from_the_held_out_quarter():

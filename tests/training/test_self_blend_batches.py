@@ -13,7 +13,7 @@ from test_self_blend import drawn_face, drawn_landmarks
 
 from detector.cli import main as cli
 from detector.shipping import export
-from detector.training import train
+from detector.training import run_batches, train
 from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy
 from detector.training.self_blend_batches import SelfBlendBatches
 
@@ -200,12 +200,15 @@ def test_training_batches_follow_the_configuration(tmp_path) -> None:
 
     def batches(**options: object):
         config = train.TrainingConfig(name="x", batch_size=4, cache_folder=str(tmp_path), **options)
-        return train._training_batches(config, images, labels, initial_epoch=0, policy=train.AugmentationPolicy())
+        return run_batches.training_batches(config, images, labels, initial_epoch=0, policy=AugmentationPolicy())
 
     default = batches()
-    assert isinstance(default, train.CropBatches) and len(default.images) == 8
+    assert isinstance(default, run_batches.CropBatches) and len(default.images) == 8
     with_utkface = batches(extra_reals="utkface", limit=3)
-    assert isinstance(with_utkface, train.CropBatches) and with_utkface.labels.tolist() == [0] * 6 + [1] * 2 + [0] * 3
+    assert (
+        isinstance(with_utkface, run_batches.CropBatches)
+        and with_utkface.labels.tolist() == [0] * 6 + [1] * 2 + [0] * 3
+    )
     sbi = batches(fakes="sbi", extra_reals="utkface", limit=3)
     assert isinstance(sbi, SelfBlendBatches) and len(sbi.reals) == 9 and sbi.dfdc_fakes is None
     assert sbi.valid.sum() >= 8
@@ -232,7 +235,7 @@ def test_the_card_records_the_fakes_and_extra_reals(tmp_path) -> None:
     config = train.TrainingConfig(
         name="sbi", models_folder=str(tmp_path), command="test", fakes="both", extra_reals="utkface"
     )
-    export.export(model, config, validation, images, epochs_run=0, train_count=0, policy=train.AugmentationPolicy())
+    export.export(model, config, validation, images, epochs_run=0, train_count=0, policy=AugmentationPolicy())
     card = model_card.read_card("sbi", tmp_path)
     assert card.training["fakes"] == "both" and card.training["extra_reals"] == "utkface"
     assert card.training["self_blend"]["blend_ratios"] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
@@ -256,10 +259,10 @@ def test_validation_batches_follow_the_selection(tmp_path) -> None:
 
     def batches(select_on: str):
         config = train.TrainingConfig(name="x", cache_folder=str(tmp_path), select_on=select_on)
-        return train._validation_batches(config, images, labels)
+        return run_batches.validation_batches(config, images, labels)
 
     dfdc = batches("dfdc")
-    assert isinstance(dfdc, train.CropBatches) and dfdc.labels.tolist() == labels.tolist()
+    assert isinstance(dfdc, run_batches.CropBatches) and dfdc.labels.tolist() == labels.tolist()
     blends = batches("self_blends")
     # The six reals and a self-blend of each, no DFDC fake: the labels used are the reals' only.
     assert isinstance(blends, SelfBlendBatches) and blends.fixed and len(blends.reals) == 6

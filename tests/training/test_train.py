@@ -13,7 +13,8 @@ from detector.analysis.scoring import FaceScorer
 from detector.cli import main as cli
 from detector.models import calibration, model_card
 from detector.shipping import calibrate, export, ship
-from detector.training import architectures, blend_boundary, datasets, train, training_run
+from detector.training import architectures, blend_boundary, datasets, run_batches, train, training_run
+from detector.training.augment import AugmentationPolicy
 
 
 def _short_run(tmp_path, name: str, **settings) -> train.TrainingConfig:
@@ -53,7 +54,7 @@ def test_a_short_run_writes_a_usable_model_and_card(tmp_path):
     assert FaceScorer("smoke", tmp_path / "models").score(
         __import__("numpy").zeros((1, 224, 224, 3), "uint8")
     ).shape == (1,)
-    assert card.training["augmentation"] == train.AugmentationPolicy().describe()
+    assert card.training["augmentation"] == AugmentationPolicy().describe()
     # Resuming a finished run trains nothing more and exports again, with the augmentation the run recorded.
     policy_file = tmp_path / "runs" / "smoke" / training_run.POLICY_FILE
     policy_file.write_text(json.dumps({**json.loads(policy_file.read_text()), "h264": 0.0}))
@@ -215,7 +216,7 @@ class _Positions(keras.utils.PyDataset):
 
 
 def test_epochs_of_steps_stay_whole_and_start_a_new_pass_only_between_epochs():
-    epochs = train.StepEpochs(_Positions(), steps=3)
+    epochs = run_batches.StepEpochs(_Positions(), steps=3)
     read = []
     for _ in range(4):
         # fit reads an epoch's batches in a shuffled order.
@@ -235,7 +236,7 @@ def test_export_fits_calibration_and_thresholds_on_one_half_and_reports_the_othe
     images = datasets.decode_images(validation.root, validation.files, 224)
     model = architectures.build_classifier("compact", input_size=224, resolution=32)
     config = train.TrainingConfig(name="exported", models_folder=str(tmp_path), command="test")
-    export.export(model, config, validation, images, epochs_run=0, train_count=0, policy=train.NO_AUGMENTATION)
+    export.export(model, config, validation, images, epochs_run=0, train_count=0, policy=run_batches.NO_AUGMENTATION)
     card = model_card.read_card("exported", tmp_path)
     assert card.training["augmentation"] == "none"
     in_half = [calibrate.in_calibration_half(group) for group in validation.groups]
@@ -294,7 +295,7 @@ def test_the_command_line_passes_the_augmentation_asked_for(monkeypatch, capsys)
     )
     assert cli.main(["train", "--name", "x", "--augment", "h264=0"]) == 0
     assert cli.main(["train", "--name", "x"]) == 0
-    assert captured[0].augmentation == train.AugmentationPolicy(h264=0.0)
+    assert captured[0].augmentation == AugmentationPolicy(h264=0.0)
     assert captured[1].augmentation is None
     with pytest.raises(SystemExit):
         cli.main(["train", "--name", "x", "--augment", "sharpen=1"])
