@@ -7,7 +7,8 @@ the region was made (Face X-ray, Li et al., CVPR 2020). The self-blends this pro
 run may also ask the network for the seam: a map at an eighth of the working size, one value per cell, 1 on the
 seam and 0 elsewhere (all 0 for a real crop).
 
-The map comes from a 1x1 convolution on the backbone's feature map of that size (``with_boundary_head``). It is
+The map comes from a small head on the backbone's feature map of that size (``with_boundary_head``: a 3x3
+convolution with a ReLU, then a 1x1 convolution with a sigmoid). It is
 trained beside the crop's own cross-entropy (``boundary_loss``; a target carries a weight per crop, 0 for fakes whose
 mask is unknown) and cut off before shipping (``classifier_only``): what ships is the same classifier as without it.
 """
@@ -23,6 +24,8 @@ CLASSIFIER_OUTPUT = "fake_probability"
 BOUNDARY_OUTPUT = "blend_boundary"
 # The map's side is the working resolution divided by this.
 MAP_STRIDE = 8
+# Filters of the head's 3x3 layer.
+HEAD_FILTERS = 64
 
 
 def boundary_map(mask: np.ndarray, side: int) -> np.ndarray:
@@ -88,11 +91,16 @@ def _feature_map(model: keras.Model, side: int) -> keras.KerasTensor:
 def with_boundary_head(classifier: keras.Model, resolution: int) -> keras.Model:
     """``classifier`` (from ``architectures.build_classifier``, compact family) with a second output, the seam map
     ``(B, resolution / 8, resolution / 8, 1)``: a dict model ``{CLASSIFIER_OUTPUT, BOUNDARY_OUTPUT}``, sharing the
-    classifier's layers."""
+    classifier's layers; the head's own layers are named after ``BOUNDARY_OUTPUT``."""
     if resolution % MAP_STRIDE:
         raise ValueError(f"the working resolution must be a multiple of {MAP_STRIDE}, got {resolution}")
     features = _feature_map(classifier, resolution // MAP_STRIDE)
-    seam = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name=BOUNDARY_OUTPUT)(features)
+    # A seam is a line across cells: a 3x3 layer lets each cell see its neighbours before the map is drawn (a 1x1
+    # convolution alone did not learn to draw seams: docs/EXPERIMENTS.md, "Blend-boundary supervision").
+    hidden = layers.Conv2D(HEAD_FILTERS, 3, padding="same", activation="relu", name=f"{BOUNDARY_OUTPUT}_hidden")(
+        features
+    )
+    seam = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name=BOUNDARY_OUTPUT)(hidden)
     return keras.Model(
         classifier.input, {CLASSIFIER_OUTPUT: classifier.output, BOUNDARY_OUTPUT: seam}, name=classifier.name
     )
