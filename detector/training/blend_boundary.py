@@ -8,9 +8,9 @@ run may also ask the network for the seam: a map at an eighth of the working siz
 seam and 0 elsewhere (all 0 for a real crop).
 
 The map comes from a small head on the backbone's feature map of that size (``with_boundary_head``: a 3x3
-convolution with a ReLU, then a 1x1 convolution with a sigmoid). It is
-trained beside the crop's own cross-entropy (``boundary_loss``; a target carries a weight per crop, 0 for fakes whose
-mask is unknown) and cut off before shipping (``classifier_only``): what ships is the same classifier as without it.
+convolution with a ReLU, then a 1x1 convolution with a sigmoid). It is trained beside the crop's own cross-entropy
+(``boundary_loss``; a target carries a weight per crop, 0 for fakes whose mask is unknown) and cut off before
+shipping (``classifier_only``): what ships is the same classifier as without it.
 """
 
 from __future__ import annotations

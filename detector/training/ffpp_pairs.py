@@ -92,14 +92,17 @@ def edge_difference(fake: np.ndarray, real: np.ndarray, inside: np.ndarray | Non
     return float(difference[edges].mean())
 
 
-def find_pair(fake: np.ndarray, reals: np.ndarray) -> Pair | None:
+def find_pair(fake: np.ndarray, reals: np.ndarray, small_reals: np.ndarray | None = None) -> Pair | None:
     """The real of ``reals`` ``(N, S, S, 3)`` that ``fake`` was made on, aligned, or None if none fits
-    (``MAX_EDGE_DIFFERENCE``)."""
+    (``MAX_EDGE_DIFFERENCE``). ``small_reals`` are the reals' small grey copies when the caller has them already
+    (``pair_masks`` makes them once for every fake)."""
     if not len(reals):
         return None
-    small, bands = _small(fake), _edge_bands(_SMALL_SIDE)
+    if small_reals is None:
+        small_reals = np.stack([_small(real) for real in reals])
     # Along the edges only: a swap replaces the inner face, so the whole crop would rank its pair no better.
-    coarse = np.array([np.abs(_small(real) - small)[bands].mean() for real in reals])
+    bands = _edge_bands(_SMALL_SIDE)
+    coarse = np.abs(small_reals - _small(fake))[:, bands].mean(axis=1)
     fake_grey = _grey(fake)
     best: Pair | None = None
     for index in np.argsort(coarse, kind="stable")[:CANDIDATES]:
@@ -156,9 +159,10 @@ def pair_masks(
         return np.load(path)
     masks = np.full(fakes.shape[:3], np.nan, np.float16)
     real_groups_array = np.asarray(real_groups)
+    small_reals = np.stack([_small(real) for real in reals]) if len(reals) else np.empty((0, _SMALL_SIDE, _SMALL_SIDE))
     for index, (fake, group) in enumerate(zip(fakes, fake_groups, strict=True)):
         candidates = np.flatnonzero(real_groups_array == group)
-        pair = find_pair(fake, reals[candidates])
+        pair = find_pair(fake, reals[candidates], small_reals[candidates])
         if pair is None:
             continue
         mask = change_mask(fake, reals[candidates[pair.real_index]], pair)

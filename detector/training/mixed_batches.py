@@ -211,6 +211,8 @@ class MixedBatches(keras.utils.PyDataset):
         self.policy = policy
         self.boundary_side = boundary_side
         self.known_masks = known_masks or {}
+        # With boundary targets the flip is applied by hand, to crop and map together; the rest as the policy says.
+        self.policy_after_flip = dataclasses.replace(policy, flip=0.0)
         self.seed = seed
         self.epoch = 0
         self.real_slots, self.real_p, self.fake_slots, self.fake_p = _slots(pools, mix)
@@ -238,8 +240,9 @@ class MixedBatches(keras.utils.PyDataset):
         return self.steps
 
     def _draw(self, slot: tuple[str, str], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-        """One crop of ``slot`` and its blend mask ``(S, S) float32`` where one is known: a self-blend's, a pool
-        fake's from ``known_masks``, or an empty one for a real; None for every other fake."""
+        """One crop of ``slot`` and its blend mask ``(S, S) float32`` where one is known: a self-blend's or a pool
+        fake's from ``known_masks``; None for a real (its map is empty: ``_with_boundaries``) and every other
+        fake."""
         source, kind = slot
         if kind in SYNTHETIC_FAKES:
             index = int(rng.choice(self.trusted[source]))
@@ -254,8 +257,6 @@ class MixedBatches(keras.utils.PyDataset):
         pool = self.pools.images[slot]
         index = int(rng.integers(len(pool)))
         crop = pool[index]
-        if kind == REAL:
-            return crop, np.zeros(crop.shape[:2], np.float32)
         mask = self.known_masks[slot][index] if slot in self.known_masks else None
         return crop, (mask.astype(np.float32) if mask is not None and np.isfinite(mask).all() else None)
 
@@ -299,14 +300,16 @@ class MixedBatches(keras.utils.PyDataset):
         """The batch with both outputs' targets (``blend_boundary.boundary_target``), each crop flipped together
         with its map."""
         side = int(self.boundary_side)
-        rest = dataclasses.replace(self.policy, flip=0.0)
         crops, targets = [], []
-        for crop, mask in drawn:
-            seam = None if mask is None else blend_boundary.boundary_map(mask, side)
+        for (crop, mask), label in zip(drawn, labels, strict=True):
+            if not label:
+                seam = np.zeros((side, side), np.float32)
+            else:
+                seam = None if mask is None else blend_boundary.boundary_map(mask, side)
             if self.policy.flip and rng.random() < self.policy.flip:
                 crop = horizontal_flip(crop)
                 seam = None if seam is None else np.ascontiguousarray(seam[:, ::-1])
-            crops.append(rest.apply(crop, rng) if rest != NO_AUGMENTATION else crop)
+            crops.append(self.policy_after_flip.apply(crop, rng))
             targets.append(blend_boundary.boundary_target(seam, side))
         return np.stack(crops).astype(np.float32), {
             blend_boundary.CLASSIFIER_OUTPUT: labels,
