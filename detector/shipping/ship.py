@@ -141,6 +141,19 @@ def average_limitations(cards: Sequence[model_card.ModelCard]) -> tuple[str, ...
     return (seen, *dict.fromkeys(others))
 
 
+def without_optimizer(model: keras.Model) -> keras.Model:
+    """``model``, or a copy of it with the same weights and no optimizer when it was compiled with one.
+
+    Keras 3 writes a compiled model's optimizer state into a ``.keras`` file whatever ``include_optimizer`` says
+    (that argument only applies to legacy HDF5): for Adam twice the weights again, which no scorer reads. The copy
+    is rebuilt from the model's configuration (``keras.models.clone_model`` would compile it again)."""
+    if getattr(model, "optimizer", None) is None:
+        return model
+    bare = type(model).from_config(model.get_config())
+    bare.set_weights(model.get_weights())
+    return bare
+
+
 def save_with_card(
     model: keras.Model,
     name: str,
@@ -162,7 +175,7 @@ def save_with_card(
     folder.mkdir(parents=True, exist_ok=True)
     weights = model_card.weights_path(name, folder)
     # The optimizer state is only needed to resume, which uses the run folder: leave it out of the product.
-    model.save(weights, include_optimizer=False)
+    without_optimizer(model).save(weights)
     card = model_card.ModelCard(
         name=name,
         architecture=architecture,

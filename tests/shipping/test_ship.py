@@ -1,7 +1,11 @@
 import dataclasses
+import io
 import json
 import shutil
+import zipfile
 
+import h5py
+import keras
 import numpy as np
 import pytest
 from conftest import balanced_validation_crops, requires_shared, shipped_models
@@ -287,3 +291,25 @@ def test_each_shipped_card_records_how_it_does_beyond_dfdc(name):
         for item in benchmark.SETS:
             assert metrics[item.key]["data"] == described[item.key]
         assert metrics["clips"]["unit"] == "videos" and "false_positive_rate" in metrics["clips_decisions"]
+
+
+def _saved_groups(keras_file) -> list[str]:
+    with zipfile.ZipFile(keras_file) as archive:
+        return list(h5py.File(io.BytesIO(archive.read("model.weights.h5"))).keys())
+
+
+def test_a_compiled_model_ships_its_weights_without_its_optimizer_state(tmp_path):
+    model = architectures.build_classifier("compact", input_size=64, resolution=32)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(np.zeros((2, 64, 64, 3), np.float32), np.array([0.0, 1.0]), epochs=1, verbose=0)
+    ship.save_with_card(model, "fitted", tmp_path, "compact", "one step of training", {"data": "none"}, {})
+    assert "optimizer" not in _saved_groups(tmp_path / "fitted.keras")
+    loaded = keras.saving.load_model(tmp_path / "fitted.keras", compile=False)
+    batch = np.random.default_rng(0).uniform(0, 255, (3, 64, 64, 3)).astype(np.float32)
+    np.testing.assert_allclose(loaded.predict(batch, verbose=0), model.predict(batch, verbose=0), atol=1e-6)
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+
+
+@pytest.mark.parametrize("name", [name for name in shipped_models() if model_card.weights_path(name).suffix == ".keras"])
+def test_no_shipped_file_carries_optimizer_state(name):
+    assert "optimizer" not in _saved_groups(model_card.weights_path(name))
