@@ -310,6 +310,9 @@ def test_a_compiled_model_ships_its_weights_without_its_optimizer_state(tmp_path
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
 
 
-@pytest.mark.parametrize("name", [name for name in shipped_models() if model_card.weights_path(name).suffix == ".keras"])
+SHIPPED_KERAS_FILES = [name for name in shipped_models() if model_card.weights_path(name).suffix == ".keras"]
+
+
+@pytest.mark.parametrize("name", SHIPPED_KERAS_FILES)
 def test_no_shipped_file_carries_optimizer_state(name):
     assert "optimizer" not in _saved_groups(model_card.weights_path(name))
