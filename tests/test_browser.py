@@ -36,7 +36,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-VERDICT = re.compile(r"(Likely manipulated|No sign of manipulation found|Inconclusive)( — fake probability \d\.\d\d)?")
+VERDICT = re.compile(
+    r"(Likely manipulated|No sign of manipulation found|Inconclusive)( — fake probability \d\.\d{2,})?"
+)
 
 pytestmark = [
     pytest.mark.browser,

@@ -6,6 +6,7 @@ page, the reports and the command line lay them out (``detector/presentation.py`
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -301,17 +302,16 @@ def _training_data(card: ModelCard) -> str:
     return _data_words(str(card.training.get("data") or ""))
 
 
+# A folder followed by what it holds in words: "../data/x (DFDC face crops, 224x224)".
+_STORED_AS = re.compile(r"[^\s;()]+/[^\s;()]+\s*\(([^()]*)\)")
+
+
 def _data_words(data: str) -> str:
     """Training data in words, without where it was stored: each source written ``"../data/x (DFDC face crops,
-    224x224)"`` becomes ``"DFDC face crops, 224x224"``; sources are separated by ``"; "``."""
-    sources = []
-    for source in data.split(";"):
-        source = source.strip()
-        if source.endswith(")") and "(" in source and "/" in source.split("(", 1)[0]:
-            source = source.split("(", 1)[1][:-1].strip()
-        if source:
-            sources.append(source)
-    return "; ".join(sources)
+    224x224)"`` becomes ``"DFDC face crops, 224x224"``, wherever it stands in the text (a mixed run names two
+    folders in one source); sources are separated by ``"; "``."""
+    words = _STORED_AS.sub(lambda match: match.group(1).strip(), data)
+    return "; ".join(source.strip() for source in words.split(";") if source.strip())
 
 
 def scope_lines(cards: Sequence[ModelCard]) -> list[str]:

@@ -13,7 +13,7 @@ import dataclasses
 import datetime
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import keras
@@ -111,7 +111,19 @@ def average_limitations(cards: Sequence[model_card.ModelCard]) -> tuple[str, ...
     were trained on (not each member's, which would contradict each other: "DFDC only" beside "DFDC and
     self-blends"), then every other limitation a member states, once.
     """
-    by_model = fakes_by_model(cards)
+    training_statements = set(FAKES_SEEN.values())
+    others = (
+        text
+        for card in cards
+        for text in card.limitations
+        if text not in training_statements and not text.startswith(MIXED_FAKES_START)
+    )
+    return (fakes_statement(fakes_by_model(cards)), *dict.fromkeys(others))
+
+
+def fakes_statement(by_model: Mapping[str, str]) -> str:
+    """What an average's networks were trained on, in one statement, from each member's fakes (its card's
+    ``training["fakes_by_model"]``, so that it can be checked without the members' cards)."""
     kinds = set(by_model.values())
     if len(kinds) == 1:
         seen = FAKES_SEEN[kinds.pop()]
@@ -131,14 +143,7 @@ def average_limitations(cards: Sequence[model_card.ModelCard]) -> tuple[str, ...
                 "other manipulation methods, above all those that leave no blending trace (fully generated or "
                 "re-enacted faces), may go unnoticed."
             )
-    training_statements = set(FAKES_SEEN.values())
-    others = (
-        text
-        for card in cards
-        for text in card.limitations
-        if text not in training_statements and not text.startswith(MIXED_FAKES_START)
-    )
-    return (seen, *dict.fromkeys(others))
+    return seen
 
 
 def without_optimizer(model: keras.Model) -> keras.Model:

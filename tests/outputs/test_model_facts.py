@@ -219,3 +219,19 @@ def test_whether_a_model_trained_on_a_sets_kind_is_said_in_its_data_words_not_as
     text = "\n".join(model_facts.metric_lines(measured))
     assert "a method this model was not trained on" in text
     assert "Trained" not in text and "trained_on" not in text
+
+
+def test_scope_lines_drop_every_folder_of_a_mixed_runs_data(tiny_models_folder: Path) -> None:
+    # A mixed run names two folders in one source, and a suffix after them.
+    data = (
+        "../shared/data/dfdc-faces (DFDC face crops, 224x224) and ../shared/data/dfdc-extra-fakes (4,000 second "
+        "fakes, 160x160), split by source video; ../shared/data/ffpp-faces (FaceForensics++ crops, 144x144: YouTube "
+        "reals, Deepfakes), split by group"
+    )
+    card = dataclasses.replace(model_card.read_card("tiny", tiny_models_folder), training={"data": data})
+    line = model_facts.scope_lines([card])[0]
+    assert "/" not in line and "../" not in line
+    assert (
+        "(DFDC face crops, 224x224 and 4,000 second fakes, 160x160, split by source video; FaceForensics++ crops, "
+        "144x144: YouTube reals, Deepfakes, split by group)" in line
+    )
