@@ -304,8 +304,10 @@ class MixedBatches(keras.utils.PyDataset):
         for (crop, mask), label in zip(drawn, labels, strict=True):
             if not label:
                 seam = np.zeros((side, side), np.float32)
+            elif mask is None:
+                seam = None
             else:
-                seam = None if mask is None else blend_boundary.boundary_map(mask, side)
+                seam = blend_boundary.boundary_map(mask, side)
             if self.policy.flip and rng.random() < self.policy.flip:
                 crop = horizontal_flip(crop)
                 seam = None if seam is None else np.ascontiguousarray(seam[:, ::-1])

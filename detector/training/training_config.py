@@ -17,9 +17,6 @@ EXTRA_REALS = (None, "utkface")
 # Training fakes: a mixed run (``"mixed"``) draws from every source, balanced (``detector.training.mixed_batches``).
 FAKES = (*self_blend_batches.FAKE_SOURCES, "mixed")
 EXPORT_CHECKPOINTS = ("best", "last")
-# Keras dtype policies a run may use. "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: measured
-# 1.9 times faster a training step for VGG16 and 1.5-1.7 for ResNet50 on CPUs with AVX512_BF16, no gain
-# for the compact networks or InceptionResNetV2 (bench/bench_architectures.py --precision, docs/DESIGN.md).
 # Each extra source of real faces in words, for the card's training data ("path (words)", as for DFDC).
 EXTRA_REALS_WORDS = {"utkface": "UTKFace real face photos, except the quarter held out for testing"}
 
