@@ -132,6 +132,14 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "real crop of the same frame, found by alignment (a resumed run keeps its own)",
     )
     parser.add_argument(
+        "--paired",
+        action="store_true",
+        default=None,
+        help="a mixed run: put each fake of a batch beside the real it was made from (its source video's, its "
+        "aligned FF++ pair, or a synthetic fake's own), both augmented alike, instead of drawing the reals on their "
+        "own (a resumed run keeps its own)",
+    )
+    parser.add_argument(
         "--augment",
         type=common.augmentation_policy,
         help="change the share of crops an augmentation is applied to, e.g. h264=0 or jpeg=0.5,blur=0 (names: "
@@ -186,6 +194,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         mix=arguments.mix.replace("-", "_") if arguments.mix else None,
         boundary_weight=arguments.boundary_weight,
         ffpp_seams=arguments.ffpp_seams,
+        paired=arguments.paired,
     )
     from detector.shipping import export
 

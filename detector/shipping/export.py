@@ -184,6 +184,13 @@ def export(
                 if config.ffpp_seams
                 else "no",
             }
+        if config.paired:
+            training["paired"] = (
+                "each fake beside the real it was made from, both augmented alike: DFDC's fakes with the real of "
+                "their source video, FF++'s with the real crop of their group that aligns to them (affine ECC, edge "
+                f"difference at most {ffpp_pairs.MAX_EDGE_DIFFERENCE:g} of 255), synthetic fakes with their own real; "
+                "a fake without one with a real of its group, else of its source"
+            )
         training["ffpp_reframe"] = {
             "top_left_side": list(sources.FFPP_REFRAME),
             "why": "FF++ crops cut to the analysis crops' framing before resizing (docs/DESIGN.md)",
@@ -194,6 +201,8 @@ def export(
         description = mixed_description(config.architecture, start, config.mix or "even")
         if config.boundary_weight:
             description += " Also trained to draw where each self-blend was blended (a training-only output)."
+        if config.paired:
+            description += " Each fake was trained beside the real it was made from."
     elif config.fakes != "dfdc" or config.extra_reals:
         description = (
             f"{config.architecture} classifier of face crops, {start} on DFDC face crops "

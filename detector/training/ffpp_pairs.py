@@ -5,7 +5,8 @@ from its first frames, so most fakes have a real crop of nearly the same frame i
 target's real and fakes together). Aligned to the fake, that real differs from it where the method changed the face:
 the mouth for NeuralTextures, the expression for Face2Face, the whole inner face for the swaps. That difference is
 a blend mask for a real manipulation, which the blend-boundary head (``blend_boundary``) can learn the seam of, as
-it does for self-blends (docs/EXPERIMENTS.md, "FF++ fakes with their own seams").
+it does for self-blends (docs/EXPERIMENTS.md, "FF++ fakes with their own seams"). The pair itself is the real that
+a paired batch puts beside its fake (``pair_reals``; docs/EXPERIMENTS.md, "Paired batches").
 
 Pairing (``find_pair``): the reals of the fake's group are ranked by the mean difference of small grey copies
 along their edges; the best ``CANDIDATES`` are aligned to the fake with an affine ECC (``cv2.findTransformECC``) and
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +138,37 @@ def change_mask(fake: np.ndarray, real: np.ndarray, pair: Pair) -> np.ndarray:
     return np.clip(mask, 0.0, 1.0).astype(np.float32)
 
 
+def _digest(fakes: np.ndarray, reals: np.ndarray, *parts: object) -> str:
+    digest = hashlib.sha1()
+    for images in (fakes, reals):
+        digest.update(np.ascontiguousarray(images).tobytes())
+    digest.update(repr(parts).encode())
+    return digest.hexdigest()[:16]
+
+
+def _cached(path: Path | None, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    if path is not None and path.is_file():
+        return np.load(path)
+    result = compute()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, result)
+    return result
+
+
+def _pairs(
+    fakes: np.ndarray, fake_groups: tuple[str, ...], reals: np.ndarray, real_groups: tuple[str, ...]
+) -> Iterator[tuple[int, int, Pair]]:
+    """``(fake index, real index, pair)`` for each fake that has a pair among the reals of its own group."""
+    real_groups_array = np.asarray(real_groups)
+    small_reals = np.stack([_small(real) for real in reals]) if len(reals) else np.empty((0, _SMALL_SIDE, _SMALL_SIDE))
+    for index, (fake, group) in enumerate(zip(fakes, fake_groups, strict=True)):
+        candidates = np.flatnonzero(real_groups_array == group)
+        pair = find_pair(fake, reals[candidates], small_reals[candidates])
+        if pair is not None:
+            yield index, int(candidates[pair.real_index]), pair
+
+
 def pair_masks(
     fakes: np.ndarray,
     fake_groups: tuple[str, ...],
@@ -146,31 +179,41 @@ def pair_masks(
     """Each fake's ``change_mask`` with its pair among the reals of its own group, ``(N, S, S) float16``; all NaN
     for a fake without a pair, or whose mask nowhere reaches ``MIN_MASK_PEAK``. Cached in ``cache_folder`` by the
     images' and groups' digest."""
-    digest = hashlib.sha1()
-    for part in (fakes, reals):
-        digest.update(np.ascontiguousarray(part).tobytes())
-    digest.update(
-        repr(
-            (fake_groups, real_groups, MAX_EDGE_DIFFERENCE, NOISE_DIFFERENCE, CHANGED_DIFFERENCE, MIN_MASK_PEAK)
-        ).encode()
+    key = _digest(
+        fakes, reals, fake_groups, real_groups, MAX_EDGE_DIFFERENCE, NOISE_DIFFERENCE, CHANGED_DIFFERENCE, MIN_MASK_PEAK
     )
-    path = None if cache_folder is None else cache_folder / f"ffpp-pairs-{len(fakes)}-{digest.hexdigest()[:16]}.npy"
-    if path is not None and path.is_file():
-        return np.load(path)
-    masks = np.full(fakes.shape[:3], np.nan, np.float16)
-    real_groups_array = np.asarray(real_groups)
-    small_reals = np.stack([_small(real) for real in reals]) if len(reals) else np.empty((0, _SMALL_SIDE, _SMALL_SIDE))
-    for index, (fake, group) in enumerate(zip(fakes, fake_groups, strict=True)):
-        candidates = np.flatnonzero(real_groups_array == group)
-        pair = find_pair(fake, reals[candidates], small_reals[candidates])
-        if pair is None:
-            continue
-        mask = change_mask(fake, reals[candidates[pair.real_index]], pair)
-        # A fake that differs from its pair nowhere above the noise says nothing sure of where it was changed.
-        if mask.max() >= MIN_MASK_PEAK:
-            masks[index] = mask
-    logger.info("FF++ pairs: %d of %d fakes paired", int(np.isfinite(masks[:, 0, 0]).sum()), len(fakes))
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, masks)
-    return masks
+    path = None if cache_folder is None else cache_folder / f"ffpp-pairs-{len(fakes)}-{key}.npy"
+
+    def compute() -> np.ndarray:
+        masks = np.full(fakes.shape[:3], np.nan, np.float16)
+        for index, real_index, pair in _pairs(fakes, fake_groups, reals, real_groups):
+            mask = change_mask(fakes[index], reals[real_index], pair)
+            # A fake that differs from its pair nowhere above the noise says nothing sure of where it was changed.
+            if mask.max() >= MIN_MASK_PEAK:
+                masks[index] = mask
+        logger.info("FF++ pairs: %d of %d fakes paired", int(np.isfinite(masks[:, 0, 0]).sum()), len(fakes))
+        return masks
+
+    return _cached(path, compute)
+
+
+def pair_reals(
+    fakes: np.ndarray,
+    fake_groups: tuple[str, ...],
+    reals: np.ndarray,
+    real_groups: tuple[str, ...],
+    cache_folder: Path | None = None,
+) -> np.ndarray:
+    """Each fake's pair among the reals of its own group, as an index into ``reals`` ``(N,) int32``; -1 for a fake
+    without one. Paired batches (``mixed_batches``) put the two side by side. Cached as ``pair_masks`` is."""
+    key = _digest(fakes, reals, fake_groups, real_groups, MAX_EDGE_DIFFERENCE)
+    path = None if cache_folder is None else cache_folder / f"ffpp-pair-reals-{len(fakes)}-{key}.npy"
+
+    def compute() -> np.ndarray:
+        partners = np.full(len(fakes), -1, np.int32)
+        for index, real_index, _ in _pairs(fakes, fake_groups, reals, real_groups):
+            partners[index] = real_index
+        logger.info("FF++ pairs: %d of %d fakes paired with their real", int((partners >= 0).sum()), len(fakes))
+        return partners
+
+    return _cached(path, compute)

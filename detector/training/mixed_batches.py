@@ -187,6 +187,13 @@ class MixedBatches(keras.utils.PyDataset):
     reals (empty), the self-blends (their mask's seam) and the pool fakes ``known_masks`` gives a mask for
     (``(N, S, S)`` per pool, NaN where unknown: ``ffpp_pairs.pair_masks``), unknown (weight 0) for every other
     fake. The horizontal flip then moves crop and map together; reframing, which would move the seam, is refused.
+
+    ``paired`` batches draw the fakes as the mix says and then, instead of drawing reals on their own, put beside
+    each fake its partner: the real a synthetic fake was made from, the real ``partners`` names for a pool fake
+    (``(N,)`` indices into its source's reals per pool, -1 where unknown: ``ffpp_pairs.pair_reals``), else a real
+    of the fake's own group (DFDC's fakes and their source video's real), else any real of its source. The real
+    ``i`` of a batch is the partner of its fake ``i``, and the two get the same augmentation (one random stream
+    each, from one seed), so within a pair only the manipulation differs (docs/EXPERIMENTS.md, "Paired batches").
     """
 
     def __init__(
@@ -200,17 +207,25 @@ class MixedBatches(keras.utils.PyDataset):
         mix: Mix = MIXES["even"],
         boundary_side: int | None = None,
         known_masks: dict[tuple[str, str], np.ndarray] | None = None,
+        paired: bool = False,
+        partners: dict[tuple[str, str], np.ndarray] | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 2 or batch_size % 2:
             raise ValueError(f"batch_size must be an even number of at least 2, got {batch_size}")
         if boundary_side is not None and policy.reframe:
             raise ValueError("reframing moves a self-blend's seam: train with the boundary head without it")
+        if boundary_side is not None and paired:
+            raise ValueError("paired batches are not made with the boundary head's targets")
+        if partners and not paired:
+            raise ValueError("partners are for paired batches")
         self.pools = pools
         self.half = batch_size // 2
         self.policy = policy
         self.boundary_side = boundary_side
         self.known_masks = known_masks or {}
+        self.paired = paired
+        self.partners = partners or {}
         # With boundary targets the flip is applied by hand, to crop and map together; the rest as the policy says.
         self.policy_after_flip = dataclasses.replace(policy, flip=0.0)
         self.seed = seed
@@ -221,6 +236,10 @@ class MixedBatches(keras.utils.PyDataset):
         self.trusted: dict[str, np.ndarray] = {}
         self.swap_fallbacks = 0
         self.real_groups = {source: np.asarray(pools.groups[(source, kind)]) for source, kind in self.real_slots}
+        self.reals_of_group = {
+            source: {group: np.flatnonzero(groups == group) for group in np.unique(groups)}
+            for source, groups in self.real_groups.items()
+        }
         for source, kind in self.fake_slots:
             if kind in SYNTHETIC_FAKES and source not in self.meshes:
                 meshes = landmarks.precompute_landmarks(
@@ -239,26 +258,41 @@ class MixedBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return self.steps
 
-    def _draw(self, slot: tuple[str, str], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
-        """One crop of ``slot`` and its blend mask ``(S, S) float32`` where one is known: a self-blend's or a pool
-        fake's from ``known_masks``; None for a real (its map is empty: ``_with_boundaries``) and every other
-        fake."""
+    def _draw(self, slot: tuple[str, str], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, int]:
+        """One crop of ``slot``, its blend mask ``(S, S) float32`` where one is known (a self-blend's or a pool
+        fake's from ``known_masks``; None for a real, whose map is empty: ``_with_boundaries``, and every other
+        fake) and its index: in its pool, or for a synthetic fake the index of the real it was made from."""
         source, kind = slot
         if kind in SYNTHETIC_FAKES:
             index = int(rng.choice(self.trusted[source]))
             real, mesh = self.pools.images[(source, REAL)][index], self.meshes[source][index]
             if kind == REGION_BLEND:
-                return self_blend_with_mask(real, mesh, rng, REGION_CONFIG, str(rng.choice(list(BLEND_REGIONS))))
+                region = str(rng.choice(list(BLEND_REGIONS)))
+                return *self_blend_with_mask(real, mesh, rng, REGION_CONFIG, region), index
             if kind == REENACTMENT_PROXY:
-                return reenactment.reenact(real, mesh, rng), None
+                return reenactment.reenact(real, mesh, rng), None, index
             if kind == FACE_SWAP:
-                return self._swap(source, index, rng), None
-            return self_blend_with_mask(real, mesh, rng, DEFAULT_CONFIG)
+                return self._swap(source, index, rng), None, index
+            return *self_blend_with_mask(real, mesh, rng, DEFAULT_CONFIG), index
         pool = self.pools.images[slot]
         index = int(rng.integers(len(pool)))
         crop = pool[index]
         mask = self.known_masks[slot][index] if slot in self.known_masks else None
-        return crop, (mask.astype(np.float32) if mask is not None and np.isfinite(mask).all() else None)
+        return crop, (mask.astype(np.float32) if mask is not None and np.isfinite(mask).all() else None), index
+
+    def _partner(self, slot: tuple[str, str], index: int, rng: np.random.Generator) -> int:
+        """The index among its source's reals of the real a paired batch puts beside the fake ``index`` of
+        ``slot`` (``_draw``'s index)."""
+        source, kind = slot
+        if kind in SYNTHETIC_FAKES:
+            return index
+        known = self.partners.get(slot)
+        if known is not None and known[index] >= 0:
+            return int(known[index])
+        same_group = self.reals_of_group[source].get(self.pools.groups[slot][index])
+        if same_group is not None:
+            return int(rng.choice(same_group))
+        return int(rng.integers(len(self.pools.images[(source, REAL)])))
 
     def _swap(self, source: str, target: int, rng: np.random.Generator) -> np.ndarray:
         """A face swap onto the real ``target`` from another trusted real of ``source`` of another group. Where the
@@ -282,10 +316,12 @@ class MixedBatches(keras.utils.PyDataset):
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} out of range (0-{len(self) - 1})")
         rng = np.random.default_rng([self.seed, self.epoch, index])
+        if self.paired:
+            return self._paired(rng)
         drawn = []
         for slots, probabilities in ((self.real_slots, self.real_p), (self.fake_slots, self.fake_p)):
             for slot, count in zip(slots, rng.multinomial(self.half, probabilities), strict=True):
-                drawn.extend(self._draw(slot, rng) for _ in range(count))
+                drawn.extend(self._draw(slot, rng)[:2] for _ in range(count))
         labels = np.concatenate([np.zeros(self.half, np.float32), np.ones(self.half, np.float32)])
         if self.boundary_side is not None:
             return self._with_boundaries(drawn, labels, rng)
@@ -293,6 +329,25 @@ class MixedBatches(keras.utils.PyDataset):
         if self.policy is not NO_AUGMENTATION:
             batch = self.policy.apply_batch(batch, rng)
         return batch.astype(np.float32), labels
+
+    def _paired(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A paired batch: the fakes drawn as the mix says, each real the partner of the fake at its place."""
+        reals, fakes = [], []
+        for slot, count in zip(self.fake_slots, rng.multinomial(self.half, self.fake_p), strict=True):
+            for _ in range(count):
+                fake, _, index = self._draw(slot, rng)
+                fakes.append(fake)
+                reals.append(self.pools.images[(slot[0], REAL)][self._partner(slot, index, rng)])
+        if self.policy is not NO_AUGMENTATION:
+            seeds = rng.integers(2**63, size=self.half)
+            reals = [
+                self.policy.apply(real, np.random.default_rng(seed)) for real, seed in zip(reals, seeds, strict=True)
+            ]
+            fakes = [
+                self.policy.apply(fake, np.random.default_rng(seed)) for fake, seed in zip(fakes, seeds, strict=True)
+            ]
+        labels = np.concatenate([np.zeros(self.half, np.float32), np.ones(self.half, np.float32)])
+        return np.stack(reals + fakes).astype(np.float32), labels
 
     def _with_boundaries(
         self, drawn: list[tuple[np.ndarray, np.ndarray | None]], labels: np.ndarray, rng: np.random.Generator

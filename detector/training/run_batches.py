@@ -143,6 +143,8 @@ def training_batches(
             mixed_batches.MIXES[config.mix or "even"],
             boundary_side=config.resolution // blend_boundary.MAP_STRIDE if config.boundary_weight else None,
             known_masks=ffpp_masks(pools, Path(config.cache_folder)) if config.ffpp_seams else None,
+            paired=bool(config.paired),
+            partners=ffpp_partners(pools, Path(config.cache_folder)) if config.paired else None,
         )
     extra_set = load_extra_reals(config)
     extra_images = None
@@ -178,6 +180,20 @@ def ffpp_masks(pools: sources.Pools, cache: Path) -> dict[tuple[str, str], np.nd
     real_groups = pools.groups[("ffpp", sources.REAL)]
     return {
         ("ffpp", method): ffpp_pairs.pair_masks(
+            pools.images[("ffpp", method)], pools.groups[("ffpp", method)], reals, real_groups, cache
+        )
+        for method in sources.FFPP_METHODS
+        if ("ffpp", method) in pools.images
+    }
+
+
+def ffpp_partners(pools: sources.Pools, cache: Path) -> dict[tuple[str, str], np.ndarray]:
+    """Each FF++ method pool's fakes' aligned real pairs, as indices into the FF++ reals (``ffpp_pairs.pair_reals``);
+    DFDC's fakes find theirs by group (``mixed_batches.MixedBatches``)."""
+    reals = pools.images[("ffpp", sources.REAL)]
+    real_groups = pools.groups[("ffpp", sources.REAL)]
+    return {
+        ("ffpp", method): ffpp_pairs.pair_reals(
             pools.images[("ffpp", method)], pools.groups[("ffpp", method)], reals, real_groups, cache
         )
         for method in sources.FFPP_METHODS

@@ -115,9 +115,12 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
             mix=training_run.run_mix(run, fresh, config.mix),
             boundary_weight=training_run.run_boundary_weight(run, fresh, config.boundary_weight),
             ffpp_seams=training_run.run_ffpp_seams(run, fresh, config.ffpp_seams),
+            paired=training_run.run_paired(run, fresh, config.paired),
         )
         if config.ffpp_seams and not config.boundary_weight:
             raise ValueError("FF++ seams teach the blend-boundary head: give it a boundary weight")
+        if config.paired and config.boundary_weight:
+            raise ValueError("paired batches are not made with the blend-boundary head's targets")
     if export_only:
         model = None
     elif not fresh:

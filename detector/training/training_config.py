@@ -70,6 +70,9 @@ class TrainingConfig:
     # Whether FF++'s training fakes teach the boundary head too, with the masks of their aligned real pairs
     # (``ffpp_pairs``; needs a boundary weight). A mixed run's choice for life (None: as the run started, or no).
     ffpp_seams: bool | None = None
+    # Whether a mixed run's batches put each fake beside the real it was made from, augmented alike
+    # (``mixed_batches.MixedBatches``, paired). A mixed run's choice for life (None: as the run started, or no).
+    paired: bool | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -101,6 +104,10 @@ class TrainingConfig:
             raise ValueError("the blend-boundary head learns from a mixed run's self-blends: use it with fakes='mixed'")
         if self.ffpp_seams and self.boundary_weight == 0:
             raise ValueError("FF++ seams teach the blend-boundary head: give it a boundary weight")
+        if self.paired and self.fakes != "mixed":
+            raise ValueError("paired batches are a mixed run's: use them with fakes='mixed'")
+        if self.paired and self.boundary_weight:
+            raise ValueError("paired batches are not made with the blend-boundary head's targets")
         if self.patience < 1:
             raise ValueError(f"patience must be at least 1 epoch, got {self.patience}")
         if self.rate_patience < 1:

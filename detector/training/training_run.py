@@ -217,6 +217,19 @@ def run_ffpp_seams(run: Path, fresh: bool, requested: bool | None = None) -> boo
     return chosen == "yes"
 
 
+PAIRED_FILE = "paired.json"
+
+
+def run_paired(run: Path, fresh: bool, requested: bool | None = None) -> bool:
+    """Whether a mixed run's batches pair each fake with the real it was made from (None: no), kept for the run's
+    life. Runs from before the choice existed did not."""
+    words = {True: "yes", False: "no"}
+    chosen = _run_choice(
+        run, fresh, PAIRED_FILE, "paired", None if requested is None else words[requested], "no", "--paired"
+    )
+    return chosen == "yes"
+
+
 def run_policy(run: Path, fresh: bool, requested: AugmentationPolicy | None = None) -> AugmentationPolicy:
     """The augmentation a run trains with: for a fresh run ``requested`` (None: today's default), written into the
     run folder; on resume or export the policy the run started with, so its card describes what the model saw.
