@@ -90,3 +90,16 @@ def test_the_edge_difference_reads_the_top_and_side_bands_only():
     changed[:4] = 200
     assert ffpp_pairs.edge_difference(changed, base) > 0.0
     assert ffpp_pairs.edge_difference(changed, base, np.zeros((SIDE, SIDE), bool)) == pytest.approx(float("inf"))
+
+
+def test_pair_reals_name_each_fakes_real_within_its_group_and_are_cached(tmp_path):
+    reals = np.stack([_real(1), _real(2), _real(3)])
+    fakes = np.stack([_fake_of(reals[2]), _fake_of(reals[0]), _fake_of(reals[1])])
+    # The third fake's real is in another group: no pair.
+    partners = ffpp_pairs.pair_reals(fakes, ("b", "a", "b"), reals, ("a", "a", "b"), tmp_path)
+    assert partners.dtype == np.int32
+    np.testing.assert_array_equal(partners, [2, 0, -1])
+    cached = list(tmp_path.glob("ffpp-pair-reals-3-*.npy"))
+    assert len(cached) == 1
+    np.save(cached[0], np.full(3, 7, np.int32))
+    np.testing.assert_array_equal(ffpp_pairs.pair_reals(fakes, ("b", "a", "b"), reals, ("a", "a", "b"), tmp_path), 7)

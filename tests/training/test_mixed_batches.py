@@ -10,7 +10,7 @@ import pytest
 from test_self_blend import drawn_face, drawn_landmarks
 
 from detector.training import blend_boundary, landmarks, mixed_batches
-from detector.training.augment import NO_AUGMENTATION
+from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy
 from detector.training.sources import FFPP_METHODS, Pools
 from detector.training.train import TrainingConfig
 
@@ -316,6 +316,90 @@ def test_pool_fakes_with_a_known_mask_teach_its_seam_and_the_others_none(drawn_m
             np.testing.assert_array_equal(target[..., 1], float(with_mask))
             np.testing.assert_array_equal(target[..., 0], seam if with_mask else 0.0)
     assert seen[True] > 0 and seen[False] > 0
+
+
+def _paired_pools() -> Pools:
+    """Flat crops whose value names them: DFDC reals 1-4 in groups a-d and fakes 40-47 of groups a-d twice over;
+    FF++ reals 60-62 in groups a, a, b and Deepfakes 80-83 in groups a, a, b, c (group c has no real)."""
+    images = {
+        ("dfdc", "real"): np.stack([_pool(value, 1)[0] for value in (1, 2, 3, 4)]),
+        ("dfdc", "dfdc_fake"): np.stack([_pool(40 + index, 1)[0] for index in range(8)]),
+        ("ffpp", "real"): np.stack([_pool(value, 1)[0] for value in (60, 61, 62)]),
+        ("ffpp", "Deepfakes"): np.stack([_pool(80 + index, 1)[0] for index in range(4)]),
+    }
+    groups = {
+        ("dfdc", "real"): ("a", "b", "c", "d"),
+        ("dfdc", "dfdc_fake"): ("a", "b", "c", "d") * 2,
+        ("ffpp", "real"): ("a", "a", "b"),
+        ("ffpp", "Deepfakes"): ("a", "a", "b", "c"),
+    }
+    return Pools(images, groups)
+
+
+POOL_FAKES_ONLY = mixed_batches.Mix(
+    shares={"dfdc": 0.5, "ffpp": 0.5}, fake_kinds={"dfdc": {"dfdc_fake": 1.0}, "ffpp": {"Deepfakes": 1.0}}, words=""
+)
+
+
+def test_a_paired_batch_puts_each_pool_fake_beside_its_known_pair_or_a_real_of_its_group():
+    # FF++ fake 80 is known to pair with real 61 (not the group's first); 81 and 82 have no known pair.
+    partners = {("ffpp", "Deepfakes"): np.array([1, -1, -1, -1], np.int32)}
+    batches = mixed_batches.MixedBatches(
+        _paired_pools(), 32, NO_AUGMENTATION, seed=2, steps=6, mix=POOL_FAKES_ONLY, paired=True, partners=partners
+    )
+    seen = set()
+    for index in range(len(batches)):
+        images, labels = batches[index]
+        np.testing.assert_array_equal(labels, np.repeat([0.0, 1.0], 16))
+        for real, fake in zip(images[:16, 0, 0, 0], images[16:, 0, 0, 0], strict=True):
+            seen.add((int(fake), int(real)))
+    expected = {40 + i: {1 + i % 4} for i in range(8)} | {80: {61}, 81: {60, 61}, 82: {62}, 83: {60, 61, 62}}
+    for fake, real in seen:
+        assert real in expected[fake], (fake, real)
+    # Every fake was drawn, and the fake without a real in its group (83) met reals of its source only.
+    assert {fake for fake, _ in seen} == set(expected)
+
+
+def test_a_paired_synthetic_fake_sits_beside_the_real_it_was_made_from(drawn_meshes, monkeypatch):
+    def marked_blend(real, mesh, rng, config, *region):
+        return np.clip(real.astype(int) + 1, 0, 255).astype(np.uint8), np.zeros(real.shape[:2], np.float32)
+
+    monkeypatch.setattr(mixed_batches, "self_blend_with_mask", marked_blend)
+    face = drawn_face(SIDE)
+    # Six UTKFace reals told apart by their brightness.
+    reals = np.stack([np.clip(face.astype(int) - 20 * index, 0, 255).astype(np.uint8) for index in range(6)])
+    pools = Pools({("utkface", "real"): reals}, {("utkface", "real"): tuple("abcdef")})
+    only = mixed_batches.Mix(shares={"utkface": 1.0}, fake_kinds={"utkface": {"self_blend": 1.0}}, words="")
+    images, _ = mixed_batches.MixedBatches(pools, 16, NO_AUGMENTATION, seed=4, steps=1, mix=only, paired=True)[0]
+    expected = np.clip(images[:8].astype(int) + 1, 0, 255)
+    np.testing.assert_array_equal(images[8:], expected)
+    assert len({image.tobytes() for image in images[:8]}) > 1
+
+
+def test_a_pair_is_augmented_alike_so_only_the_manipulation_differs_within_it():
+    pools = _paired_pools()
+    images = dict(pools.images)
+    # Each DFDC fake is its real, unchanged, on a drawn face: whatever differs within a pair comes from augmentation.
+    face = drawn_face(SIDE)
+    images[("dfdc", "real")] = np.stack([np.clip(face.astype(int) + 10 * i, 0, 255) for i in range(4)]).astype(np.uint8)
+    images[("dfdc", "dfdc_fake")] = np.concatenate([images[("dfdc", "real")]] * 2)
+    pools = Pools(images, pools.groups)
+    only_dfdc = mixed_batches.Mix(shares={"dfdc": 1.0}, fake_kinds={"dfdc": {"dfdc_fake": 1.0}}, words="")
+    everything = AugmentationPolicy(flip=0.5, color=1.0, cast=1.0, blur=1.0, rescale=1.0, jpeg=1.0, h264=1.0)
+    images, _ = mixed_batches.MixedBatches(pools, 16, everything, seed=6, steps=1, mix=only_dfdc, paired=True)[0]
+    np.testing.assert_array_equal(images[:8], images[8:])
+    # The augmentation did act (colour jitter always does): no crop is left as it was.
+    raw = pools.images[("dfdc", "real")].astype(np.float32)
+    assert not any(np.array_equal(image, original) for image in images for original in raw)
+
+
+def test_paired_batches_refuse_boundary_targets_and_partners_need_pairing(drawn_meshes):
+    with pytest.raises(ValueError, match="paired"):
+        mixed_batches.MixedBatches(make_pools(), 16, NO_AUGMENTATION, seed=0, boundary_side=8, paired=True)
+    with pytest.raises(ValueError, match="partners"):
+        mixed_batches.MixedBatches(
+            make_pools(), 16, NO_AUGMENTATION, seed=0, partners={("ffpp", "Deepfakes"): np.zeros(2, np.int32)}
+        )
 
 
 def test_reframing_is_refused_beside_boundary_targets(drawn_meshes):

@@ -170,6 +170,32 @@ def test_a_mixed_run_with_the_boundary_head_trains_it_ships_without_it_and_keeps
         train.train(dataclasses.replace(config, name="no_head", boundary_weight=None))
 
 
+@requires_shared
+def test_a_paired_mixed_run_says_so_in_its_card_and_keeps_its_pairing_when_resumed(tmp_path):
+    config = dataclasses.replace(
+        _short_run(tmp_path, "paired", limit=6, fakes="mixed", mix="dfdc_first", select_on="mixed"),
+        input_size=64,
+        steps_per_epoch=2,
+        paired=True,
+    )
+    export.train_and_export(config)
+    card = model_card.read_card("paired", tmp_path / "models")
+    assert card.training["paired"].startswith("each fake beside the real it was made from")
+    assert "beside the real it was made from" in card.description
+    assert json.loads((tmp_path / "runs" / "paired" / "paired.json").read_text()) == {"paired": "yes"}
+    resumed = train.train(dataclasses.replace(config, paired=None, epochs=2), resume=True)
+    assert resumed.config.paired and resumed.epochs_run == 2
+    with pytest.raises(ValueError, match="--paired"):
+        train.train(dataclasses.replace(config, paired=False, epochs=3), resume=True)
+
+
+def test_paired_batches_are_for_mixed_runs_without_the_boundary_head():
+    with pytest.raises(ValueError, match="mixed"):
+        train.TrainingConfig(name="x", paired=True)
+    with pytest.raises(ValueError, match="boundary"):
+        train.TrainingConfig(name="x", fakes="mixed", paired=True, boundary_weight=1.0)
+
+
 def test_the_boundary_head_is_for_mixed_runs_and_its_weight_not_negative():
     with pytest.raises(ValueError, match="mixed"):
         train.TrainingConfig(name="x", boundary_weight=1.0)
