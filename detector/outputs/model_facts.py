@@ -309,9 +309,11 @@ _STORED_AS = re.compile(r"[^\s;()]+/[^\s;()]+\s*\(([^()]*)\)")
 def _data_words(data: str) -> str:
     """Training data in words, without where it was stored: each source written ``"../data/x (DFDC face crops,
     224x224)"`` becomes ``"DFDC face crops, 224x224"``, wherever it stands in the text (a mixed run names two
-    folders in one source); sources are separated by ``"; "``."""
+    folders in one source); sources are separated by ``"; "``. A source said again, alone or inside a longer one
+    (an average's members name the same crops), is said once."""
     words = _STORED_AS.sub(lambda match: match.group(1).strip(), data)
-    return "; ".join(source.strip() for source in words.split(";") if source.strip())
+    named = list(dict.fromkeys(source.strip() for source in words.split(";") if source.strip()))
+    return "; ".join(source for source in named if not any(source in other for other in named if other != source))
 
 
 def scope_lines(cards: Sequence[ModelCard]) -> list[str]:

@@ -118,6 +118,10 @@ def test_training_lines_leave_out_run_mechanics() -> None:
             "../a/dfdc (DFDC crops); ../a/utk (UTKFace photos, some held out)",
             "(DFDC crops; UTKFace photos, some held out)",
         ),
+        (
+            "../a/dfdc (DFDC crops); ../a/utk (UTKFace photos); ../a/dfdc (DFDC crops) and ../a/x (second fakes)",
+            "(UTKFace photos; DFDC crops and second fakes)",
+        ),
         (None, "(the data named in its model card)"),
     ],
 )
