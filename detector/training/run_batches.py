@@ -6,6 +6,7 @@ crops ``detector.training.train`` loads.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -174,31 +175,27 @@ def training_batches(
     )
 
 
+def _per_ffpp_method(
+    pools: sources.Pools, cache: Path, pairing: Callable[..., np.ndarray]
+) -> dict[tuple[str, str], np.ndarray]:
+    """``pairing(fakes, fake_groups, reals, real_groups, cache)`` for each FF++ method pool the pools hold."""
+    reals, real_groups = pools.images[("ffpp", sources.REAL)], pools.groups[("ffpp", sources.REAL)]
+    return {
+        key: pairing(pools.images[key], pools.groups[key], reals, real_groups, cache)
+        for key in (("ffpp", method) for method in sources.FFPP_METHODS)
+        if key in pools.images
+    }
+
+
 def ffpp_masks(pools: sources.Pools, cache: Path) -> dict[tuple[str, str], np.ndarray]:
     """Each FF++ method pool's change masks from its fakes' aligned real pairs (``ffpp_pairs.pair_masks``)."""
-    reals = pools.images[("ffpp", sources.REAL)]
-    real_groups = pools.groups[("ffpp", sources.REAL)]
-    return {
-        ("ffpp", method): ffpp_pairs.pair_masks(
-            pools.images[("ffpp", method)], pools.groups[("ffpp", method)], reals, real_groups, cache
-        )
-        for method in sources.FFPP_METHODS
-        if ("ffpp", method) in pools.images
-    }
+    return _per_ffpp_method(pools, cache, ffpp_pairs.pair_masks)
 
 
 def ffpp_partners(pools: sources.Pools, cache: Path) -> dict[tuple[str, str], np.ndarray]:
     """Each FF++ method pool's fakes' aligned real pairs, as indices into the FF++ reals (``ffpp_pairs.pair_reals``);
     DFDC's fakes find theirs by group (``mixed_batches.MixedBatches``)."""
-    reals = pools.images[("ffpp", sources.REAL)]
-    real_groups = pools.groups[("ffpp", sources.REAL)]
-    return {
-        ("ffpp", method): ffpp_pairs.pair_reals(
-            pools.images[("ffpp", method)], pools.groups[("ffpp", method)], reals, real_groups, cache
-        )
-        for method in sources.FFPP_METHODS
-        if ("ffpp", method) in pools.images
-    }
+    return _per_ffpp_method(pools, cache, ffpp_pairs.pair_reals)
 
 
 def in_steps(batches: keras.utils.PyDataset, config: TrainingConfig) -> keras.utils.PyDataset:
