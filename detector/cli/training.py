@@ -132,6 +132,14 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "real crop of the same frame, found by alignment (a resumed run keeps its own)",
     )
     parser.add_argument(
+        "--change-masks",
+        action="store_true",
+        default=None,
+        help="with --boundary-weight: the head draws the region each fake changed (the share of each cell), learnt "
+        "from DFDC's and FF++'s fakes' differences to their aligned real and the self-blends' masks, instead of the "
+        "seam (a resumed run keeps its own)",
+    )
+    parser.add_argument(
         "--paired",
         action="store_true",
         default=None,
@@ -195,6 +203,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         boundary_weight=arguments.boundary_weight,
         ffpp_seams=arguments.ffpp_seams,
         paired=arguments.paired,
+        change_masks=arguments.change_masks,
     )
     from detector.shipping import export
 

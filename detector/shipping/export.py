@@ -171,12 +171,20 @@ def export(
         training["mix"] = config.mix or "even"
         training["self_blend"].update(synthetic_fake_records(training["mix"]))
         if config.boundary_weight:
+            target = (
+                "the region each fake changed: the share of each cell of its change mask scaled to a peak of 1; "
+                "masks from DFDC's and FF++'s training fakes' differences to the real of their group that aligns to "
+                f"them (affine ECC, edge difference at most {ffpp_pairs.MAX_EDGE_DIFFERENCE:g} of 255) and from the "
+                "self-blends; empty for reals; no loss for fakes without a mask"
+                if config.change_masks
+                else "4 m (1 - m) of the self-blend's mask m scaled to a peak of 1, the most of each cell; "
+                "empty for reals; no loss for fakes whose mask is unknown"
+            )
             training["blend_boundary"] = {
                 "weight": config.boundary_weight,
                 "map": f"{config.resolution // blend_boundary.MAP_STRIDE} cells a side, from the backbone's "
                 "feature map of that size",
-                "target": "4 m (1 - m) of the self-blend's mask m scaled to a peak of 1, the most of each cell; "
-                "empty for reals; no loss for fakes whose mask is unknown",
+                "target": target,
                 "shipped": "no: a training-only output, cut off before export",
                 "ffpp_seams": "FF++'s training fakes too: the mask of what each changed, from the difference to the "
                 "real crop of its group that aligns to it (affine ECC) with an edge difference of at most "
@@ -200,7 +208,11 @@ def export(
     if config.fakes == "mixed":
         description = mixed_description(config.architecture, start, config.mix or "even")
         if config.boundary_weight:
-            description += " Also trained to draw where each self-blend was blended (a training-only output)."
+            description += (
+                " Also trained to draw where each fake was changed (a training-only output)."
+                if config.change_masks
+                else " Also trained to draw where each self-blend was blended (a training-only output)."
+            )
         if config.paired:
             description += " Each fake was trained beside the real it was made from."
     elif config.fakes != "dfdc" or config.extra_reals:

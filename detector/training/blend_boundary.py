@@ -51,6 +51,27 @@ def boundary_map(mask: np.ndarray, side: int) -> np.ndarray:
     return seam.reshape(side, cell, side, cell).max(axis=(1, 3)).astype(np.float32)
 
 
+def region_map(mask: np.ndarray, side: int) -> np.ndarray:
+    """Where a mask says the crop was changed, ``(S, S) float32 in [0, 1]`` in, ``(side, side) float32 in [0, 1]``
+    out: the mask scaled to a peak of 1 (as for ``boundary_map``), then each cell's mean, the share of the cell that
+    was changed. An empty mask gives an empty map; ``S`` must be a multiple of ``side``."""
+    if mask.ndim != 2 or mask.shape[0] != mask.shape[1]:
+        raise ValueError(f"mask must be a square (S, S) array, got shape {mask.shape}")
+    if side < 1 or mask.shape[0] % side:
+        raise ValueError(f"the mask's side {mask.shape[0]} is not a multiple of the map's side {side}")
+    mask = mask.astype(np.float32)
+    peak = float(mask.max())
+    if peak <= 0.0:
+        return np.zeros((side, side), np.float32)
+    cell = mask.shape[0] // side
+    scaled = np.clip(mask / peak, 0.0, 1.0)
+    return scaled.reshape(side, cell, side, cell).mean(axis=(1, 3)).astype(np.float32)
+
+
+# What the head is asked to draw from a crop's mask: its seam (Face X-ray's target) or the region it changed.
+MAP_TARGETS = {"seam": boundary_map, "region": region_map}
+
+
 def boundary_target(seam: np.ndarray | None, side: int) -> np.ndarray:
     """One crop's target ``(side, side, 2) float32``: the seam map (``boundary_map``; zeros for a real crop, given
     as an all-zero ``seam``) and its weight, 1 where the map is known; ``None`` (a fake whose mask is unknown) gives

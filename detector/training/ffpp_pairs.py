@@ -191,7 +191,9 @@ def pair_masks(
             # A fake that differs from its pair nowhere above the noise says nothing sure of where it was changed.
             if mask.max() >= MIN_MASK_PEAK:
                 masks[index] = mask
-        logger.info("FF++ pairs: %d of %d fakes paired", int(np.isfinite(masks[:, 0, 0]).sum()), len(fakes))
+        logger.info(
+            "pairs: %d of %d fakes paired with a change mask", int(np.isfinite(masks[:, 0, 0]).sum()), len(fakes)
+        )
         return masks
 
     return _cached(path, compute)
@@ -213,7 +215,7 @@ def pair_reals(
         partners = np.full(len(fakes), -1, np.int32)
         for index, real_index, _ in _pairs(fakes, fake_groups, reals, real_groups):
             partners[index] = real_index
-        logger.info("FF++ pairs: %d of %d fakes paired with their real", int((partners >= 0).sum()), len(fakes))
+        logger.info("pairs: %d of %d fakes paired with their real", int((partners >= 0).sum()), len(fakes))
         return partners
 
     return _cached(path, compute)

@@ -187,6 +187,8 @@ class MixedBatches(keras.utils.PyDataset):
     reals (empty), the self-blends (their mask's seam) and the pool fakes ``known_masks`` gives a mask for
     (``(N, S, S)`` per pool, NaN where unknown: ``ffpp_pairs.pair_masks``), unknown (weight 0) for every other
     fake. The horizontal flip then moves crop and map together; reframing, which would move the seam, is refused.
+    ``map_target`` says what the map is of a mask: its seam (``"seam"``, ``blend_boundary.boundary_map``) or the
+    region it changed (``"region"``, ``blend_boundary.region_map``).
 
     ``paired`` batches draw the fakes as the mix says and then, instead of drawing reals on their own, put beside
     each fake its partner: the real a synthetic fake was made from, the real ``partners`` names for a pool fake
@@ -209,6 +211,7 @@ class MixedBatches(keras.utils.PyDataset):
         known_masks: dict[tuple[str, str], np.ndarray] | None = None,
         paired: bool = False,
         partners: dict[tuple[str, str], np.ndarray] | None = None,
+        map_target: str = "seam",
     ) -> None:
         super().__init__()
         if batch_size < 2 or batch_size % 2:
@@ -219,6 +222,9 @@ class MixedBatches(keras.utils.PyDataset):
             raise ValueError("paired batches are not made with the boundary head's targets")
         if partners and not paired:
             raise ValueError("partners are for paired batches")
+        if map_target not in blend_boundary.MAP_TARGETS:
+            raise ValueError(f"map_target must be one of {tuple(blend_boundary.MAP_TARGETS)}, got {map_target!r}")
+        self.draw_map = blend_boundary.MAP_TARGETS[map_target]
         self.pools = pools
         self.half = batch_size // 2
         self.policy = policy
@@ -362,7 +368,7 @@ class MixedBatches(keras.utils.PyDataset):
             elif mask is None:
                 seam = None
             else:
-                seam = blend_boundary.boundary_map(mask, side)
+                seam = self.draw_map(mask, side)
             if self.policy.flip and rng.random() < self.policy.flip:
                 crop = horizontal_flip(crop)
                 seam = None if seam is None else np.ascontiguousarray(seam[:, ::-1])

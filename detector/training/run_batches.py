@@ -143,7 +143,8 @@ def training_batches(
             config.steps_per_epoch,
             mixed_batches.MIXES[config.mix or "even"],
             boundary_side=config.resolution // blend_boundary.MAP_STRIDE if config.boundary_weight else None,
-            known_masks=ffpp_masks(pools, Path(config.cache_folder)) if config.ffpp_seams else None,
+            known_masks=known_masks(pools, Path(config.cache_folder), config),
+            map_target="region" if config.change_masks else "seam",
             paired=bool(config.paired),
             partners=ffpp_partners(pools, Path(config.cache_folder)) if config.paired else None,
         )
@@ -190,6 +191,26 @@ def _per_ffpp_method(
 def ffpp_masks(pools: sources.Pools, cache: Path) -> dict[tuple[str, str], np.ndarray]:
     """Each FF++ method pool's change masks from its fakes' aligned real pairs (``ffpp_pairs.pair_masks``)."""
     return _per_ffpp_method(pools, cache, ffpp_pairs.pair_masks)
+
+
+def dfdc_masks(pools: sources.Pools, cache: Path) -> dict[tuple[str, str], np.ndarray]:
+    """DFDC's fakes' change masks from the real of their group (their source video), aligned as FF++'s are
+    (``ffpp_pairs.pair_masks``)."""
+    fakes, reals = ("dfdc", sources.DFDC_FAKE), ("dfdc", sources.REAL)
+    if fakes not in pools.images:
+        return {}
+    masks = ffpp_pairs.pair_masks(
+        pools.images[fakes], pools.groups[fakes], pools.images[reals], pools.groups[reals], cache
+    )
+    return {fakes: masks}
+
+
+def known_masks(pools: sources.Pools, cache: Path, config: TrainingConfig) -> dict[tuple[str, str], np.ndarray] | None:
+    """The pool fakes' masks a boundary run learns from: FF++'s with ``ffpp_seams``; FF++'s and DFDC's with
+    ``change_masks``; none otherwise."""
+    if config.change_masks:
+        return {**ffpp_masks(pools, cache), **dfdc_masks(pools, cache)}
+    return ffpp_masks(pools, cache) if config.ffpp_seams else None
 
 
 def ffpp_partners(pools: sources.Pools, cache: Path) -> dict[tuple[str, str], np.ndarray]:

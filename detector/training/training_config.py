@@ -73,6 +73,10 @@ class TrainingConfig:
     # Whether a mixed run's batches put each fake beside the real it was made from, augmented alike
     # (``mixed_batches.MixedBatches``, paired). A mixed run's choice for life (None: as the run started, or no).
     paired: bool | None = None
+    # Whether the boundary head draws the region each fake changed instead of its seam, learnt from DFDC's and FF++'s
+    # fakes' aligned pairs and the self-blends' masks (``blend_boundary.region_map``; needs a boundary weight). A
+    # mixed run's choice for life (None: as the run started, or no).
+    change_masks: bool | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -104,6 +108,10 @@ class TrainingConfig:
             raise ValueError("the blend-boundary head learns from a mixed run's self-blends: use it with fakes='mixed'")
         if self.ffpp_seams and self.boundary_weight == 0:
             raise ValueError("FF++ seams teach the blend-boundary head: give it a boundary weight")
+        if self.change_masks and self.boundary_weight == 0:
+            raise ValueError("change masks teach the blend-boundary head: give it a boundary weight")
+        if self.change_masks and self.ffpp_seams:
+            raise ValueError("change masks draw regions, FF++ seams seams: choose one")
         if self.paired and self.fakes != "mixed":
             raise ValueError("paired batches are a mixed run's: use them with fakes='mixed'")
         if self.paired and self.boundary_weight:

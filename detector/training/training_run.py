@@ -217,6 +217,25 @@ def run_ffpp_seams(run: Path, fresh: bool, requested: bool | None = None) -> boo
     return chosen == "yes"
 
 
+CHANGE_MASKS_FILE = "change_masks.json"
+
+
+def run_change_masks(run: Path, fresh: bool, requested: bool | None = None) -> bool:
+    """Whether a mixed run's boundary head draws change regions from every pair's mask (None: no), kept for the
+    run's life. Runs from before the choice existed did not."""
+    words = {True: "yes", False: "no"}
+    chosen = _run_choice(
+        run,
+        fresh,
+        CHANGE_MASKS_FILE,
+        "change_masks",
+        None if requested is None else words[requested],
+        "no",
+        "--change-masks",
+    )
+    return chosen == "yes"
+
+
 PAIRED_FILE = "paired.json"
 
 

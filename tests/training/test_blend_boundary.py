@@ -42,6 +42,20 @@ def test_an_empty_mask_draws_no_seam_and_bad_shapes_are_refused():
         blend_boundary.boundary_map(np.zeros((60, 60), np.float32), 8)
 
 
+def test_the_region_map_is_the_share_of_each_cell_the_mask_changed_whatever_the_blend_ratio():
+    region = blend_boundary.region_map(_disc_mask(ratio=0.5), 8)
+    assert region.shape == (8, 8) and region.dtype == np.float32
+    # The disc (radius 18 around 32) fills the middle cells, misses the corners and half fills the cells its edge
+    # crosses diagonally.
+    assert region[3:5, 3:5].min() > 0.95
+    assert region[0, 0] < 0.01 and region[7, 7] < 0.01
+    assert 0.3 < region[2, 2] < 0.7
+    np.testing.assert_allclose(region.mean(), _disc_mask().mean(), atol=1e-3)
+    assert not blend_boundary.region_map(np.zeros((64, 64), np.float32), 8).any()
+    with pytest.raises(ValueError, match="multiple"):
+        blend_boundary.region_map(np.zeros((60, 60), np.float32), 8)
+
+
 def test_a_target_carries_its_map_and_whether_it_is_known():
     seam = blend_boundary.boundary_map(_disc_mask(), 8)
     known = blend_boundary.boundary_target(seam, 8)

@@ -279,7 +279,8 @@ def test_a_flipped_crop_takes_its_seam_map_with_it(drawn_meshes):
         )
 
 
-def test_pool_fakes_with_a_known_mask_teach_its_seam_and_the_others_none(drawn_meshes):
+@pytest.mark.parametrize("map_target", ["seam", "region"])
+def test_pool_fakes_with_a_known_mask_teach_its_map_and_the_others_none(drawn_meshes, map_target):
     pools = make_pools()
     ffpp = [("ffpp", method) for method in FFPP_METHODS]
     # Each FF++ method pool: a first crop of value 20 + i, with a mask (a square in the middle), and a second of
@@ -304,8 +305,9 @@ def test_pool_fakes_with_a_known_mask_teach_its_seam_and_the_others_none(drawn_m
         mix=only_ffpp,
         boundary_side=8,
         known_masks=dict.fromkeys(ffpp, known),
+        map_target=map_target,
     )
-    seam = blend_boundary.boundary_map(known[0].astype(np.float32), 8)
+    seam = blend_boundary.MAP_TARGETS[map_target](known[0].astype(np.float32), 8)
     assert seam.max() > 0.9
     seen = {True: 0, False: 0}
     for index in range(len(batches)):

@@ -189,11 +189,35 @@ def test_a_paired_mixed_run_says_so_in_its_card_and_keeps_its_pairing_when_resum
         train.train(dataclasses.replace(config, paired=False, epochs=3), resume=True)
 
 
+def test_change_masks_need_the_boundary_head_and_are_not_ffpp_seams():
+    with pytest.raises(ValueError, match="boundary weight"):
+        train.TrainingConfig(name="x", fakes="mixed", change_masks=True, boundary_weight=0.0)
+    with pytest.raises(ValueError, match="choose one"):
+        train.TrainingConfig(name="x", fakes="mixed", change_masks=True, ffpp_seams=True, boundary_weight=1.0)
+
+
 def test_paired_batches_are_for_mixed_runs_without_the_boundary_head():
     with pytest.raises(ValueError, match="mixed"):
         train.TrainingConfig(name="x", paired=True)
     with pytest.raises(ValueError, match="boundary"):
         train.TrainingConfig(name="x", fakes="mixed", paired=True, boundary_weight=1.0)
+
+
+@requires_shared
+def test_a_change_masks_run_learns_regions_from_dfdc_and_ffpp_pairs_and_says_so(tmp_path):
+    config = dataclasses.replace(
+        _short_run(tmp_path, "regions", limit=6, fakes="mixed", mix="dfdc_first", select_on="mixed"),
+        input_size=64,
+        steps_per_epoch=2,
+        boundary_weight=1.0,
+        change_masks=True,
+    )
+    export.train_and_export(config)
+    card = model_card.read_card("regions", tmp_path / "models")
+    assert card.training["blend_boundary"]["target"].startswith("the region each fake changed")
+    assert "where each fake was changed" in card.description
+    resumed = train.train(dataclasses.replace(config, change_masks=None, epochs=2), resume=True)
+    assert resumed.config.change_masks and resumed.epochs_run == 2
 
 
 def test_the_boundary_head_is_for_mixed_runs_and_its_weight_not_negative():
