@@ -1,14 +1,14 @@
-"""Ranks each benchmark set by a boundary run's crop output and by its seam map, which does not ship.
+"""Ranks each benchmark set by a boundary run's crop output and by its map (seam or region), which does not ship.
 
     python -m scripts.measure_boundary_head --run runs/boundary_people [--checkpoint best|last] [--set KEY ...]
 
-A run trained with ``--boundary-weight`` keeps its seam head in its checkpoints
-(``detector.training.blend_boundary``). Face X-ray scores a crop by its drawn seam; this prints, on the DFDC
-validation crops and on each benchmark set with both classes, the ROC AUC of the crop output (one view,
-uncalibrated: a ranking, which a calibration would not change; the cards' figures average the mirrored view too, so
-they differ a little) beside the ROC AUC of the seam map's largest cell and of its mean, with 95% intervals from
-1,000 bootstrap resamples of the set's groups. A diagnostic of whether the seam carries to manipulations the run
-never drew: nothing here changes what ships.
+A run trained with ``--boundary-weight`` keeps its head in its checkpoints (``detector.training.blend_boundary``):
+a seam map, or with ``--change-masks`` a map of the region each fake changed. Face X-ray scores a crop by its drawn
+seam; this prints, on the DFDC validation crops (``--set dfdc_validation``) and on each benchmark set with both
+classes, the ROC AUC of the crop output (one view, uncalibrated: a ranking, which a calibration would not change;
+the cards' figures average the mirrored view too, so they differ a little) beside the ROC AUC of the map's largest
+cell and of its mean, with 95% intervals from 1,000 bootstrap resamples of the set's groups. A diagnostic of
+whether the map carries to manipulations the run never drew: nothing here changes what ships.
 """
 
 from __future__ import annotations
@@ -40,11 +40,20 @@ def _interval(labels: np.ndarray, scores: np.ndarray, groups: np.ndarray, seed: 
     return float(estimate), float(low), float(high)
 
 
+# The key of the DFDC validation crops (groups no run trains on), beside the benchmark's set keys.
+DFDC_VALIDATION = "dfdc_validation"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True, help="a run folder of a run with the boundary head")
     parser.add_argument("--checkpoint", choices=["best", "last"], default="best")
-    parser.add_argument("--set", action="append", dest="sets", help="benchmark set keys (default: every set)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        dest="sets",
+        help=f"{DFDC_VALIDATION} or benchmark set keys (default: every set and {DFDC_VALIDATION})",
+    )
     parser.add_argument("--folder", type=Path, default=benchmark.DEFAULT_FOLDER)
     parser.add_argument("--cache-folder", type=Path, default=Path(".cache"))
     arguments = parser.parse_args()
@@ -54,13 +63,17 @@ def main() -> None:
         raise SystemExit(f"{arguments.run}: its {arguments.checkpoint} checkpoint has no boundary head")
     side = model.input_shape[1]
     print(f"{arguments.run} ({arguments.checkpoint}): ROC AUC [95% CI over groups]")
-    print(f"{'set':<22} {'crops':>6}  {'crop output':<22} {'seam, largest cell':<22} {'seam, mean':<22}")
-    _, dfdc_validation = datasets.split_by_group(datasets.load_dfdc_faces())
-    named = [("dfdc_validation", dfdc_validation)] if not arguments.sets else []
-    named += [
-        (item.key, benchmark.crop_set(item, arguments.folder, arguments.cache_folder))
-        for item in benchmark.by_key(arguments.sets)
-    ]
+    print(f"{'set':<22} {'crops':>6}  {'crop output':<22} {'map, largest cell':<22} {'map, mean':<22}")
+    sets = arguments.sets
+    named = []
+    if not sets or DFDC_VALIDATION in sets:
+        named.append((DFDC_VALIDATION, datasets.split_by_group(datasets.load_dfdc_faces())[1]))
+    benchmark_sets = [key for key in sets or [] if key != DFDC_VALIDATION]
+    if benchmark_sets or not sets:
+        named += [
+            (item.key, benchmark.crop_set(item, arguments.folder, arguments.cache_folder))
+            for item in benchmark.by_key(benchmark_sets or None)
+        ]
     for key, crops in named:
         labels = np.asarray(crops.labels)
         if not 0 < labels.sum() < len(labels):
