@@ -28,6 +28,21 @@ MAP_STRIDE = 8
 HEAD_FILTERS = 64
 
 
+def _scaled_cells(mask: np.ndarray, side: int) -> np.ndarray | None:
+    """``mask`` ``(S, S)`` scaled to a peak of 1 and cut into ``(side, cell, side, cell)``; None for an empty mask.
+    Refuses a mask that is not square or whose side is not a multiple of ``side``."""
+    if mask.ndim != 2 or mask.shape[0] != mask.shape[1]:
+        raise ValueError(f"mask must be a square (S, S) array, got shape {mask.shape}")
+    if side < 1 or mask.shape[0] % side:
+        raise ValueError(f"the mask's side {mask.shape[0]} is not a multiple of the map's side {side}")
+    mask = mask.astype(np.float32)
+    peak = float(mask.max())
+    if peak <= 0.0:
+        return None
+    cell = mask.shape[0] // side
+    return np.clip(mask / peak, 0.0, 1.0).reshape(side, cell, side, cell)
+
+
 def boundary_map(mask: np.ndarray, side: int) -> np.ndarray:
     """The seam of a soft blend mask, ``(S, S) float32 in [0, 1]`` in, ``(side, side) float32 in [0, 1]`` out.
 
@@ -37,35 +52,20 @@ def boundary_map(mask: np.ndarray, side: int) -> np.ndarray:
     multiple of ``side``; an empty mask gives an empty map. The mask must be soft (a self-blend's is blurred, an FF++
     change mask too): a hard 0/1 mask is flat everywhere and draws no seam.
     """
-    if mask.ndim != 2 or mask.shape[0] != mask.shape[1]:
-        raise ValueError(f"mask must be a square (S, S) array, got shape {mask.shape}")
-    if side < 1 or mask.shape[0] % side:
-        raise ValueError(f"the mask's side {mask.shape[0]} is not a multiple of the map's side {side}")
-    mask = mask.astype(np.float32)
-    peak = float(mask.max())
-    if peak <= 0.0:
+    cells = _scaled_cells(mask, side)
+    if cells is None:
         return np.zeros((side, side), np.float32)
-    scaled = np.clip(mask / peak, 0.0, 1.0)
-    seam = 4.0 * scaled * (1.0 - scaled)
-    cell = mask.shape[0] // side
-    return seam.reshape(side, cell, side, cell).max(axis=(1, 3)).astype(np.float32)
+    return (4.0 * cells * (1.0 - cells)).max(axis=(1, 3)).astype(np.float32)
 
 
 def region_map(mask: np.ndarray, side: int) -> np.ndarray:
     """Where a mask says the crop was changed, ``(S, S) float32 in [0, 1]`` in, ``(side, side) float32 in [0, 1]``
     out: the mask scaled to a peak of 1 (as for ``boundary_map``), then each cell's mean, the share of the cell that
     was changed. An empty mask gives an empty map; ``S`` must be a multiple of ``side``."""
-    if mask.ndim != 2 or mask.shape[0] != mask.shape[1]:
-        raise ValueError(f"mask must be a square (S, S) array, got shape {mask.shape}")
-    if side < 1 or mask.shape[0] % side:
-        raise ValueError(f"the mask's side {mask.shape[0]} is not a multiple of the map's side {side}")
-    mask = mask.astype(np.float32)
-    peak = float(mask.max())
-    if peak <= 0.0:
+    cells = _scaled_cells(mask, side)
+    if cells is None:
         return np.zeros((side, side), np.float32)
-    cell = mask.shape[0] // side
-    scaled = np.clip(mask / peak, 0.0, 1.0)
-    return scaled.reshape(side, cell, side, cell).mean(axis=(1, 3)).astype(np.float32)
+    return cells.mean(axis=(1, 3)).astype(np.float32)
 
 
 # What the head is asked to draw from a crop's mask: its seam (Face X-ray's target) or the region it changed.
