@@ -344,16 +344,15 @@ class MixedBatches(keras.utils.PyDataset):
                 fake, _, index = self._draw(slot, rng)
                 fakes.append(fake)
                 reals.append(self.pools.images[(slot[0], REAL)][self._partner(slot, index, rng)])
+        crops = reals + fakes
         if self.policy is not NO_AUGMENTATION:
-            seeds = rng.integers(2**63, size=self.half)
-            reals = [
-                self.policy.apply(real, np.random.default_rng(seed)) for real, seed in zip(reals, seeds, strict=True)
-            ]
-            fakes = [
-                self.policy.apply(fake, np.random.default_rng(seed)) for fake, seed in zip(fakes, seeds, strict=True)
+            # One seed a pair: the real at place i and the fake at place i are augmented alike.
+            seeds = np.tile(rng.integers(2**63, size=self.half), 2)
+            crops = [
+                self.policy.apply(crop, np.random.default_rng(seed)) for crop, seed in zip(crops, seeds, strict=True)
             ]
         labels = np.concatenate([np.zeros(self.half, np.float32), np.ones(self.half, np.float32)])
-        return np.stack(reals + fakes).astype(np.float32), labels
+        return np.stack(crops).astype(np.float32), labels
 
     def _with_boundaries(
         self, drawn: list[tuple[np.ndarray, np.ndarray | None]], labels: np.ndarray, rng: np.random.Generator

@@ -6,7 +6,7 @@ crops ``detector.training.train`` loads.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -176,33 +176,33 @@ def training_batches(
     )
 
 
-def _per_ffpp_method(
-    pools: sources.Pools, cache: Path, pairing: Callable[..., np.ndarray]
+def _with_own_reals(
+    pools: sources.Pools, cache: Path, pairing: Callable[..., np.ndarray], fake_keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], np.ndarray]:
-    """``pairing(fakes, fake_groups, reals, real_groups, cache)`` for each FF++ method pool the pools hold."""
-    reals, real_groups = pools.images[("ffpp", sources.REAL)], pools.groups[("ffpp", sources.REAL)]
-    return {
-        key: pairing(pools.images[key], pools.groups[key], reals, real_groups, cache)
-        for key in (("ffpp", method) for method in sources.FFPP_METHODS)
-        if key in pools.images
-    }
+    """``pairing(fakes, fake_groups, reals, real_groups, cache)`` for each fake pool of ``fake_keys`` the pools
+    hold, against the reals of its own source."""
+    results = {}
+    for key in fake_keys:
+        if key in pools.images:
+            reals = (key[0], sources.REAL)
+            results[key] = pairing(
+                pools.images[key], pools.groups[key], pools.images[reals], pools.groups[reals], cache
+            )
+    return results
+
+
+FFPP_FAKES = tuple(("ffpp", method) for method in sources.FFPP_METHODS)
 
 
 def ffpp_masks(pools: sources.Pools, cache: Path) -> dict[tuple[str, str], np.ndarray]:
     """Each FF++ method pool's change masks from its fakes' aligned real pairs (``ffpp_pairs.pair_masks``)."""
-    return _per_ffpp_method(pools, cache, ffpp_pairs.pair_masks)
+    return _with_own_reals(pools, cache, ffpp_pairs.pair_masks, FFPP_FAKES)
 
 
 def dfdc_masks(pools: sources.Pools, cache: Path) -> dict[tuple[str, str], np.ndarray]:
     """DFDC's fakes' change masks from the real of their group (their source video), aligned as FF++'s are
     (``ffpp_pairs.pair_masks``)."""
-    fakes, reals = ("dfdc", sources.DFDC_FAKE), ("dfdc", sources.REAL)
-    if fakes not in pools.images:
-        return {}
-    masks = ffpp_pairs.pair_masks(
-        pools.images[fakes], pools.groups[fakes], pools.images[reals], pools.groups[reals], cache
-    )
-    return {fakes: masks}
+    return _with_own_reals(pools, cache, ffpp_pairs.pair_masks, [("dfdc", sources.DFDC_FAKE)])
 
 
 def known_masks(pools: sources.Pools, cache: Path, config: TrainingConfig) -> dict[tuple[str, str], np.ndarray] | None:
@@ -216,7 +216,7 @@ def known_masks(pools: sources.Pools, cache: Path, config: TrainingConfig) -> di
 def ffpp_partners(pools: sources.Pools, cache: Path) -> dict[tuple[str, str], np.ndarray]:
     """Each FF++ method pool's fakes' aligned real pairs, as indices into the FF++ reals (``ffpp_pairs.pair_reals``);
     DFDC's fakes find theirs by group (``mixed_batches.MixedBatches``)."""
-    return _per_ffpp_method(pools, cache, ffpp_pairs.pair_reals)
+    return _with_own_reals(pools, cache, ffpp_pairs.pair_reals, FFPP_FAKES)
 
 
 def in_steps(batches: keras.utils.PyDataset, config: TrainingConfig) -> keras.utils.PyDataset:

@@ -118,12 +118,6 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
             paired=training_run.run_paired(run, fresh, config.paired),
             change_masks=training_run.run_change_masks(run, fresh, config.change_masks),
         )
-        if config.change_masks and not config.boundary_weight:
-            raise ValueError("change masks teach the blend-boundary head: give it a boundary weight")
-        if config.ffpp_seams and not config.boundary_weight:
-            raise ValueError("FF++ seams teach the blend-boundary head: give it a boundary weight")
-        if config.paired and config.boundary_weight:
-            raise ValueError("paired batches are not made with the blend-boundary head's targets")
     if export_only:
         model = None
     elif not fresh:

@@ -204,49 +204,34 @@ def run_boundary_weight(run: Path, fresh: bool, requested: float | None = None) 
     return float(chosen)
 
 
+def _run_flag(run: Path, fresh: bool, file: str, key: str, requested: bool | None, option: str) -> bool:
+    """A yes-or-no choice a run keeps for life (``_run_choice``; None: no). Runs from before it existed: no."""
+    words = {True: "yes", False: "no"}
+    return _run_choice(run, fresh, file, key, None if requested is None else words[requested], "no", option) == "yes"
+
+
 FFPP_SEAMS_FILE = "ffpp_seams.json"
 
 
 def run_ffpp_seams(run: Path, fresh: bool, requested: bool | None = None) -> bool:
-    """Whether a mixed run's FF++ fakes teach its boundary head with their pairs' masks (``ffpp_pairs``; None:
-    no), kept for the run's life. Runs from before the choice existed did not."""
-    words = {True: "yes", False: "no"}
-    chosen = _run_choice(
-        run, fresh, FFPP_SEAMS_FILE, "ffpp_seams", None if requested is None else words[requested], "no", "--ffpp-seams"
-    )
-    return chosen == "yes"
+    """Whether a mixed run's FF++ fakes teach its boundary head with their pairs' masks (``ffpp_pairs``)."""
+    return _run_flag(run, fresh, FFPP_SEAMS_FILE, "ffpp_seams", requested, "--ffpp-seams")
 
 
 CHANGE_MASKS_FILE = "change_masks.json"
 
 
 def run_change_masks(run: Path, fresh: bool, requested: bool | None = None) -> bool:
-    """Whether a mixed run's boundary head draws change regions from every pair's mask (None: no), kept for the
-    run's life. Runs from before the choice existed did not."""
-    words = {True: "yes", False: "no"}
-    chosen = _run_choice(
-        run,
-        fresh,
-        CHANGE_MASKS_FILE,
-        "change_masks",
-        None if requested is None else words[requested],
-        "no",
-        "--change-masks",
-    )
-    return chosen == "yes"
+    """Whether a mixed run's boundary head draws change regions from every pair's mask."""
+    return _run_flag(run, fresh, CHANGE_MASKS_FILE, "change_masks", requested, "--change-masks")
 
 
 PAIRED_FILE = "paired.json"
 
 
 def run_paired(run: Path, fresh: bool, requested: bool | None = None) -> bool:
-    """Whether a mixed run's batches pair each fake with the real it was made from (None: no), kept for the run's
-    life. Runs from before the choice existed did not."""
-    words = {True: "yes", False: "no"}
-    chosen = _run_choice(
-        run, fresh, PAIRED_FILE, "paired", None if requested is None else words[requested], "no", "--paired"
-    )
-    return chosen == "yes"
+    """Whether a mixed run's batches pair each fake with the real it was made from."""
+    return _run_flag(run, fresh, PAIRED_FILE, "paired", requested, "--paired")
 
 
 def run_policy(run: Path, fresh: bool, requested: AugmentationPolicy | None = None) -> AugmentationPolicy:
