@@ -106,6 +106,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "dfdc-first-swaps",
             "utkface-third",
             "both-balanced",
+            "dfdc-only",
         ],
         help="a mixed run's batch recipe: every source a third of each half (even), or DFDC half, FF++ a third, "
         "UTKFace a sixth, with DFDC swaps the largest share of the fakes (dfdc-first), and with half its "
@@ -113,8 +114,8 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "(dfdc-first-reenact: the benchmark's reenactment sets then measure the generator) or landmark face swaps "
         "between training reals (dfdc-first-swaps: the face-swap sets then measure the generator) instead; or as "
         "dfdc-first with UTKFace a third and DFDC and FF++ the rest (utkface-third); or DFDC and UTKFace only, half "
-        "DFDC swaps and half self-blends, each source as much of the fakes as of the reals (both-balanced); it "
-        "weighs the mixed "
+        "DFDC swaps and half self-blends, each source as much of the fakes as of the reals (both-balanced); or "
+        "DFDC's reals and swaps alone, for a first stage with the change-region map (dfdc-only); it weighs the mixed "
         "selection loss's sources too (default: even for a new run; a resumed run keeps its own)",
     )
     parser.add_argument(

@@ -154,6 +154,16 @@ MIXES["both_balanced"] = Mix(
     "UTKFace's all self-blends: half the fakes DFDC swaps and half self-blends, as --fakes both makes them",
 )
 
+# DFDC's reals and swaps alone, half and half: the first stage's data (wide_v1 trains on DFDC's crops) in a mixed run,
+# so that a network can learn the change-region map from its first batch (docs/EXPERIMENTS.md, "Change regions from
+# the first batch").
+MIXES["dfdc_only"] = Mix(
+    shares={"dfdc": 1.0},
+    fake_kinds={"dfdc": {DFDC_FAKE: 1.0}},
+    words="each batch half real, half fake, all DFDC: its reals and its swaps (both fake sets), no other source and "
+    "no synthetic fake",
+)
+
 
 def _slots(pools: Pools, mix: Mix) -> tuple[list[tuple[str, str]], np.ndarray, list[tuple[str, str]], np.ndarray]:
     """The real slots and fake slots ``(source, kind)`` with their probabilities, for the sources ``pools`` has."""

@@ -115,6 +115,18 @@ def test_the_both_balanced_mix_makes_half_the_fakes_dfdc_swaps_and_gives_each_so
     assert fake_share["utkface"] == pytest.approx(utkface)
 
 
+def test_the_dfdc_only_mix_draws_dfdc_reals_and_dfdc_swaps_alone(drawn_meshes):
+    pools = make_pools()
+    batches = mixed_batches.MixedBatches(
+        pools, 96, NO_AUGMENTATION, seed=7, steps=5, mix=mixed_batches.MIXES["dfdc_only"]
+    )
+    assert batches.real_slots == [("dfdc", "real")] and batches.fake_slots == [("dfdc", "dfdc_fake")]
+    for index in range(len(batches)):
+        images, labels = batches[index]
+        np.testing.assert_array_equal(labels, np.repeat([0.0, 1.0], 48))
+        assert (images[48:] == 10).all()
+
+
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
