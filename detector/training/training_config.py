@@ -102,6 +102,14 @@ class TrainingConfig:
             raise ValueError(f"mix must be one of {tuple(mixed_batches.MIXES)}, got {self.mix!r}")
         if self.mix is not None and self.fakes != "mixed":
             raise ValueError("a batch recipe (mix) is for a mixed run: use it with fakes='mixed'")
+        if self.mix is not None and self.select_on in ("mixed", "mixed_utkface"):
+            selected = {"dfdc", "ffpp"} | ({"utkface"} if self.selects_on_utkface else set())
+            missing = selected - set(mixed_batches.MIXES[self.mix].shares)
+            if missing:
+                raise ValueError(
+                    f"mix {self.mix!r} gives no share to {', '.join(sorted(missing))}, which select_on="
+                    f"{self.select_on!r} weighs as the mix does: select on 'dfdc' instead"
+                )
         if self.boundary_weight is not None and not (self.boundary_weight >= 0 and np.isfinite(self.boundary_weight)):
             raise ValueError(f"boundary_weight must be a number of at least 0, got {self.boundary_weight}")
         if self.boundary_weight and self.fakes != "mixed":

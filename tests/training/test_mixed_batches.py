@@ -127,6 +127,14 @@ def test_the_dfdc_only_mix_draws_dfdc_reals_and_dfdc_swaps_alone(drawn_meshes):
         assert (images[48:] == 10).all()
 
 
+def test_a_mix_without_a_source_cannot_weigh_a_selection_set_that_holds_it():
+    with pytest.raises(ValueError, match="no share to ffpp, utkface"):
+        TrainingConfig(name="x", fakes="mixed", mix="dfdc_only", select_on="mixed_utkface")
+    with pytest.raises(ValueError, match="no share to ffpp"):
+        TrainingConfig(name="x", fakes="mixed", mix="both_balanced", select_on="mixed")
+    TrainingConfig(name="x", fakes="mixed", mix="dfdc_only", select_on="dfdc")
+
+
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
