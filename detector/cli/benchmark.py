@@ -7,9 +7,13 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detector.cli import common
 from detector.types import threshold_text
+
+if TYPE_CHECKING:
+    from detector.shipping import default_rule
 
 # Where the sets are kept (``benchmark.DEFAULT_FOLDER``; not imported here, so that building the parser stays cheap).
 DEFAULT_FOLDER = ".cache/benchmark"
@@ -169,5 +173,92 @@ def _run_clips(arguments: argparse.Namespace, labels_files: list[str], descripti
     return 0
 
 
+def _add_judge(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "judge",
+        help="judge a candidate by the rule for a new default (DESIGN.md), against the shipped default",
+        description="Lines 1, 2, 4 and the unseen people of line 3 come from both cards (benchmark --record wrote "
+        "them); the sample clips of line 3 and the time of line 5 come from analysing the sample clips with both "
+        "models, taking turns (a few minutes; --cards-only skips it).",
+    )
+    parser.add_argument("--model", required=True, help="the candidate")
+    parser.add_argument("--models-folder", help="where the candidate is (default: models/)")
+    parser.add_argument("--default", help="the model to beat (default: the shipped default)")
+    parser.add_argument(
+        "--default-folder", help="where the model to beat is (default: the repository's models/, what ships)"
+    )
+    parser.add_argument(
+        "--sample-clips", help="folder with labels.csv (file,label) and its clips (default: ../shared/samples/videos)"
+    )
+    parser.add_argument(
+        "--cards-only", action="store_true", help="judge from the cards alone (lines 3 and 5 then stay not measured)"
+    )
+    return parser
+
+
+def _run_judge(arguments: argparse.Namespace) -> int:
+    from detector.errors import DetectorError
+    from detector.models import model_card
+    from detector.shipping import default_rule
+
+    default_folder = Path(arguments.default_folder) if arguments.default_folder else model_card.MODELS_FOLDER
+    candidate_folder = Path(arguments.models_folder) if arguments.models_folder else None
+    try:
+        default_name = arguments.default or model_card.default_model(default_folder)
+        candidate = model_card.read_card(arguments.model, candidate_folder)
+        default = model_card.read_card(default_name, default_folder)
+        lines = default_rule.judge_cards(candidate, default)
+        runs = (
+            {} if arguments.cards_only else _sample_clip_runs(arguments, candidate_folder, default_name, default_folder)
+        )
+    except DetectorError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    empty = default_rule.SampleClipRun((), 0.0)
+    theirs, ours = runs.get("candidate", empty), runs.get("default", empty)
+    lines.append(default_rule.judge_sample_clips(theirs.verdicts, ours.verdicts))
+    measured = bool(runs)
+    lines.append(
+        default_rule.judge_time(
+            theirs.scoring_seconds if measured else None, ours.scoring_seconds if measured else None
+        )
+    )
+    lines.sort(key=lambda line: line.number)
+    print("\n".join(default_rule.table(lines, candidate.name, default.name)))
+    print(f"\n{candidate.name} {default_rule.verdict(lines)}")
+    return 0
+
+
+def _sample_clip_runs(
+    arguments: argparse.Namespace, candidate_folder: Path | None, default_name: str, default_folder: Path
+) -> dict[str, default_rule.SampleClipRun]:
+    """Both models' verdicts and scoring time on the sample clips, keyed "candidate" and "default"."""
+    from detector.analysis.faces import FaceDetector
+    from detector.analysis.scoring import load_scorer
+    from detector.config import AnalysisConfig
+    from detector.shipping import default_rule
+    from detector.training import datasets
+
+    folder = Path(arguments.sample_clips) if arguments.sample_clips else datasets.shared_folder() / "samples" / "videos"
+    clips = datasets.read_labels(folder / "labels.csv", folder)
+    scorers = {
+        "candidate": load_scorer([arguments.model], candidate_folder),
+        "default": load_scorer([default_name], default_folder),
+    }
+    # Both timed in one runtime: TensorFlow Lite only when both have a copy.
+    if not all(member.lite for scorer in scorers.values() for member in scorer.scorers):
+        scorers = {
+            "candidate": load_scorer([arguments.model], candidate_folder, runtime="keras"),
+            "default": load_scorer([default_name], default_folder, runtime="keras"),
+        }
+    config = AnalysisConfig()
+    with FaceDetector(config.detector_model, config.min_face_confidence) as detector:
+        runs = default_rule.run_sample_clips(clips, scorers, config, detector)
+    runtime = "TensorFlow Lite" if all(member.lite for member in scorers["default"].scorers) else "Keras"
+    print(f"sample clips: {len(clips)} in {folder}, both models on {runtime}", file=sys.stderr)
+    return runs
+
+
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     _add_benchmark(subparsers).set_defaults(run=_run_benchmark)
+    _add_judge(subparsers).set_defaults(run=_run_judge)
