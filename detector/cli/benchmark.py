@@ -197,23 +197,17 @@ def _add_judge(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _run_judge(arguments: argparse.Namespace) -> int:
-    from detector.errors import DetectorError
     from detector.models import model_card
     from detector.shipping import default_rule
 
     default_folder = Path(arguments.default_folder) if arguments.default_folder else model_card.MODELS_FOLDER
     candidate_folder = Path(arguments.models_folder) if arguments.models_folder else None
-    try:
-        default_name = arguments.default or model_card.default_model(default_folder)
-        candidate = model_card.read_card(arguments.model, candidate_folder)
-        default = model_card.read_card(default_name, default_folder)
-        lines = default_rule.judge_cards(candidate, default)
-        runs = (
-            {} if arguments.cards_only else _sample_clip_runs(arguments, candidate_folder, default_name, default_folder)
-        )
-    except DetectorError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    # A missing card or model is a DetectorError: the command line says it in one line.
+    default_name = arguments.default or model_card.default_model(default_folder)
+    candidate = model_card.read_card(arguments.model, candidate_folder)
+    default = model_card.read_card(default_name, default_folder)
+    lines = default_rule.judge_cards(candidate, default)
+    runs = {} if arguments.cards_only else _sample_clip_runs(arguments, candidate_folder, default_name, default_folder)
     empty = default_rule.SampleClipRun((), 0.0)
     theirs, ours = runs.get("candidate", empty), runs.get("default", empty)
     lines.append(default_rule.judge_sample_clips(theirs.verdicts, ours.verdicts))

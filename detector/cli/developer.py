@@ -1,6 +1,6 @@
-"""The developer's commands: ``evaluate``, ``score-crops``, ``calibrate``, ``quantize``, ``combine``, ``ensembles``
-and ``lite`` (``python -m detector COMMAND --help``; ``train`` is in ``training``). Heavy modules are imported inside
-each command, so that ``--help`` and the reviewer's ``scan`` start without them.
+"""The developer's commands: ``evaluate``, ``score-crops``, ``calibrate``, ``quantize``, ``combine``, ``soup``,
+``ensembles`` and ``lite`` (``python -m detector COMMAND --help``; ``train`` is in ``training``). Heavy modules are
+imported inside each command, so that ``--help`` and the reviewer's ``scan`` start without them.
 """
 
 from __future__ import annotations
@@ -265,6 +265,51 @@ def _run_combine(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _add_soup(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "soup",
+        help="save one network whose weights average shipped networks' (fine-tunes of one start), calibrated anew",
+    )
+    parser.add_argument("--name", required=True, help="the new model: writes models/NAME.keras and models/NAME.json")
+    parser.add_argument("--member", action="append", required=True, dest="members", help="a network to average")
+    parser.add_argument(
+        "--weight",
+        action="append",
+        type=common.not_negative,
+        dest="weights",
+        help="each member's share, in --member order (default: equal shares; scaled to sum to 1)",
+    )
+    parser.add_argument("--models-folder", help="where the members are and the result goes (default: models/)")
+    parser.add_argument("--cache-folder", default=".cache", help="folder of decoded crops (.npy)")
+    return parser
+
+
+def _run_soup(arguments: argparse.Namespace) -> int:
+    from detector.shipping import soup
+
+    try:
+        card = soup.make_soup(
+            arguments.name,
+            arguments.members,
+            arguments.weights,
+            Path(arguments.models_folder) if arguments.models_folder else None,
+            Path(arguments.cache_folder),
+            command="python -m detector " + shlex.join(arguments.argv),
+        )
+    except ValueError as error:  # the members and their shares do not fit together
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    validation = card.metrics["validation"]
+    shares = soup.normalised_weights(len(arguments.members), arguments.weights)
+    mixture = ", ".join(f"{member} {share:.0%}" for member, share in zip(arguments.members, shares, strict=True))
+    print(
+        f"{card.name}: the weights of {mixture}; validation ROC AUC "
+        f"{validation['roc_auc']:.4f}, log loss {validation['log_loss']:.4f}; fake at {card.thresholds.fake:.3f}, "
+        f"inconclusive from {card.thresholds.uncertain_low:.3f}"
+    )
+    return 0
+
+
 def _add_ensembles(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "ensembles",
@@ -330,5 +375,6 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     _add_calibrate(subparsers).set_defaults(run=_run_calibrate)
     _add_quantize(subparsers).set_defaults(run=_run_quantize)
     _add_combine(subparsers).set_defaults(run=_run_combine)
+    _add_soup(subparsers).set_defaults(run=_run_soup)
     _add_ensembles(subparsers).set_defaults(run=_run_ensembles)
     _add_lite(subparsers).set_defaults(run=_run_lite)

@@ -91,6 +91,7 @@ _TRAINING_LABELS = {
     "extra_reals": "Extra real faces",
     "init_weights": "Started from",
     "members": "Models averaged",
+    "soup": "Weights averaged from",
 }
 _TRAINING_VALUE_WORDS = {
     "fakes": {

@@ -233,5 +233,5 @@ def test_judge_runs_both_models_on_the_sample_clips_for_lines_3_and_5(tiny_model
 
 def test_judge_of_a_missing_model_is_one_clear_line(tiny_models_folder, capsys):
     status = cli.main(["judge", "--model", "absent", "--models-folder", str(tiny_models_folder), "--cards-only"])
-    assert status == 2
+    assert status == 1
     assert capsys.readouterr().err.startswith("error: ")
