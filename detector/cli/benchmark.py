@@ -210,7 +210,7 @@ def _run_judge(arguments: argparse.Namespace) -> int:
     runs = {} if arguments.cards_only else _sample_clip_runs(arguments, candidate_folder, default_name, default_folder)
     empty = default_rule.SampleClipRun((), 0.0)
     theirs, ours = runs.get("candidate", empty), runs.get("default", empty)
-    lines.append(default_rule.judge_sample_clips(theirs.verdicts, ours.verdicts))
+    lines.append(default_rule.judge_sample_clips(theirs.verdicts, ours.verdicts, bool(candidate.video_thresholds)))
     measured = bool(runs)
     lines.append(
         default_rule.judge_time(

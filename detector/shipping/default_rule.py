@@ -249,19 +249,26 @@ def _clip_words(clips: Sequence[ClipVerdict]) -> str:
     )
 
 
-def judge_sample_clips(candidate: Sequence[ClipVerdict], default: Sequence[ClipVerdict]) -> Line:
+def judge_sample_clips(
+    candidate: Sequence[ClipVerdict], default: Sequence[ClipVerdict], video_thresholds: bool = True
+) -> Line:
     """Line 3's sample clips: no real clip called "Likely manipulated" and every fake clip caught, at the verdicts
-    the page gives (the card's video thresholds). Not measured without the candidate's clips."""
+    the page gives. The rule means the card's video thresholds (fitted on the clip benchmark): without them
+    (``video_thresholds`` False: the card has none, so the page falls back on the crop thresholds) the verdicts are
+    shown but the line is not measured. Not measured either without the candidate's clips."""
     passed = None
-    if candidate:
+    if candidate and video_thresholds:
         reals_kept = all(clip.verdict != VerdictLabel.FAKE for clip in candidate if clip.label == 0)
         fakes_caught = all(clip.verdict == VerdictLabel.FAKE for clip in candidate if clip.label == 1)
         passed = reals_kept and fakes_caught
+    words = _clip_words(candidate)
+    if candidate and not video_thresholds:
+        words += " (at the crop thresholds: the card has no video thresholds; run benchmark --record --video)"
     return Line(
         3,
         'sample clips, as the page decides them: no real one called "Likely manipulated", every fake one caught',
         _clip_words(default),
-        _clip_words(candidate),
+        words,
         passed,
     )
 

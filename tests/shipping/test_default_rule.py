@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import pytest
 from conftest import SAMPLE_VIDEOS, requires_samples
@@ -153,6 +154,12 @@ def test_the_sample_clips_keep_every_real_one_and_catch_every_fake_one(changed, 
     assert "fake_b.mp4 (fake): " in line.candidate and "real_c.mp4 (real): Inconclusive" in line.candidate
 
 
+def test_sample_clips_decided_without_video_thresholds_are_shown_but_not_measured():
+    line = default_rule.judge_sample_clips(GOOD_CLIPS, GOOD_CLIPS, video_thresholds=False)
+    assert line.passed is None and "fake_a.mp4 (fake): Likely manipulated" in line.candidate
+    assert "no video thresholds" in line.candidate
+
+
 def test_sample_clips_not_run_are_not_measured():
     line = default_rule.judge_sample_clips([], [])
     assert line.passed is None and line.candidate == "not measured"
@@ -212,23 +219,41 @@ def test_judge_prints_the_table_and_the_outcome_from_the_cards(card_with, tmp_pa
     assert out.count("not measured") >= 2  # the sample clips and the time, skipped
 
 
+def _judge_rows(arguments: list[str], capsys) -> tuple[str, str, str]:
+    assert cli.main(arguments) == 0
+    captured = capsys.readouterr()
+    rows = [row for row in captured.out.splitlines() if row.startswith(("| 3 |", "| 5 |"))]
+    clip_row = next(row for row in rows if row.split(" | ")[1].startswith("sample clips"))
+    time_row = next(row for row in rows if row.split(" | ")[1].startswith("scoring time"))
+    return clip_row, time_row, captured.err
+
+
 @requires_samples
 def test_judge_runs_both_models_on_the_sample_clips_for_lines_3_and_5(tiny_models_folder, tmp_path, capsys):
     clips = tmp_path / "clips"
     clips.mkdir()
     (clips / "abqwwspghj.mp4").symlink_to(SAMPLE_VIDEOS / "abqwwspghj.mp4")
     (clips / "labels.csv").write_text("file,label\nabqwwspghj.mp4,FAKE\n")
-    folder = str(tiny_models_folder)
-    arguments = ["judge", "--model", "tiny", "--models-folder", folder, "--default", "tiny", "--default-folder", folder]
-    assert cli.main([*arguments, "--sample-clips", str(clips)]) == 0
-    captured = capsys.readouterr()
-    rows = {row.split(" | ")[1]: row for row in captured.out.splitlines() if row.startswith("| 3 |") or "| 5 |" in row}
-    clip_row = next(row for asks, row in rows.items() if asks.startswith("sample clips"))
-    time_row = next(row for asks, row in rows.items() if asks.startswith("scoring time"))
-    # An untrained model may call the fake anything, but it was run and judged: no line is left unmeasured.
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for suffix in (".keras", ".json"):
+        shutil.copy(tiny_models_folder / f"tiny{suffix}", folder / f"tiny{suffix}")
+    arguments = ["judge", "--model", "tiny", "--models-folder", str(folder), "--default", "tiny"]
+    arguments += ["--default-folder", str(folder), "--sample-clips", str(clips)]
+
+    # Without video thresholds the page would decide at the crop thresholds: shown, not judged.
+    clip_row, time_row, err = _judge_rows(arguments, capsys)
+    assert "abqwwspghj.mp4 (fake): " in clip_row and "no video thresholds" in clip_row
+    assert clip_row.endswith("| not measured |") and "sample clips: 1 in" in err
+
+    card = model_card.read_card("tiny", folder)
+    fitted = {"fake": 0.7, "uncertain_low": 0.2, "chosen_on": "clips (for this test)"}
+    strategies = ("mean", "median", "confident")
+    model_card.write_card(dataclasses.replace(card, video_thresholds=dict.fromkeys(strategies, fitted)), folder)
+    clip_row, time_row, _ = _judge_rows(arguments, capsys)
+    # An untrained model may call the fake anything, but it was run and judged: neither line is left unmeasured.
     assert "abqwwspghj.mp4 (fake): " in clip_row and "not measured" not in clip_row
     assert "x) |" in time_row and "not measured" not in time_row
-    assert "sample clips: 1 in" in captured.err
 
 
 def test_judge_of_a_missing_model_is_one_clear_line(tiny_models_folder, capsys):
