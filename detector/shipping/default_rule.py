@@ -22,11 +22,12 @@ no figure is "not measured", never passed: a candidate with one is not yet judge
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from detector.models import model_card
+from detector.training import datasets
 from detector.types import VerdictLabel
 
 DFDC_MARGIN = 0.005
@@ -106,7 +107,7 @@ def _each(values: Sequence[float] | None) -> str:
     return "not measured" if values is None else " / ".join(f"{value:.3f}" for value in values)
 
 
-def _compare(candidate: float | None, default: float | None, passes) -> bool | None:
+def _compare(candidate: float | None, default: float | None, passes: Callable[[float, float], bool]) -> bool | None:
     return None if candidate is None or default is None else bool(passes(candidate, default))
 
 
@@ -219,7 +220,9 @@ class SampleClipRun:
     scoring_seconds: float
 
 
-def run_sample_clips(clips: Any, scorers: Mapping[str, Any], config: Any, detector: Any) -> dict[str, SampleClipRun]:
+def run_sample_clips(
+    clips: datasets.CropSet, scorers: Mapping[str, Any], config: Any, detector: Any
+) -> dict[str, SampleClipRun]:
     """Analyses every clip of ``clips`` (a ``datasets.CropSet`` of videos) with each scorer, as the page does, the
     models taking turns clip by clip so that both are timed under the same load. Each model analyses the first clip
     once before, untimed (its first calls build the graph). A clip that cannot be read raises: the sample clips are
