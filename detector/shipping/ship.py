@@ -326,6 +326,22 @@ def combined_training_data(member_data: Iterable[str]) -> str:
     return "; ".join(dict.fromkeys(part.strip() for data in member_data for part in data.split(";") if part.strip()))
 
 
+def training_of_several(cards: Sequence[model_card.ModelCard]) -> dict:
+    """What a model made of these models (an average of outputs or of weights) records of their training: each
+    source once, the validation percentage, the fakes and kinds each network saw, and the fakes when all saw the
+    same."""
+    by_model = fakes_by_model(cards)
+    training = {
+        "data": combined_training_data(str(card.training.get("data", "not stated")) for card in cards),
+        "validation_percent": int(cards[0].training.get("validation_percent", datasets.VALIDATION_PERCENT)),
+        "fakes_by_model": by_model,
+        "kinds_by_model": kinds_by_model(cards),
+    }
+    if len(set(by_model.values())) == 1:
+        training["fakes"] = next(iter(by_model.values()))
+    return training
+
+
 def combine(
     name: str,
     members: Sequence[str],
@@ -351,16 +367,11 @@ def combine(
         {card.name: weight_storage.load(model_card.verified_weights(card, folder)) for card in cards}
     )
     training = {
-        "data": combined_training_data(str(card.training.get("data", "not stated")) for card in cards),
         "members": [f"{card.name}: {card.description.rstrip('.')}" for card in cards],
-        "validation_percent": int(cards[0].training.get("validation_percent", datasets.VALIDATION_PERCENT)),
         "command": command,
+        **training_of_several(cards),
     }
     limitations = average_limitations(cards)
-    training["fakes_by_model"] = fakes_by_model(cards)
-    training["kinds_by_model"] = kinds_by_model(cards)
-    if len(set(training["fakes_by_model"].values())) == 1:
-        training["fakes"] = next(iter(training["fakes_by_model"].values()))
     save_with_card(
         combined,
         name,

@@ -24,7 +24,6 @@ import numpy as np
 from detector.errors import ModelCardError
 from detector.models import model_card, weight_storage
 from detector.shipping import ship
-from detector.training import datasets
 
 
 def normalised_weights(count: int, weights: Sequence[float] | None) -> list[float]:
@@ -100,20 +99,15 @@ def make_soup(
     soup.set_weights(average_weights([model.get_weights() for model in models], shares))
     mixture = ", ".join(f"{card.name} {share:.3g}" for card, share in zip(cards, shares, strict=True))
     training = {
-        "data": ship.combined_training_data(str(card.training.get("data", "not stated")) for card in cards),
         "resolution": cards[0].training.get("resolution"),
         # What the page lists under "Weights averaged from", each member with its share.
         "soup": [
             f"{card.name}, {share:.0%} of the weights: {card.description.rstrip('.')}"
             for card, share in zip(cards, shares, strict=True)
         ],
-        "validation_percent": int(cards[0].training.get("validation_percent", datasets.VALIDATION_PERCENT)),
         "command": command,
-        "fakes_by_model": ship.fakes_by_model(cards),
-        "kinds_by_model": ship.kinds_by_model(cards),
+        **ship.training_of_several(cards),
     }
-    if len(set(training["fakes_by_model"].values())) == 1:
-        training["fakes"] = next(iter(training["fakes_by_model"].values()))
     ship.save_with_card(
         soup,
         name,
