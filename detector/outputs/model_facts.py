@@ -338,6 +338,7 @@ def scope_lines(cards: Sequence[ModelCard]) -> list[str]:
 _ARCHITECTURE_WORDS = {
     "compact": "compact CNN",
     "compact_wide": "wide compact CNN",
+    "compact_deep": "deep compact CNN",
     "compact_high_pass": "compact CNN with high-pass input",
     "resnet50": "ResNet50",
     "vgg16": "VGG16",

@@ -36,6 +36,7 @@ NEAR_CHANCE = 0.6
 _ARCHITECTURE_WORDS = {
     "compact": "a small convolutional network",
     "compact_wide": "a wider small convolutional network",
+    "compact_deep": "a deeper, wider small convolutional network",
     "compact_high_pass": "a small convolutional network that also sees the image's fine detail on its own",
     "resnet50": "a ResNet50 network",
     "vgg16": "a VGG16 network",

@@ -6,7 +6,15 @@ The names of the architectures and precisions live here, so that the command lin
 Keras.
 """
 
-ARCHITECTURES = ("compact", "compact_wide", "compact_high_pass", "inception_resnet_v2", "vgg16", "resnet50")
+ARCHITECTURES = (
+    "compact",
+    "compact_wide",
+    "compact_deep",
+    "compact_high_pass",
+    "inception_resnet_v2",
+    "vgg16",
+    "resnet50",
+)
 # Keras dtype policies a run may use. "mixed_bfloat16" computes in bfloat16 and keeps float32 weights: measured
 # 1.9 times faster a training step for VGG16 and 1.5-1.7 for ResNet50 on CPUs with AVX512_BF16, no gain
 # for the compact networks or InceptionResNetV2 (bench/bench_architectures.py --precision, docs/DESIGN.md).

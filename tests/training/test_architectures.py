@@ -11,6 +11,7 @@ from detector.training import architectures
     [
         ("compact", 64),
         ("compact_wide", 64),
+        ("compact_deep", 64),
         ("compact_high_pass", 64),
         ("resnet50", 64),
         ("vgg16", 64),
@@ -36,6 +37,13 @@ def test_the_wide_compact_model_has_more_parameters_than_the_default():
     default = architectures.build_classifier("compact", input_size=64, resolution=64)
     wide = architectures.build_classifier("compact_wide", input_size=64, resolution=64)
     assert wide.count_params() > 2 * default.count_params()
+
+
+def test_the_deep_compact_model_has_more_parameters_than_the_wide_one():
+    wide = architectures.build_classifier("compact_wide", input_size=64, resolution=64)
+    deep = architectures.build_classifier("compact_deep", input_size=64, resolution=64)
+    assert deep.count_params() > 1.8 * wide.count_params()
+    assert deep.get_layer("pool").output.shape[-1] == 512
 
 
 def _train_choices(option: str) -> tuple[str, ...]:
@@ -196,3 +204,11 @@ def test_the_high_pass_filters_are_fixed_see_edges_not_flat_colour_and_survive_s
     np.testing.assert_array_equal(
         loaded.get_layer(architectures.HIGH_PASS_LAYER).get_weights()[0], architectures.high_pass_kernel()
     )
+
+
+def test_every_architecture_has_words_on_the_page_and_in_the_reports():
+    from detector.outputs import model_facts, model_summary
+
+    for architecture in architectures.ARCHITECTURES:
+        assert architecture in model_facts._ARCHITECTURE_WORDS
+        assert architecture in model_summary._ARCHITECTURE_WORDS
