@@ -31,6 +31,7 @@ from detector.evaluation import benchmark
 from detector.evaluation.metrics import expected_calibration_error
 from detector.models import model_card, weight_storage
 from detector.models.calibration import logits
+from detector.shipping import calibrate
 from detector.training import datasets
 
 EIGHT = tuple(item.key for item in benchmark.SETS if item.kind is not None)
@@ -83,14 +84,18 @@ def _calibrated(parameters: np.ndarray, logit: np.ndarray, spread: np.ndarray) -
 
 
 def _fit(logit: np.ndarray, spread: np.ndarray, labels: np.ndarray, weights: np.ndarray, with_spread: bool):
-    def loss(free: np.ndarray) -> float:
-        parameters = free if with_spread else np.array([free[0], free[1], -30.0])  # k = e^-30: no spread term
+    """``(scale, bias, log k)``: without the spread term, the product's Platt fit (``calibrate.fit_platt``, with
+    k = e^-30); with it, the same weighted log loss minimised over all three, from that fit."""
+    temperature, bias = calibrate.fit_platt(labels, 1.0 / (1.0 + np.exp(-logit)), weights)
+    platt = np.array([1.0 / temperature, bias, -30.0])
+    if not with_spread:
+        return platt
+
+    def loss(parameters: np.ndarray) -> float:
         p = np.clip(_calibrated(parameters, logit, spread), 1e-7, 1 - 1e-7)
         return float(-np.mean(weights * (labels * np.log(p) + (1 - labels) * np.log(1 - p))))
 
-    start = np.array([1.0, 0.0, 0.0]) if with_spread else np.array([1.0, 0.0])
-    fitted = optimize.minimize(loss, start).x
-    return fitted if with_spread else np.array([fitted[0], fitted[1], -30.0])
+    return optimize.minimize(loss, np.array([platt[0], platt[1], 0.0])).x
 
 
 def main() -> None:
@@ -105,25 +110,29 @@ def main() -> None:
     scores = score_members(arguments.members, arguments.models_folder, arguments.cache_folder, arguments.scores)
 
     def features(key: str, half: str | None = None):
-        member_logits = logits(np.stack([scores[f"{key}|{name}"] for name in arguments.members]))
-        mean = np.stack([scores[f"{key}|{name}"] for name in arguments.members]).mean(axis=0)
+        members = np.stack([scores[f"{key}|{name}"] for name in arguments.members])
+        mean = members.mean(axis=0)
         keep = np.ones(mean.size, bool)
         if half is not None:
             in_calibration = np.array([datasets.in_calibration_half(str(g)) for g in scores[f"{key}|groups"]])
             keep = in_calibration if half == "calibration" else ~in_calibration
         labels = scores[f"{key}|labels"].astype(int)
-        return logits(mean)[keep], member_logits.std(axis=0)[keep], labels[keep]
+        return logits(mean)[keep], logits(members).std(axis=0)[keep], labels[keep]
 
-    fitted_on = [features("dfdc", "calibration")]
-    if arguments.on == "mixed":  # FF++'s reals once (every method's file holds them), each method's fakes
-        parts = [features(key, "calibration") for key in FFPP]
-        keep = [np.ones(part[2].size, bool) if i == 0 else part[2] == 1 for i, part in enumerate(parts)]
-        fitted_on.append(tuple(np.concatenate([p[j][k] for p, k in zip(parts, keep, strict=True)]) for j in range(3)))
-    logit, spread, labels = (np.concatenate([part[j] for part in fitted_on]) for j in range(3))
-    weights = np.ones(labels.size)  # DFDC alone: unweighted, as `calibrate` fits it
+    # (features, source, kind of fake) of every part fitted on: DFDC's calibration half, and with mixed FF++'s
+    # reals once (every method's file holds them) and each method's fakes.
+    fitted_on = [(features("dfdc", "calibration"), "dfdc", "dfdc")]
     if arguments.on == "mixed":
-        weights = np.concatenate([np.where(y == 1, 0.5 / y.sum(), 0.5 / (1 - y).sum()) for _, _, y in fitted_on])
-        weights *= labels.size / weights.sum()
+        for position, key in enumerate(FFPP):
+            z, s, y = features(key, "calibration")
+            keep = np.ones(y.size, bool) if position == 0 else y == 1
+            fitted_on.append(((z[keep], s[keep], y[keep]), "ffpp", key))
+    logit, spread, labels = (np.concatenate([part[j] for part, _, _ in fitted_on]) for j in range(3))
+    weights = np.ones(labels.size)  # DFDC alone: unweighted, as `calibrate` fits it
+    if arguments.on == "mixed":  # as `calibrate --on mixed` weighs them
+        kinds = [kind for (_, _, y), _, kind in fitted_on for _ in y]
+        origins = [source for (_, _, y), source, _ in fitted_on for _ in y]
+        weights = calibrate.source_weights(labels, kinds, origins)
     platt = _fit(logit, spread, labels, weights, with_spread=False)
     with_spread = _fit(logit, spread, labels, weights, with_spread=True)
     print(
