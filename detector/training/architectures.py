@@ -9,7 +9,7 @@ needs the input size from the model card.
 cores. ``compact_wide`` is the same design with three times the parameters in its deeper stages, where they cost
 little time (the full-resolution stem dominates a step: 1.3 times the default's training step for 3.2 times its
 parameters). ``compact_deep`` goes on where the maps are small: one more block at 16 px and a last stage of four
-blocks of 512 filters, twice compact_wide's parameters for 1.2 times its training step and about its scoring time.
+blocks of 512 filters, twice compact_wide's parameters for about 1.4 times its training step and scoring time.
 The three others are the architectures of the projects this one grew from (Keras applications, built
 with ``weights=None``: nothing is downloaded).
 
