@@ -290,7 +290,6 @@ def test_stopping_the_consumer_early_stops_and_joins_the_thread_and_closes_the_i
         finally:
             source_closed.set()
 
-    threads_before = threading.active_count()
     # The test keeps the source alive, as a caller may: only an explicit close in the thread closes it then.
     source = endless()
     items = pipeline.prefetched(source, 2)
@@ -299,7 +298,7 @@ def test_stopping_the_consumer_early_stops_and_joins_the_thread_and_closes_the_i
     stop_early(items)
     # Closing joins the thread: it is over by the time close returns, with nothing to wait for.
     assert not producer.is_alive()
-    assert threading.active_count() == threads_before
+    assert prefetch_threads() == []
     assert source_closed.is_set()
     assert next(source, None) is None
 
