@@ -98,12 +98,17 @@ def _fit(logit: np.ndarray, spread: np.ndarray, labels: np.ndarray, weights: np.
     return optimize.minimize(loss, np.array([platt[0], platt[1], 0.0])).x
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("members", nargs="+", help="the networks averaged (NAME.json in --models-folder)")
+def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the members' cards are, where the benchmark's decoded sets are, and the file the scores are kept in."""
     parser.add_argument("--models-folder", type=Path, default=model_card.models_folder())
     parser.add_argument("--cache-folder", type=Path, default=Path(".cache"))
     parser.add_argument("--scores", type=Path, default=Path(".cache") / "member_scores.npz")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("members", nargs="+", help="the networks averaged (NAME.json in --models-folder)")
+    add_scoring_arguments(parser)
     parser.add_argument("--on", choices=("dfdc", "mixed"), default="dfdc")
     arguments = parser.parse_args()
 

@@ -19,14 +19,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from detector.models import model_card
 from detector.training import datasets
-from scripts.measure_member_spread import FFPP, score_members
+from scripts.measure_member_spread import FFPP, add_scoring_arguments, score_members
 
 
 @dataclass(frozen=True)
@@ -83,9 +81,7 @@ def calibration_half_measure(scores: dict[str, np.ndarray]) -> Callable[[tuple[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pool", nargs="+", help="the networks to choose from (NAME.json in --models-folder)")
-    parser.add_argument("--models-folder", type=Path, default=model_card.models_folder())
-    parser.add_argument("--cache-folder", type=Path, default=Path(".cache"))
-    parser.add_argument("--scores", type=Path, default=Path(".cache") / "member_scores.npz")
+    add_scoring_arguments(parser)
     parser.add_argument("--at-most", type=int, default=5, help="members at most (default 5)")
     parser.add_argument("--min-gain", type=float, default=0.002, help="the smallest gain that adds a member")
     arguments = parser.parse_args()
