@@ -34,7 +34,7 @@ def _scores(report_inverted: bool):
     scores = {}
     for key in ("dfdc", *FFPP):
         scores[f"{key}|groups"], scores[f"{key}|labels"] = groups, labels
-        good = np.where(in_half | ~report_inverted, perfect, 1 - perfect)
+        good = np.where(in_half | (not report_inverted), perfect, 1 - perfect)
         scores[f"{key}|good"], scores[f"{key}|bad"] = good, 1 - good
     return scores
 
