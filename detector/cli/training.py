@@ -77,8 +77,10 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument(
         "--extra-reals",
-        choices=["utkface"],
-        help="add these real faces to training (../shared/data/utkface; not in validation)",
+        choices=["utkface", "utkface-except-selection"],
+        help="add these real faces to training (../shared/data/utkface, but its held-out quarter; not in "
+        "validation); utkface-except-selection also leaves out the tenth a later stage's --select-on "
+        "mixed-utkface chooses its epochs on",
     )
     parser.add_argument(
         "--select-on",
@@ -194,7 +196,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         models_folder=arguments.models_folder or str(model_card.MODELS_FOLDER),
         command="python -m detector " + shlex.join(arguments.argv),
         fakes=arguments.fakes,
-        extra_reals=arguments.extra_reals,
+        extra_reals=arguments.extra_reals.replace("-", "_") if arguments.extra_reals else None,
         precision=arguments.precision,
         augmentation=arguments.augment,
         select_on=arguments.select_on.replace("-", "_") if arguments.select_on else None,

@@ -99,7 +99,10 @@ _TRAINING_VALUE_WORDS = {
         "sbi": "self-blended real faces (SBI), no real deepfakes",
         "both": "half DFDC fake crops, half self-blended real faces (SBI)",
     },
-    "extra_reals": {"utkface": "UTKFace photos of real people"},
+    "extra_reals": {
+        "utkface": "UTKFace photos of real people",
+        "utkface_except_selection": "UTKFace photos of real people (not those a later stage chose its epochs on)",
+    },
 }
 _TRAINING_HIDDEN = frozenset(
     {

@@ -133,7 +133,8 @@ def export(
     if config.fakes == "mixed":
         data = "; ".join(sources.SOURCE_WORDS[source] for source in sources.SOURCES)
     if config.extra_reals:
-        data += f"; ../shared/data/{config.extra_reals} ({training_config.EXTRA_REALS_WORDS[config.extra_reals]})"
+        folder = training_config.EXTRA_REALS_FOLDERS[config.extra_reals]
+        data += f"; ../shared/data/{folder} ({training_config.EXTRA_REALS_WORDS[config.extra_reals]})"
     selection = training_run.selection_words(config.select_on, config.select_by)
     training = {
         "data": data,

@@ -101,11 +101,14 @@ def load_extra_reals(config: TrainingConfig) -> datasets.CropSet | None:
 
     Validation stays the DFDC split, so every run is measured on the same crops. A quarter of UTKFace
     (``datasets.split_utkface``) is never trained on: it measures false positives on unseen people, for runs
-    with and without it alike. ``limit`` caps the rest too (smoke runs).
+    with and without it alike. ``"utkface_except_selection"`` leaves out the selection tenth as well
+    (``datasets.split_utkface_selection``). ``limit`` caps the rest too (smoke runs).
     """
     if config.extra_reals is None:
         return None
     extra, _ = datasets.split_utkface(datasets.load_utkface())
+    if config.extra_reals == "utkface_except_selection":
+        extra, _ = datasets.split_utkface_selection(extra)
     if config.limit:
         extra = extra.subset(np.arange(len(extra)) < config.limit)
     return extra

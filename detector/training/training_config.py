@@ -13,12 +13,20 @@ from detector.models import model_card
 from detector.training import PRECISIONS, datasets, mixed_batches, self_blend_batches, training_run
 from detector.training.augment import AugmentationPolicy
 
-EXTRA_REALS = (None, "utkface")
+# "utkface_except_selection": the same photos but the tenth a later mixed stage selects on
+# (``datasets.split_utkface_selection``), so that stage chooses its epochs on real people no stage before it saw.
+EXTRA_REALS = (None, "utkface", "utkface_except_selection")
 # Training fakes: a mixed run (``"mixed"``) draws from every source, balanced (``detector.training.mixed_batches``).
 FAKES = (*self_blend_batches.FAKE_SOURCES, "mixed")
 EXPORT_CHECKPOINTS = ("best", "last")
 # Each extra source of real faces in words, for the card's training data ("path (words)", as for DFDC).
-EXTRA_REALS_WORDS = {"utkface": "UTKFace real face photos, except the quarter held out for testing"}
+EXTRA_REALS_WORDS = {
+    "utkface": "UTKFace real face photos, except the quarter held out for testing",
+    "utkface_except_selection": "UTKFace real face photos, except the quarter held out for testing and the tenth "
+    "later stages select on",
+}
+# The folder under ../shared/data each extra source of real faces is read from.
+EXTRA_REALS_FOLDERS = {"utkface": "utkface", "utkface_except_selection": "utkface"}
 
 
 @dataclass(frozen=True)

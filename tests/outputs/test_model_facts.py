@@ -199,6 +199,9 @@ def test_training_lines_name_the_data_without_where_it_was_stored() -> None:
     )
     assert lines == ["Training data: DFDC face crops, 224x224; UTKFace photos"]
     assert model_facts.training_lines({"extra_reals": "utkface"}) == ["Extra real faces: UTKFace photos of real people"]
+    assert model_facts.training_lines({"extra_reals": "utkface_except_selection"}) == [
+        "Extra real faces: UTKFace photos of real people (not those a later stage chose its epochs on)"
+    ]
 
 
 def test_the_thresholds_lines_say_which_judge_a_crop_and_which_a_video(tiny_models_folder: Path) -> None:

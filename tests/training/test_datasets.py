@@ -116,6 +116,16 @@ def test_a_quarter_of_utkface_is_held_out_and_never_trained_on():
     assert set(run_batches.load_extra_reals(config).files) == set(train_part.files)
 
 
+@requires_shared
+def test_utkface_except_selection_trains_on_neither_the_held_out_quarter_nor_the_selection_tenth():
+    train_part, _ = datasets.split_utkface(datasets.load_utkface())
+    kept, selection = datasets.split_utkface_selection(train_part)
+    config = train.TrainingConfig(name="x", extra_reals="utkface_except_selection")
+    extra = set(run_batches.load_extra_reals(config).files)
+    assert extra == set(kept.files) and not extra & set(selection.files)
+    assert len(selection) > 500  # a tenth of 9,780 photos, really left out
+
+
 def test_the_utkface_selection_tenth_comes_from_the_training_photos_and_never_from_the_held_out_quarter():
     names = tuple(f"{index}_photo.jpg" for index in range(4000))
     photos = datasets.CropSet(root=None, files=names, labels=np.zeros(len(names), np.int32), groups=names)

@@ -167,6 +167,7 @@ def test_training_options_default_to_dfdc_and_are_checked() -> None:
         ([], "dfdc", None),
         (["--fakes", "sbi"], "sbi", None),
         (["--fakes", "both", "--extra-reals", "utkface"], "both", "utkface"),
+        (["--extra-reals", "utkface-except-selection"], "dfdc", "utkface_except_selection"),
     ],
 )
 def test_the_command_line_passes_the_training_options(monkeypatch, flags, fakes, extra_reals) -> None:
@@ -220,7 +221,8 @@ def test_training_batches_follow_the_configuration(tmp_path) -> None:
 
 
 @requires_dfdc_and_utkface
-def test_the_card_records_the_fakes_and_extra_reals(tmp_path) -> None:
+@pytest.mark.parametrize("extra_reals", ["utkface", "utkface_except_selection"])
+def test_the_card_records_the_fakes_and_extra_reals(tmp_path, extra_reals) -> None:
     from detector.models import model_card
     from detector.training import architectures, datasets
 
@@ -233,11 +235,13 @@ def test_the_card_records_the_fakes_and_extra_reals(tmp_path) -> None:
     images = datasets.decode_images(validation.root, validation.files, 224)
     model = architectures.build_classifier("compact", input_size=224, resolution=32)
     config = train.TrainingConfig(
-        name="sbi", models_folder=str(tmp_path), command="test", fakes="both", extra_reals="utkface"
+        name="sbi", models_folder=str(tmp_path), command="test", fakes="both", extra_reals=extra_reals
     )
     export.export(model, config, validation, images, epochs_run=0, train_count=0, policy=AugmentationPolicy())
     card = model_card.read_card("sbi", tmp_path)
-    assert card.training["fakes"] == "both" and card.training["extra_reals"] == "utkface"
+    assert card.training["fakes"] == "both" and card.training["extra_reals"] == extra_reals
+    assert "; ../shared/data/utkface (UTKFace real face photos, except the quarter held out" in card.training["data"]
+    assert ("the tenth later stages select on" in card.training["data"]) == (extra_reals != "utkface")
     assert card.training["self_blend"]["blend_ratios"] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert "fakes: both" in card.description
 
