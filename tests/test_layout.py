@@ -79,7 +79,7 @@ def test_the_stages_are_folders():
 def test_no_module_is_longer_than_a_person_reads_at_once():
     long = {
         str(path.relative_to(PROJECT)): count
-        for path in [*(PROJECT / "detector").rglob("*.py"), *(PROJECT / "page").rglob("*.py"), PROJECT / "streamlit_app.py"]
+        for path in [*PROJECT.glob("detector/**/*.py"), *PROJECT.glob("page/*.py"), PROJECT / "streamlit_app.py"]
         if (count := len(path.read_text().splitlines())) > MAX_MODULE_LINES
     }
     assert long == {}
