@@ -28,13 +28,16 @@ def render_annotated(item: session.Checked, result: VideoResult, config: Analysi
     suffix, mime = annotate.annotated_file_type(result)
     store: dict = st.session_state.setdefault("annotated", {})
     if item.key not in store:
-        if not st.button(
+        # The offer goes once taken: the copy appears in its place, not under a button that would do nothing more.
+        offer = st.empty()
+        if not offer.button(
             "Make the annotated photo" if photo else "Make the annotated video",
             key=f"annotate-{item.key}",
             help=f"The {'photo' if photo else 'video'} with each face the checker scored boxed and labelled with its "
             "fake probability, to look at here or to share. Takes a few seconds.",
         ):
             return
+        offer.empty()
         with (
             st.spinner("Drawing the boxes and scores…"),
             session.analysis_lock(),
@@ -164,12 +167,16 @@ def render_stability(
         return
     store: dict = st.session_state.setdefault("stability", {})
     if item.key not in store:
-        st.caption(
+        # The offer goes once taken: the answer appears in its place, not under a button that would do nothing more.
+        place = st.empty()
+        offer = place.container()
+        offer.caption(
             "Social platforms shrink and compress what is shared. This makes such a copy (smaller, low quality) and "
             "checks it again, to see whether the verdict survives. Takes a few seconds."
         )
-        if not st.button("Check stability", key=f"stability-{item.key}"):
+        if not offer.button("Check stability", key=f"stability-{item.key}"):
             return
+        place.empty()
         detector = session.cached_face_detector(config.detector_model, config.min_face_confidence)
         with (
             st.spinner("Re-encoding and checking again…"),

@@ -241,6 +241,8 @@ def test_annotated_video_is_made_on_request_shown_and_offered_for_download(
     button(app, "Make the annotated video").click().run()
     assert not app.exception
     assert any(markdown.value == "**Annotated video**" for markdown in app.markdown)
+    # The offer is gone in the run that made the copy, not only in the next one.
+    assert not [item for item in app.button if item.label == "Make the annotated video"]
     assert len(app.get("video")) == 2
     assert any(
         "every other frame shows the boxes and scores of the nearest sampled frame" in c.value for c in app.caption
@@ -272,6 +274,8 @@ def test_stability_check_runs_on_request_and_says_whether_the_verdict_holds(
 
     button(app, "Check stability").click().run()
     assert not app.exception
+    assert not [item for item in app.button if item.label == "Check stability"]
+    assert not [item for item in app.caption if "Social platforms shrink" in item.value]
     (sentence,) = [text for text in alerts(app) if "after re-encoding at 360p, low quality" in text]
     (checked,) = app.session_state["stability"].values()
     assert sentence == checked.sentence
