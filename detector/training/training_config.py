@@ -97,10 +97,10 @@ class TrainingConfig:
             raise ValueError(f"extra_reals must be one of {EXTRA_REALS}, got {self.extra_reals!r}")
         if self.select_on is not None and self.select_on not in training_run.SELECT_ON:
             raise ValueError(f"select_on must be one of {tuple(training_run.SELECT_ON)}, got {self.select_on!r}")
-        if self.selects_on_utkface and self.extra_reals is not None:
+        if self.selects_on_utkface and self.extra_reals == "utkface":
             raise ValueError(
-                f"select_on={self.select_on!r} keeps a tenth of UTKFace out of training, which extra_reals would "
-                "train on: select on it with fakes='mixed'"
+                f"select_on={self.select_on!r} keeps a tenth of UTKFace out of training, which extra_reals='utkface' "
+                "would train on: use extra_reals='utkface_except_selection', or select on it with fakes='mixed'"
             )
         if self.select_by is not None and self.select_by not in training_run.SELECT_BY:
             raise ValueError(f"select_by must be one of {tuple(training_run.SELECT_BY)}, got {self.select_by!r}")

@@ -499,6 +499,9 @@ def test_selecting_on_utkface_photos_is_refused_beside_extra_utkface_reals():
     with pytest.raises(ValueError, match="keeps a tenth of UTKFace out of training"):
         TrainingConfig(name="x", fakes="both", extra_reals="utkface", select_on="mixed_utkface")
     assert TrainingConfig(name="x", fakes="mixed", select_on="mixed_utkface").select_on == "mixed_utkface"
+    # Extra UTKFace reals that leave that tenth out may select on it.
+    spared = TrainingConfig(name="x", extra_reals="utkface_except_selection", select_on="mixed_utkface")
+    assert spared.selects_on_utkface
 
 
 def test_a_mix_is_for_a_mixed_run_and_must_be_known():
