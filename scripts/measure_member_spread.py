@@ -21,6 +21,7 @@ scoring again (a set and member already in the file are not scored again).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,20 +40,37 @@ FFPP = tuple(key for key in EIGHT if key.startswith("ffpp_"))
 BATCH = 64
 
 
-def crop_sets(cache_folder: Path) -> dict[str, datasets.CropSet]:
-    """The DFDC validation split (15%, as the cards) and every benchmark set, whole (halves are chosen later)."""
-    _, validation = datasets.split_by_group(datasets.load_dfdc_faces(), datasets.VALIDATION_PERCENT)
-    found = {"dfdc": validation}
+# The UTKFace photos that mixed stages select on and that `--extra-reals utkface-except-selection` steps keep out:
+# real people that networks of such a line never trained on (``datasets.split_utkface_selection``).
+UTKFACE_SELECTION = "utkface_selection"
+
+
+def crop_sets(cache_folder: Path, keys: Sequence[str] | None = None) -> dict[str, datasets.CropSet]:
+    """The DFDC validation split (15%, as the cards), every benchmark set, whole (halves are chosen later), and the
+    UTKFace selection tenth; only those named in ``keys`` when given."""
+    wanted = set(keys) if keys is not None else {"dfdc", UTKFACE_SELECTION, *(item.key for item in benchmark.SETS)}
+    found = {}
+    if "dfdc" in wanted:
+        found["dfdc"] = datasets.split_by_group(datasets.load_dfdc_faces(), datasets.VALIDATION_PERCENT)[1]
     for item in benchmark.SETS:
-        found[item.key] = benchmark.crop_set(item, benchmark.DEFAULT_FOLDER, cache_folder)
+        if item.key in wanted:
+            found[item.key] = benchmark.crop_set(item, benchmark.DEFAULT_FOLDER, cache_folder)
+    if UTKFACE_SELECTION in wanted:
+        training = datasets.split_utkface(datasets.load_utkface())[0]
+        found[UTKFACE_SELECTION] = datasets.split_utkface_selection(training)[1]
+    if unknown := wanted - set(found):
+        raise ValueError(f"no such set: {', '.join(sorted(unknown))}")
     return found
 
 
-def score_members(names: list[str], folder: Path, cache_folder: Path, scores_path: Path) -> dict[str, np.ndarray]:
+def score_members(
+    names: Sequence[str], folder: Path, cache_folder: Path, scores_path: Path, keys: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
     """``"set|member"`` -> fake probabilities (mean of the crop and its mirror), ``"set|labels"`` and
-    ``"set|groups"``; read from ``scores_path`` where there, scored and saved otherwise."""
+    ``"set|groups"``, for the sets ``crop_sets`` gives (all, or those in ``keys``); read from ``scores_path`` where
+    there, scored and saved otherwise."""
     scores = dict(np.load(scores_path, allow_pickle=True)) if scores_path.is_file() else {}
-    sets = crop_sets(cache_folder)
+    sets = crop_sets(cache_folder, keys)
     for key, crops in sets.items():
         scores[f"{key}|labels"] = np.asarray(crops.labels)
         scores[f"{key}|groups"] = np.asarray(crops.groups, dtype=object)
@@ -112,7 +130,8 @@ def main() -> None:
     parser.add_argument("--on", choices=("dfdc", "mixed"), default="dfdc")
     arguments = parser.parse_args()
 
-    scores = score_members(arguments.members, arguments.models_folder, arguments.cache_folder, arguments.scores)
+    read = ("dfdc", "unseen_real_faces", *EIGHT)
+    scores = score_members(arguments.members, arguments.models_folder, arguments.cache_folder, arguments.scores, read)
 
     def features(key: str, half: str | None = None):
         members = np.stack([scores[f"{key}|{name}"] for name in arguments.members])

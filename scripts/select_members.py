@@ -3,12 +3,15 @@
 Ensemble selection from a library of networks: start with no member, add the one that raises the measure most, stop
 when the best addition raises it by less than ``--min-gain`` or at ``--at-most`` members. The measure is the mean of
 two ROC AUCs of the members' averaged probabilities: the DFDC validation split's calibration half, and the mean over
-the four FF++ methods of their calibration halves (each method's fakes against the FF++ reals). Nothing the rule for a
-new default judges on is read: no report half, no never-trained set, not the unseen people.
+the four FF++ methods of their calibration halves (each method's fakes against the FF++ reals). With ``--people`` a
+third joins the mean: the UTKFace selection tenth's photos (real people) against the DFDC calibration half's fakes,
+which falls as the members call people unlike DFDC's fake; only for a pool that never trained on that tenth (first
+stages, and lines whose UTKFace step kept it out, ``--extra-reals utkface-except-selection``). Nothing the rule for
+a new default judges on is read: no report half, no never-trained set, not the unseen people (the held-out quarter).
 
-Run from the repository root (needs ``../shared`` and the benchmark's sets in ``.cache/benchmark``)::
+Run from the repository root (needs ``../shared`` and the benchmark's FF++ sets in ``.cache/benchmark``)::
 
-    python -m scripts.select_members --models-folder runs/export wide_v1 wide_v1_utk wide_people ...
+    python -m scripts.select_members --models-folder runs/export [--people] wide_v1 wide_v1_utk wide_people ...
 
 Members are scored as ``scripts.measure_member_spread`` scores them (each crop as it is and mirrored) and kept in
 the same ``--scores`` file, so a member scored by either is not scored again.
@@ -24,7 +27,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from detector.training import datasets
-from scripts.measure_member_spread import FFPP, add_scoring_arguments, score_members
+from scripts.measure_member_spread import FFPP, UTKFACE_SELECTION, add_scoring_arguments, score_members
 
 
 @dataclass(frozen=True)
@@ -59,21 +62,33 @@ def forward_select(
     return steps
 
 
-def calibration_half_measure(scores: dict[str, np.ndarray]) -> Callable[[tuple[str, ...]], float]:
+def calibration_half_measure(scores: dict[str, np.ndarray], people: bool = False) -> Callable[[tuple[str, ...]], float]:
     """The selection's measure over ``scores`` (``score_members``' keys): the mean of DFDC's calibration-half ROC AUC
-    and the four FF++ methods' mean calibration-half ROC AUC, of the members' mean probability."""
+    and the four FF++ methods' mean calibration-half ROC AUC, of the members' mean probability; with ``people`` also
+    the ROC AUC of the UTKFace selection tenth (all real) against DFDC's calibration-half fakes."""
     parts = {}
     for key in ("dfdc", *FFPP):
         in_half = np.array([datasets.in_calibration_half(str(group)) for group in scores[f"{key}|groups"]])
         parts[key] = (in_half, scores[f"{key}|labels"].astype(int)[in_half])
 
+    def mean_of(key: str, members: tuple[str, ...]) -> np.ndarray:
+        return np.mean([scores[f"{key}|{name}"] for name in members], axis=0)
+
     def auc(key: str, members: tuple[str, ...]) -> float:
         in_half, labels = parts[key]
-        mean = np.mean([scores[f"{key}|{name}"][in_half] for name in members], axis=0)
-        return float(roc_auc_score(labels, mean))
+        return float(roc_auc_score(labels, mean_of(key, members)[in_half]))
+
+    def people_auc(members: tuple[str, ...]) -> float:
+        in_half, labels = parts["dfdc"]
+        fakes = mean_of("dfdc", members)[in_half][labels == 1]
+        photos = mean_of(UTKFACE_SELECTION, members)
+        return float(roc_auc_score(np.r_[np.zeros(photos.size), np.ones(fakes.size)], np.r_[photos, fakes]))
 
     def measure(members: tuple[str, ...]) -> float:
-        return (auc("dfdc", members) + float(np.mean([auc(key, members) for key in FFPP]))) / 2
+        terms = [auc("dfdc", members), float(np.mean([auc(key, members) for key in FFPP]))]
+        if people:
+            terms.append(people_auc(members))
+        return float(np.mean(terms))
 
     return measure
 
@@ -84,10 +99,16 @@ def main() -> None:
     add_scoring_arguments(parser)
     parser.add_argument("--at-most", type=int, default=5, help="members at most (default 5)")
     parser.add_argument("--min-gain", type=float, default=0.002, help="the smallest gain that adds a member")
+    parser.add_argument(
+        "--people",
+        action="store_true",
+        help="also weigh the UTKFace selection tenth against DFDC's fakes (a pool that never trained on it)",
+    )
     arguments = parser.parse_args()
 
-    scores = score_members(arguments.pool, arguments.models_folder, arguments.cache_folder, arguments.scores)
-    measure = calibration_half_measure(scores)
+    read = ("dfdc", *FFPP, *((UTKFACE_SELECTION,) if arguments.people else ()))
+    scores = score_members(arguments.pool, arguments.models_folder, arguments.cache_folder, arguments.scores, read)
+    measure = calibration_half_measure(scores, arguments.people)
     for name in arguments.pool:
         print(f"alone {name:22s} {measure((name,)):.4f}")
     for number, step in enumerate(forward_select(arguments.pool, measure, arguments.at_most, arguments.min_gain), 1):

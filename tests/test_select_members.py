@@ -5,7 +5,7 @@ import pytest
 
 from detector.training import datasets
 from scripts import select_members
-from scripts.measure_member_spread import FFPP
+from scripts.measure_member_spread import FFPP, UTKFACE_SELECTION
 
 
 def test_adds_the_best_member_each_step_and_stops_when_the_gain_is_too_small():
@@ -44,3 +44,20 @@ def test_the_measure_reads_only_the_calibration_halves():
         measure = select_members.calibration_half_measure(_scores(report_inverted))
         assert measure(("good",)) == pytest.approx(1.0)
         assert measure(("bad",)) == pytest.approx(0.0)
+
+
+def test_with_people_the_measure_falls_as_unseen_people_score_like_fakes():
+    scores = _scores(report_inverted=True)
+    scores[f"{UTKFACE_SELECTION}|labels"] = np.zeros(50, int)
+    scores[f"{UTKFACE_SELECTION}|bad"] = np.full(50, 0.95)  # above every fake ``bad`` gives (0.1 on the half)
+
+    def measured(people_score: float) -> float:
+        scores[f"{UTKFACE_SELECTION}|good"] = np.full(50, people_score)
+        return select_members.calibration_half_measure(scores, people=True)(("good",))
+
+    # ``good``'s calibration halves: reals 0.1, fakes 0.9; its report halves inverted are never read.
+    assert select_members.calibration_half_measure(scores)(("good",)) == pytest.approx(1.0)
+    assert measured(0.05) == pytest.approx(1.0)
+    assert measured(0.5) == pytest.approx(1.0)  # above DFDC's reals does not count; only against its fakes
+    assert measured(0.95) == pytest.approx(2 / 3)  # every unseen person above every fake
+    assert select_members.calibration_half_measure(scores, people=True)(("bad",)) == pytest.approx(0.0)
