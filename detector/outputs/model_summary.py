@@ -38,6 +38,7 @@ _ARCHITECTURE_WORDS = {
     "compact_wide": "a wider small convolutional network",
     "compact_deep": "a deeper, wider small convolutional network",
     "compact_high_pass": "a small convolutional network that also sees the image's fine detail on its own",
+    "compact_local": "a small convolutional network that judges each small patch of the face on its own",
     "resnet50": "a ResNet50 network",
     "vgg16": "a VGG16 network",
     "inception_resnet_v2": "an InceptionResNetV2 network",

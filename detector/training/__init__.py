@@ -11,6 +11,7 @@ ARCHITECTURES = (
     "compact_wide",
     "compact_deep",
     "compact_high_pass",
+    "compact_local",
     "inception_resnet_v2",
     "vgg16",
     "resnet50",

@@ -10,6 +10,11 @@ cores. ``compact_wide`` is the same design with three times the parameters in it
 little time (the full-resolution stem dominates a step: 1.3 times the default's training step for 3.2 times its
 parameters). ``compact_deep`` goes on where the maps are small: one more block at 16 px and a last stage of four
 blocks of 512 filters, twice compact_wide's parameters for about 1.4 times its training step and scoring time.
+``compact_local`` sees only patches: compact_wide's stem and first two blocks (a receptive field of 33 px at
+128 px, a third of a face), then per-position layers, and the crop's logit is the mean of its patches' logits. A
+classifier that cannot see the whole face must judge local traces (a seam, a patch of resampled skin) rather than
+the face's look, which is what a manipulation it never saw shares with those it did (Chai et al., 2020, "What
+makes fake images detectable?"). Its layers carry compact_wide's names, so a compact_wide checkpoint starts it.
 The three others are the architectures of the projects this one grew from (Keras applications, built
 with ``weights=None``: nothing is downloaded).
 
@@ -113,7 +118,7 @@ def _separable_block(x: keras.KerasTensor, filters: int, stride: int, name: str)
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def _compact_backbone(stages: tuple[tuple[int, int], ...], high_pass: bool = False) -> Callable:
+def _compact_backbone(stages: tuple[tuple[int, int], ...], high_pass: bool = False, pool: bool = True) -> Callable:
     def backbone(x: keras.KerasTensor) -> keras.KerasTensor:
         if high_pass:
             x = _with_high_pass(x)
@@ -127,9 +132,26 @@ def _compact_backbone(stages: tuple[tuple[int, int], ...], high_pass: bool = Fal
         x = layers.Activation("relu", name="stem_relu2")(x)
         for index, (filters, stride) in enumerate(stages):
             x = _separable_block(x, filters, stride, name=f"block{index + 1}")
-        return layers.GlobalAveragePooling2D(name="pool")(x)
+        return layers.GlobalAveragePooling2D(name="pool")(x) if pool else x
 
     return backbone
+
+
+# compact_local: compact_wide's first two blocks (to 32 px at 128), then per-position layers of this many filters.
+_COMPACT_LOCAL_STAGES = _COMPACT_WIDE_STAGES[:2]
+LOCAL_FILTERS = 192
+LOCAL_RECEPTIVE_FIELD = 33  # px of the working resolution: 3x3 stem, stride-2 3x3, two blocks of two 3x3
+
+
+def _local_backbone(x: keras.KerasTensor) -> keras.KerasTensor:
+    """compact_wide's stem and first two blocks, two 1x1 convolutions (they judge each position without seeing
+    further), then the mean over positions: the dense layer after it scores the mean of the patches' logits."""
+    x = _compact_backbone(_COMPACT_LOCAL_STAGES, pool=False)(x)
+    for index in (1, 2):
+        x = layers.Conv2D(LOCAL_FILTERS, 1, use_bias=False, name=f"local{index}_conv")(x)
+        x = layers.BatchNormalization(name=f"local{index}_bn")(x)
+        x = layers.Activation("relu", name=f"local{index}_relu")(x)
+    return layers.GlobalAveragePooling2D(name="pool")(x)
 
 
 def _application_backbone(factory: Callable[..., keras.Model], resolution: int) -> Callable:
@@ -156,6 +178,7 @@ def build_classifier(
         "compact_wide": _compact_backbone(_COMPACT_WIDE_STAGES),
         "compact_deep": _compact_backbone(_COMPACT_DEEP_STAGES),
         "compact_high_pass": _compact_backbone(_COMPACT_STAGES, high_pass=True),
+        "compact_local": _local_backbone,
         "inception_resnet_v2": _application_backbone(keras.applications.InceptionResNetV2, resolution),
         "vgg16": _application_backbone(keras.applications.VGG16, resolution),
         "resnet50": _application_backbone(keras.applications.ResNet50, resolution),

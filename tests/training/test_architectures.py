@@ -13,6 +13,7 @@ from detector.training import architectures
         ("compact_wide", 64),
         ("compact_deep", 64),
         ("compact_high_pass", 64),
+        ("compact_local", 64),
         ("resnet50", 64),
         ("vgg16", 64),
         ("inception_resnet_v2", 75),
@@ -44,6 +45,37 @@ def test_the_deep_compact_model_has_more_parameters_than_the_wide_one():
     deep = architectures.build_classifier("compact_deep", input_size=64, resolution=64)
     assert deep.count_params() > 1.8 * wide.count_params()
     assert deep.get_layer("pool").output.shape[-1] == 512
+
+
+def test_the_local_model_judges_each_patch_without_seeing_the_rest_of_the_face():
+    model = architectures.build_classifier("compact_local", input_size=128, resolution=128)
+    probe = keras.Model(model.input, model.get_layer("local2_relu").output)
+    images = np.random.default_rng(0).integers(0, 256, (1, 128, 128, 3)).astype(np.float32)
+    changed = images.copy()
+    changed[:, 120:, 120:] = 255 - changed[:, 120:, 120:]  # the bottom-right corner, 8 px
+    before, after = probe.predict_on_batch(images), probe.predict_on_batch(changed)
+    assert before.shape == (1, 32, 32, architectures.LOCAL_FILTERS)  # a map of 4 px steps
+    difference = np.abs(after - before).max(axis=(0, 3))
+    # Position i's patch starts near 4i and spans the receptive field: those that end before pixel 120 are blind.
+    blind = (120 - architectures.LOCAL_RECEPTIVE_FIELD) // 4
+    assert blind >= 21
+    assert difference[:blind, :].max() == 0 and difference[:, :blind].max() == 0
+    assert difference[30:, 30:].min() > 0
+    head = model.get_layer("fake_probability")
+    assert head.input.shape[-1] == architectures.LOCAL_FILTERS and model.get_layer("pool").input.shape[1:3] == (32, 32)
+
+
+def test_the_local_model_starts_from_a_wide_checkpoint_where_their_layers_are_the_same(tmp_path, caplog):
+    wide = architectures.build_classifier("compact_wide", input_size=64, resolution=64)
+    wide.save(tmp_path / "wide.keras")
+    local = architectures.build_classifier("compact_local", input_size=64, resolution=64)
+    local_head = local.get_layer("local1_conv").get_weights()[0].copy()
+    architectures.load_initial_weights(local, tmp_path / "wide.keras")
+    for name in ("stem_conv1", "block1_sep1", "block2_sep2", "block2_bn2"):
+        for loaded, saved in zip(local.get_layer(name).get_weights(), wide.get_layer(name).get_weights(), strict=True):
+            np.testing.assert_array_equal(loaded, saved)
+    np.testing.assert_array_equal(local.get_layer("local1_conv").get_weights()[0], local_head)
+    assert "local1_conv" in caplog.text  # said to keep its random start
 
 
 def _train_choices(option: str) -> tuple[str, ...]:
