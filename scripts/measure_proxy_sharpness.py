@@ -2,13 +2,13 @@
 
     python -m scripts.measure_proxy_sharpness [--set utkface_reenactments] [--set dfdc_reenactments]
 
-Each proxy in those sets sits beside its real (``NAME.real.jpg``, ``NAME.reenact-KIND.jpg``), both decoded as the
-models see them (grey, area-resized to 128 px). Outside the region the proxy warped the two differ only by JPEG
-noise, so the comparison is made where they differ by more than ``CHANGED`` grey levels: the mean absolute
-Laplacian of the proxy there over the real's. A ratio below 1 means the warp smoothed what it moved. Printed per
-set: the pairs compared (those with at least ``LEAST_CHANGED`` changed pixels), the ratio's median and quartiles,
-and the share of proxies smoother than their real. A diagnostic of why a network ranks the proxies as it does:
-nothing here changes what ships.
+Each proxy in those sets shares its group with the real it was made from (the set's labels file), both decoded as
+the models see them (``datasets.read_image`` at 128 px), then made grey. Outside the region the proxy warped the
+two differ only by JPEG noise, so the comparison is made where they differ by more than ``CHANGED`` grey levels:
+the mean absolute Laplacian of the proxy there over the real's. A ratio below 1 means the warp smoothed what it
+moved. Printed per set: the pairs compared (those with at least ``LEAST_CHANGED`` changed pixels), the ratio's
+median and quartiles, and the share of proxies smoother than their real. A diagnostic of why a network ranks the
+proxies as it does: nothing here changes what ships.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from detector.evaluation import benchmark
+from detector.training import datasets
 
 SIDE = 128
 CHANGED = 4.0
@@ -28,10 +29,7 @@ PROXY_SETS = ("utkface_reenactments", "dfdc_reenactments")
 
 
 def _grey(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise ValueError(f"cannot decode {path}")
-    return cv2.resize(image, (SIDE, SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return cv2.cvtColor(datasets.read_image(path, SIDE), cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
 def sharpness_ratio(real: np.ndarray, proxy: np.ndarray) -> float | None:
@@ -45,14 +43,13 @@ def sharpness_ratio(real: np.ndarray, proxy: np.ndarray) -> float | None:
     return float(proxy_energy / max(real_energy, 1e-6))
 
 
-def pairs(folder: Path) -> list[tuple[Path, Path]]:
-    """(real, proxy) paths of the folder's proxies whose real is there."""
-    found = []
-    for proxy in sorted(folder.glob("*.reenact-*.jpg")):
-        real = folder / (proxy.name.split(".reenact-")[0] + ".real.jpg")
-        if real.is_file():
-            found.append((real, proxy))
-    return found
+def pairs(crops: datasets.CropSet) -> list[tuple[Path, Path]]:
+    """(real, proxy) paths of each proxy whose group holds a real, in the set's order."""
+    rows = list(zip(crops.files, crops.labels, crops.groups, strict=True))
+    reals = {group: name for name, label, group in rows if label == 0}
+    return [
+        (crops.root / reals[group], crops.root / name) for name, label, group in rows if label == 1 and group in reals
+    ]
 
 
 def summary(ratios: list[float]) -> str:
@@ -70,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=benchmark.DEFAULT_FOLDER, help="the benchmark's folder")
     arguments = parser.parse_args(argv)
     for item in benchmark.by_key(arguments.sets or PROXY_SETS):
-        folder = benchmark.ensure_written(item, arguments.root, Path(".cache")).parent
-        ratios = [sharpness_ratio(_grey(real), _grey(proxy)) for real, proxy in pairs(folder)]
+        crops = benchmark.crop_set(item, arguments.root, Path(".cache"))
+        ratios = [sharpness_ratio(_grey(real), _grey(proxy)) for real, proxy in pairs(crops)]
         print(f"{item.key}: {summary([ratio for ratio in ratios if ratio is not None])}")
     return 0
 

@@ -3,6 +3,7 @@
 import cv2
 import numpy as np
 
+from detector.training import datasets
 from scripts import measure_proxy_sharpness
 
 
@@ -29,9 +30,13 @@ def test_pairs_with_too_little_change_are_left_out():
 
 
 def test_a_proxy_is_paired_with_its_own_real_only(tmp_path):
-    for name in ("a.real.jpg", "a.reenact-mouth.jpg", "b.reenact-lower_face.jpg", "c.real.jpg"):
-        (tmp_path / name).write_bytes(b"")
-    assert measure_proxy_sharpness.pairs(tmp_path) == [(tmp_path / "a.real.jpg", tmp_path / "a.reenact-mouth.jpg")]
+    crops = datasets.CropSet(
+        root=tmp_path,
+        files=("a.real.jpg", "a.reenact-mouth.jpg", "b.reenact-lower_face.jpg", "c.real.jpg"),
+        labels=np.array([0, 1, 1, 0], np.int32),
+        groups=("a", "a", "b", "c"),
+    )
+    assert measure_proxy_sharpness.pairs(crops) == [(tmp_path / "a.real.jpg", tmp_path / "a.reenact-mouth.jpg")]
 
 
 def test_the_summary_counts_smoother_proxies():
