@@ -106,6 +106,7 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "dfdc-first-regions",
             "dfdc-first-reenact",
             "dfdc-first-swaps",
+            "dfdc-first-mouths",
             "utkface-third",
             "both-balanced",
             "dfdc-only",
@@ -114,7 +115,8 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "UTKFace a sixth, with DFDC swaps the largest share of the fakes (dfdc-first), and with half its "
         "self-blends of the mouth, lower face or eyes only (dfdc-first-regions), reenactment proxies "
         "(dfdc-first-reenact: the benchmark's reenactment sets then measure the generator) or landmark face swaps "
-        "between training reals (dfdc-first-swaps: the face-swap sets then measure the generator) instead; or as "
+        "between training reals (dfdc-first-swaps: the face-swap sets then measure the generator) or mouth transplants "
+        "between training reals, placed without a warp (dfdc-first-mouths) instead; or as "
         "dfdc-first with UTKFace a third and DFDC and FF++ the rest (utkface-third); or DFDC and UTKFace only, half "
         "DFDC swaps and half self-blends, each source as much of the fakes as of the reals (both-balanced); or "
         "DFDC's reals and swaps alone, for a first stage with the change-region map (dfdc-only); it weighs the mixed "

@@ -23,6 +23,7 @@ from detector.training import (
     ffpp_pairs,
     landmarks,
     mixed_batches,
+    mouth_transplant,
     reenactment,
     self_blend,
     self_blend_batches,
@@ -65,6 +66,15 @@ def synthetic_fake_records(mix: str) -> dict[str, Any]:
             "why": "the benchmark's face-swap sets are made by the same generator: for this model they measure the "
             "generator, not generalisation; the reenactment proxies are its never-trained kind (docs/EXPERIMENTS.md)",
         }
+    if sources.MOUTH_TRANSPLANT in kinds:
+        records["mouth_transplants"] = {
+            "regions": list(mouth_transplant.REGIONS),
+            "pairs": "two training reals of the same source, of different groups",
+            "placement": "a similarity fitted on the eye corners, nose and mouth corners; no warp",
+            "max_residual_eye_distances": mouth_transplant.MAX_RESIDUAL,
+            "why": "no benchmark set is made by this generator: the reenactment proxies (a warp of the crop's own "
+            "mouth) and the face swaps stay never-trained kinds (docs/EXPERIMENTS.md)",
+        }
     return records
 
 
@@ -73,6 +83,7 @@ SYNTHETIC_FAKE_WORDS = {
     sources.REGION_BLEND: "regional self-blends (mouth, lower face or eyes)",
     sources.REENACTMENT_PROXY: "reenactment proxies of the training people",
     sources.FACE_SWAP: "landmark face swaps between training people",
+    sources.MOUTH_TRANSPLANT: "mouth transplants between training people",
 }
 
 

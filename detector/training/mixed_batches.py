@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from detector.training import blend_boundary, face_swap, landmarks, reenactment
+from detector.training import blend_boundary, face_swap, landmarks, mouth_transplant, reenactment
 from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy, horizontal_flip
 from detector.training.self_blend import BLEND_REGIONS, DEFAULT_CONFIG, REGION_CONFIG, self_blend, self_blend_with_mask
 from detector.training.sources import (
     DFDC_FAKE,
     FACE_SWAP,
     FFPP_METHODS,
+    MOUTH_TRANSPLANT,
     REAL,
     REENACTMENT_PROXY,
     REGION_BLEND,
@@ -41,7 +43,7 @@ from detector.training.sources import (
 logger = logging.getLogger(__name__)
 
 
-# How many donors a face swap tries before its target is self-blended instead.
+# How many donors a face swap or a mouth transplant tries before its target is self-blended instead.
 SWAP_ATTEMPTS = 8
 
 
@@ -120,6 +122,17 @@ MIXES["dfdc_first_swaps"] = _half_the_self_blends_as(
     "as dfdc_first (DFDC half of each half, FaceForensics++ a third, UTKFace a sixth; DFDC's fakes 85% DFDC swaps, "
     "FF++'s 22.5% each of its four methods), with each source's self-blends half whole-face and half landmark face "
     "swaps between two training reals of that source (of different groups), colour-matched, alpha or Poisson blended",
+)
+# dfdc_first with half of every source's self-blends replaced by mouth transplants between two training reals of the
+# source (docs/EXPERIMENTS.md, "Mouth transplants in training"): a re-rendered mouth's other trace, pixels from
+# another image with no warp; the benchmark's reenactment proxies (a warp) and face swaps stay untrained.
+MIXES["dfdc_first_mouths"] = _half_the_self_blends_as(
+    MIXES["dfdc_first"],
+    MOUTH_TRANSPLANT,
+    "as dfdc_first (DFDC half of each half, FaceForensics++ a third, UTKFace a sixth; DFDC's fakes 85% DFDC swaps, "
+    "FF++'s 22.5% each of its four methods), with each source's self-blends half whole-face and half mouth "
+    "transplants: the mouth or the lower face of another training real of that source (of another group), placed "
+    "without a warp, colour-matched and blended in",
 )
 # dfdc_first with UTKFace a third of each half, DFDC and FF++ sharing the rest as there (3:2), the one change: about
 # UTKFace's weight in compact_both_utk's step, which brought a mixed network's unseen people down. Measured: the
@@ -288,7 +301,9 @@ class MixedBatches(keras.utils.PyDataset):
             if kind == REENACTMENT_PROXY:
                 return reenactment.reenact(real, mesh, rng), None, index
             if kind == FACE_SWAP:
-                return self._swap(source, index, rng), None, index
+                return self._from_donor(source, index, rng, self._swap), None, index
+            if kind == MOUTH_TRANSPLANT:
+                return self._from_donor(source, index, rng, self._transplant), None, index
             return *self_blend_with_mask(real, mesh, rng, DEFAULT_CONFIG), index
         pool = self.pools.images[slot]
         index = int(rng.integers(len(pool)))
@@ -310,23 +325,41 @@ class MixedBatches(keras.utils.PyDataset):
             return int(rng.choice(same_group))
         return int(rng.integers(len(self.pools.images[(source, REAL)])))
 
-    def _swap(self, source: str, target: int, rng: np.random.Generator) -> np.ndarray:
-        """A face swap onto the real ``target`` from another trusted real of ``source`` of another group. Where the
-        two meshes leave nothing to swap (``face_swap.swap_faces`` refuses), another donor is drawn; a target that
-        refuses every one of them is self-blended instead, and counted (``swap_fallbacks``)."""
+    def _from_donor(
+        self, source: str, target: int, rng: np.random.Generator, make: Callable[..., np.ndarray]
+    ) -> np.ndarray:
+        """A fake of the real ``target`` made by ``make`` (``_swap`` or ``_transplant``) from another trusted real of
+        ``source`` of another group. Where the two meshes do not fit (``make`` refuses with ``ValueError``), another
+        donor is drawn; a target that refuses every one of them is self-blended instead, and counted
+        (``swap_fallbacks``)."""
         reals, meshes = self.pools.images[(source, REAL)], self.meshes[source]
         groups = self.real_groups[source]
         donors = self.trusted[source][groups[self.trusted[source]] != groups[target]]
         for _ in range(SWAP_ATTEMPTS if len(donors) else 0):
             donor = int(rng.choice(donors))
-            blend = face_swap.BLENDS[int(rng.integers(len(face_swap.BLENDS)))]
             try:
                 target_mesh, donor_mesh = meshes[target].astype(np.float32), meshes[donor].astype(np.float32)
-                return face_swap.swap_faces(reals[target], target_mesh, reals[donor], donor_mesh, blend)
+                return make(reals[target], target_mesh, reals[donor], donor_mesh, rng)
             except ValueError:
                 continue
         self.swap_fallbacks += 1
         return self_blend(reals[target], meshes[target], rng, DEFAULT_CONFIG)
+
+    @staticmethod
+    def _swap(
+        target: np.ndarray, target_mesh: np.ndarray, donor: np.ndarray, donor_mesh: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """A landmark face swap of the donor onto the target, alpha or Poisson blended at random."""
+        blend = face_swap.BLENDS[int(rng.integers(len(face_swap.BLENDS)))]
+        return face_swap.swap_faces(target, target_mesh, donor, donor_mesh, blend)
+
+    @staticmethod
+    def _transplant(
+        target: np.ndarray, target_mesh: np.ndarray, donor: np.ndarray, donor_mesh: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """The donor's mouth or lower face, drawn at random, transplanted into the target."""
+        region = mouth_transplant.REGIONS[int(rng.integers(len(mouth_transplant.REGIONS)))]
+        return mouth_transplant.transplant_with_mask(target, target_mesh, donor, donor_mesh, region)[0]
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray | dict[str, np.ndarray]]:
         if not 0 <= index < len(self):
@@ -391,7 +424,9 @@ class MixedBatches(keras.utils.PyDataset):
     def on_epoch_end(self) -> None:
         if self.swap_fallbacks:
             logger.info(
-                "epoch %d: %d face swaps self-blended instead (no donor fitted)", self.epoch, self.swap_fallbacks
+                "epoch %d: %d face swaps or mouth transplants self-blended instead (no donor fitted)",
+                self.epoch,
+                self.swap_fallbacks,
             )
             self.swap_fallbacks = 0
         self.epoch += 1

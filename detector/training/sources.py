@@ -53,8 +53,12 @@ REENACTMENT_PROXY = "reenactment_proxy"
 # the generator, and the reenactment proxies are its never-trained kind (docs/EXPERIMENTS.md, "Graphics swaps in
 # training").
 FACE_SWAP = "face_swap"
+# A mouth transplant (``mouth_transplant.transplant_with_mask``: the mouth or the lower face of another training real
+# of the source, placed by a similarity, colour-matched and blended in). No benchmark set is made by it
+# (docs/EXPERIMENTS.md, "Mouth transplants in training").
+MOUTH_TRANSPLANT = "mouth_transplant"
 # The fakes a mixed run makes from a source's reals as it trains, rather than reads.
-SYNTHETIC_FAKES = (SELF_BLEND, REGION_BLEND, REENACTMENT_PROXY, FACE_SWAP)
+SYNTHETIC_FAKES = (SELF_BLEND, REGION_BLEND, REENACTMENT_PROXY, FACE_SWAP, MOUTH_TRANSPLANT)
 # FF++'s four methods, as a kind of fake a network trained on (mixed runs, on other groups than the benchmark's):
 # with FACE_SWAP and REENACTMENT_PROXY, the kinds a card may say it trained on that the benchmark also measures
 # (``ship.trained_kinds``).

@@ -141,6 +141,7 @@ def test_a_mix_without_a_source_cannot_weigh_a_selection_set_that_holds_it():
         ("dfdc_first_regions", "region_blend"),
         ("dfdc_first_reenact", "reenactment_proxy"),
         ("dfdc_first_swaps", "face_swap"),
+        ("dfdc_first_mouths", "mouth_transplant"),
     ],
 )
 def test_a_split_mix_makes_its_other_kind_in_place_of_half_the_whole_face_self_blends(
@@ -164,7 +165,14 @@ def test_a_split_mix_makes_its_other_kind_in_place_of_half_the_whole_face_self_b
 
     monkeypatch.setattr(mixed_batches, "self_blend_with_mask", noted_blend)
     monkeypatch.setattr(mixed_batches.reenactment, "reenact", noted_reenactment)
+
+    def noted_transplant(target, target_points, donor, donor_points, region):
+        calls.append("mouth_transplant")
+        assert region in mixed_batches.mouth_transplant.REGIONS
+        return np.zeros_like(target), np.zeros(target.shape[:2], np.float32)
+
     monkeypatch.setattr(mixed_batches.face_swap, "swap_faces", noted_swap)
+    monkeypatch.setattr(mixed_batches.mouth_transplant, "transplant_with_mask", noted_transplant)
     mix = mixed_batches.MIXES[name]
     batches = mixed_batches.MixedBatches(make_pools(), 96, NO_AUGMENTATION, seed=4, steps=20, mix=mix)
     for index in range(len(batches)):
@@ -213,22 +221,54 @@ def test_a_face_swap_in_a_batch_takes_its_donor_from_another_group_of_the_same_s
     assert all(group_of[target] != group_of[donor] for target, donor in pairs)
 
 
-def test_a_face_swap_no_donor_fits_is_self_blended_and_counted(drawn_meshes, monkeypatch):
-    def refusing_swap(*args):
-        raise ValueError("the face meshes leave no area to swap")
+@pytest.mark.parametrize(
+    ("kind", "module", "function"),
+    [("face_swap", "face_swap", "swap_faces"), ("mouth_transplant", "mouth_transplant", "transplant_with_mask")],
+)
+def test_a_fake_from_a_donor_no_donor_fits_is_self_blended_and_counted(
+    drawn_meshes, monkeypatch, kind, module, function
+):
+    def refusing(*args):
+        raise ValueError("the donor does not fit")
 
     blended = []
-    monkeypatch.setattr(mixed_batches.face_swap, "swap_faces", refusing_swap)
+    monkeypatch.setattr(getattr(mixed_batches, module), function, refusing)
     monkeypatch.setattr(
         mixed_batches, "self_blend", lambda image, mesh, rng, config: blended.append(1) or np.zeros_like(image)
     )
-    utkface, only = _utkface_only(make_pools(), "face_swap")
+    utkface, only = _utkface_only(make_pools(), kind)
     batches = mixed_batches.MixedBatches(utkface, 8, NO_AUGMENTATION, seed=8, steps=1, mix=only)
     images, _ = batches[0]
     assert batches.swap_fallbacks == 4 and len(blended) == 4
     np.testing.assert_array_equal(images[4:], 0)
     batches.on_epoch_end()
     assert batches.swap_fallbacks == 0
+
+
+def test_a_mouth_transplant_in_a_batch_takes_another_groups_mouth_into_a_real(drawn_meshes, monkeypatch):
+    pools = make_pools()
+    reals = pools.images[("utkface", "real")].astype(np.int16) + np.arange(6)[:, None, None, None] * 20
+    pools.images[("utkface", "real")] = np.clip(reals, 0, 255).astype(np.uint8)
+    pools.groups[("utkface", "real")] = ("a", "a", "a", "b", "b", "b")
+    pairs, regions = [], []
+    real_transplant = mixed_batches.mouth_transplant.transplant_with_mask
+
+    def noted_transplant(target, target_points, donor, donor_points, region):
+        pairs.append((int(target[0, 0, 0]), int(donor[0, 0, 0])))
+        regions.append(region)
+        return real_transplant(target, target_points, donor, donor_points, region)
+
+    monkeypatch.setattr(mixed_batches.mouth_transplant, "transplant_with_mask", noted_transplant)
+    utkface, only = _utkface_only(pools, "mouth_transplant")
+    batches = mixed_batches.MixedBatches(utkface, 16, NO_AUGMENTATION, seed=7, steps=2, mix=only)
+    for index in range(len(batches)):
+        images, _ = batches[index]
+        for fake in images[8:]:
+            assert all(np.abs(fake - real).max() > 0 for real in pools.images[("utkface", "real")])
+    group_of = {int(real[0, 0, 0]): group for real, group in zip(reals.clip(0, 255), "aaabbb", strict=True)}
+    assert len(pairs) == 16 and batches.swap_fallbacks == 0
+    assert all(group_of[target] != group_of[donor] for target, donor in pairs)
+    assert set(regions) == set(mixed_batches.mouth_transplant.REGIONS)
 
 
 def test_a_reenactment_proxy_in_a_batch_changes_one_region_of_a_real(drawn_meshes):

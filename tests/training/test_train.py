@@ -399,6 +399,7 @@ def test_the_command_line_limits_tensorflow_to_the_threads_asked_for():
         ("dfdc_first_regions", {"regional"}),
         ("dfdc_first_reenact", {"reenactment_proxies"}),
         ("dfdc_first_swaps", {"face_swaps"}),
+        ("dfdc_first_mouths", {"mouth_transplants"}),
     ],
 )
 def test_a_mixed_card_records_the_fakes_its_mix_makes_beside_whole_face_blends(mix, recorded):
@@ -406,6 +407,8 @@ def test_a_mixed_card_records_the_fakes_its_mix_makes_beside_whole_face_blends(m
     assert set(records) == recorded
     if "reenactment_proxies" in records:
         assert "measure the generator" in records["reenactment_proxies"]["why"]
+    if "mouth_transplants" in records:
+        assert "never-trained" in records["mouth_transplants"]["why"]
 
 
 @pytest.mark.parametrize(
@@ -414,6 +417,7 @@ def test_a_mixed_card_records_the_fakes_its_mix_makes_beside_whole_face_blends(m
         ("dfdc_first", "with self-blended fakes, balanced"),
         ("dfdc_first_swaps", "with self-blended fakes and landmark face swaps between training people, balanced"),
         ("dfdc_first_reenact", "with self-blended fakes and reenactment proxies of the training people, balanced"),
+        ("dfdc_first_mouths", "with self-blended fakes and mouth transplants between training people, balanced"),
     ],
 )
 def test_a_mixed_cards_description_names_every_kind_of_fake_its_mix_makes(mix, fakes):
