@@ -1,10 +1,12 @@
-"""Cost of self-blended training fakes: `python bench/bench_self_blend.py [--count 1000] [--threads 1 2]`.
+"""Cost of synthetic training fakes: `python bench/bench_self_blend.py [--count 1000] [--threads 1 2]`.
 
 Prints, on real DFDC crops (and UTKFace photos with --utkface): the face mesh's cost per crop as
 ``landmarks.precompute_landmarks`` runs it (resize, padding and TFLite invoke; no cache), per interpreter thread
-count, with how many crops got no trusted mesh; then ``self_blend`` per crop and one balanced SBI batch of 32 with
-the training augmentation. Numbers go in docs/DESIGN.md ("Self-blended training fakes"). Run it while nothing
-else trains for clean numbers, and say so when something does.
+count, with how many crops got no trusted mesh; then ``self_blend`` per crop and ``mouth_transplant`` per call
+between random pairs of those crops (a refused pair counts as a call, as the training batches then try the next
+donor), with the share refused; then one batch of 32 of each kind with the training augmentation. Numbers go in
+docs/DESIGN.md ("Self-blended training fakes"). Run it while nothing else trains for clean numbers, and say so when
+something does.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from detector.training import datasets, landmarks, self_blend
+from detector.training import datasets, landmarks, mouth_transplant, self_blend
 from detector.training.augment import AugmentationPolicy
 
 
@@ -62,9 +64,22 @@ def main() -> int:
     for index in valid:
         self_blend.self_blend(images[index], points[index], rng)
     print(f"self_blend: {(time.perf_counter() - start) / len(valid) * 1000:.2f} ms/crop")
+    refused = 0
+    start = time.perf_counter()
+    for _ in range(len(valid)):
+        target, donor = rng.choice(valid, 2, replace=False)
+        region = mouth_transplant.REGIONS[int(rng.integers(len(mouth_transplant.REGIONS)))]
+        try:
+            mouth_transplant.transplant_with_mask(images[target], points[target], images[donor], points[donor], region)
+        except ValueError:
+            refused += 1
+    print(
+        f"mouth_transplant: {(time.perf_counter() - start) / len(valid) * 1000:.2f} ms/call "
+        f"({refused / len(valid):.0%} of random pairs refused)"
+    )
 
+    from detector.training.run_batches import CropBatches
     from detector.training.self_blend_batches import SelfBlendBatches
-    from detector.training.train import CropBatches
 
     policy = AugmentationPolicy()
     for name, batches in (
