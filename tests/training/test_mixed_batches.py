@@ -195,12 +195,31 @@ def _utkface_only(pools: Pools, kind: str) -> tuple[Pools, mixed_batches.Mix]:
     return Pools({key: value for key, value in pools.images.items() if key[0] == "utkface"}, pools.groups), only
 
 
-def test_a_face_swap_in_a_batch_takes_its_donor_from_another_group_of_the_same_source(drawn_meshes, monkeypatch):
+def _two_groups_of_reals() -> tuple[Pools, dict[int, str]]:
+    """Pools whose six UTKFace reals are drawn faces, each a little brighter than the last and in two groups, so that
+    a fake's target and donor can be read off their faces; and each real's group by its brightness."""
     pools = make_pools()
-    # Six drawn faces, each a little brighter than the last, so a swap's donor can be read off its face.
-    reals = pools.images[("utkface", "real")].astype(np.int16) + np.arange(6)[:, None, None, None] * 20
-    pools.images[("utkface", "real")] = np.clip(reals, 0, 255).astype(np.uint8)
+    brighter = pools.images[("utkface", "real")].astype(np.int16) + np.arange(6)[:, None, None, None] * 20
+    reals = np.clip(brighter, 0, 255).astype(np.uint8)
+    pools.images[("utkface", "real")] = reals
     pools.groups[("utkface", "real")] = ("a", "a", "a", "b", "b", "b")
+    return pools, {int(real[0, 0, 0]): group for real, group in zip(reals, "aaabbb", strict=True)}
+
+
+def _fakes_from_donors(pools: Pools, kind: str) -> mixed_batches.MixedBatches:
+    """Two batches of 16 with fakes of ``kind`` only, each fake checked to be none of the reals (part of it comes
+    from one real and the rest from another)."""
+    utkface, only = _utkface_only(pools, kind)
+    batches = mixed_batches.MixedBatches(utkface, 16, NO_AUGMENTATION, seed=7, steps=2, mix=only)
+    for index in range(len(batches)):
+        images, _ = batches[index]
+        for fake in images[8:]:
+            assert all(np.abs(fake - real).max() > 0 for real in pools.images[("utkface", "real")])
+    return batches
+
+
+def test_a_face_swap_in_a_batch_takes_its_donor_from_another_group_of_the_same_source(drawn_meshes, monkeypatch):
+    pools, group_of = _two_groups_of_reals()
     pairs = []
     real_swap = mixed_batches.face_swap.swap_faces
 
@@ -209,14 +228,7 @@ def test_a_face_swap_in_a_batch_takes_its_donor_from_another_group_of_the_same_s
         return real_swap(target, target_points, source, source_points, blend)
 
     monkeypatch.setattr(mixed_batches.face_swap, "swap_faces", noted_swap)
-    utkface, only = _utkface_only(pools, "face_swap")
-    batches = mixed_batches.MixedBatches(utkface, 16, NO_AUGMENTATION, seed=7, steps=2, mix=only)
-    for index in range(len(batches)):
-        images, _ = batches[index]
-        # A swap is none of the reals: its face comes from one and the rest from another.
-        for fake in images[8:]:
-            assert all(np.abs(fake - real).max() > 0 for real in pools.images[("utkface", "real")])
-    group_of = {int(real[0, 0, 0]): group for real, group in zip(reals.clip(0, 255), "aaabbb", strict=True)}
+    batches = _fakes_from_donors(pools, "face_swap")
     assert len(pairs) == 16 and batches.swap_fallbacks == 0
     assert all(group_of[target] != group_of[donor] for target, donor in pairs)
 
@@ -246,10 +258,7 @@ def test_a_fake_from_a_donor_no_donor_fits_is_self_blended_and_counted(
 
 
 def test_a_mouth_transplant_in_a_batch_takes_another_groups_mouth_into_a_real(drawn_meshes, monkeypatch):
-    pools = make_pools()
-    reals = pools.images[("utkface", "real")].astype(np.int16) + np.arange(6)[:, None, None, None] * 20
-    pools.images[("utkface", "real")] = np.clip(reals, 0, 255).astype(np.uint8)
-    pools.groups[("utkface", "real")] = ("a", "a", "a", "b", "b", "b")
+    pools, group_of = _two_groups_of_reals()
     pairs, regions = [], []
     real_transplant = mixed_batches.mouth_transplant.transplant_with_mask
 
@@ -259,13 +268,7 @@ def test_a_mouth_transplant_in_a_batch_takes_another_groups_mouth_into_a_real(dr
         return real_transplant(target, target_points, donor, donor_points, region)
 
     monkeypatch.setattr(mixed_batches.mouth_transplant, "transplant_with_mask", noted_transplant)
-    utkface, only = _utkface_only(pools, "mouth_transplant")
-    batches = mixed_batches.MixedBatches(utkface, 16, NO_AUGMENTATION, seed=7, steps=2, mix=only)
-    for index in range(len(batches)):
-        images, _ = batches[index]
-        for fake in images[8:]:
-            assert all(np.abs(fake - real).max() > 0 for real in pools.images[("utkface", "real")])
-    group_of = {int(real[0, 0, 0]): group for real, group in zip(reals.clip(0, 255), "aaabbb", strict=True)}
+    batches = _fakes_from_donors(pools, "mouth_transplant")
     assert len(pairs) == 16 and batches.swap_fallbacks == 0
     assert all(group_of[target] != group_of[donor] for target, donor in pairs)
     assert set(regions) == set(mixed_batches.mouth_transplant.REGIONS)
