@@ -100,6 +100,15 @@ def swap_mask(target_points: np.ndarray, triangulated: np.ndarray, side: int) ->
     return mask
 
 
+def soft_inside(mask: np.ndarray, sigma: float) -> np.ndarray:
+    """A hard ``(S, S)`` mask as a soft weight ``(S, S) float32`` in [0, 1] whose edge lies inside it: a copy shrunk
+    by two ``sigma`` (pixels), blurred by a Gaussian of ``sigma``, and exactly 0 outside the mask."""
+    reach = max(1, round(2 * sigma))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    core = cv2.erode(mask.astype(np.uint8), kernel).astype(np.float32)
+    return cv2.GaussianBlur(core, (0, 0), sigmaX=sigma) * mask.astype(bool)
+
+
 def swap_faces(
     target: np.ndarray,
     target_points: np.ndarray,
@@ -128,11 +137,6 @@ def swap_faces(
         columns, rows = np.nonzero(mask.T)
         center = (int((columns.min() + columns.max() + 1) // 2), int((rows.min() + rows.max() + 1) // 2))
         return cv2.seamlessClone(coloured, target, mask.astype(np.uint8) * 255, center, cv2.NORMAL_CLONE)
-    # The soft edge lies inside the mask: blur a copy shrunk by two sigmas, and keep the target outside the mask.
-    sigma = EDGE_SIGMA * side
-    reach = max(1, round(2 * sigma))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-    core = cv2.erode(mask.astype(np.uint8), kernel).astype(np.float32)
-    weight = (cv2.GaussianBlur(core, (0, 0), sigmaX=sigma) * mask)[..., np.newaxis]
+    weight = soft_inside(mask, EDGE_SIGMA * side)[..., np.newaxis]
     blended = weight * coloured.astype(np.float32) + (1.0 - weight) * target.astype(np.float32)
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)

@@ -134,6 +134,18 @@ def checked_crop_and_mesh(image: np.ndarray, points: np.ndarray, name: str = "im
     return checked
 
 
+def checked_face_mesh(image: np.ndarray, mesh: np.ndarray, name: str = "image") -> np.ndarray:
+    """``mesh`` as a ``(468, 2) float32`` array after ``checked_crop_and_mesh``; ``ValueError`` for any other point
+    count. For code that reads named points of the full face mesh (``reenactment``, ``mouth_transplant``)."""
+    points = checked_crop_and_mesh(image, mesh, name)
+    if points.shape != (NUM_LANDMARKS, 2):
+        raise ValueError(
+            f"{name}'s mesh must be the {NUM_LANDMARKS}-point face mesh, shaped ({NUM_LANDMARKS}, 2), got "
+            f"{points.shape}"
+        )
+    return points
+
+
 def hull_mask(landmarks: np.ndarray, size: int) -> np.ndarray:
     """The filled convex hull of the mesh as a ``(size, size) uint8`` mask of 0 and 1."""
     points = np.asarray(landmarks, dtype=np.float32)

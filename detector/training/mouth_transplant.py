@@ -29,8 +29,8 @@ import cv2
 import numpy as np
 
 from detector.training import reenactment
-from detector.training.face_swap import match_colour
-from detector.training.landmarks import NUM_LANDMARKS, checked_crop_and_mesh, hull_mask
+from detector.training.face_swap import match_colour, soft_inside
+from detector.training.landmarks import checked_face_mesh, hull_mask
 
 REGIONS = reenactment.REGIONS
 # MediaPipe face-mesh indices: the outer and inner eye corners, the nose tip and base, the mouth corners.
@@ -88,21 +88,9 @@ def donor_fit(target_points: np.ndarray, donor_points: np.ndarray) -> np.ndarray
 
 
 def face_mask(points: np.ndarray, side: int) -> np.ndarray:
-    """The target's face as a soft weight ``(side, side) float32`` in [0, 1]: its mesh's hull, shrunk by two of
-    ``reenactment.EDGE_SIGMA`` of the side and blurred by one, and exactly 0 outside the hull."""
-    hull = hull_mask(points, side)
-    sigma = reenactment.EDGE_SIGMA * side
-    reach = max(1, round(2 * sigma))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-    core = cv2.erode(hull, kernel).astype(np.float32)
-    return cv2.GaussianBlur(core, (0, 0), sigmaX=sigma) * hull
-
-
-def _checked_points(image: np.ndarray, mesh: np.ndarray, name: str) -> np.ndarray:
-    points = checked_crop_and_mesh(image, mesh, name).astype(np.float64)
-    if points.shape != (NUM_LANDMARKS, 2):
-        raise ValueError(f"{name}'s mesh must be the {NUM_LANDMARKS}-point face mesh, got {points.shape}")
-    return points
+    """A face as a soft weight ``(side, side) float32`` in [0, 1]: its mesh's hull with an edge of
+    ``reenactment.EDGE_SIGMA`` of the side inside it (``face_swap.soft_inside``), exactly 0 outside the hull."""
+    return soft_inside(hull_mask(points, side), reenactment.EDGE_SIGMA * side)
 
 
 def transplant_with_mask(
@@ -121,8 +109,8 @@ def transplant_with_mask(
     """
     if region not in REGIONS:
         raise ValueError(f"region must be one of {REGIONS}, got {region!r}")
-    target_points = _checked_points(target, target_mesh, "target")
-    donor_points = _checked_points(donor, donor_mesh, "donor")
+    target_points = checked_face_mesh(target, target_mesh, "target").astype(np.float64)
+    donor_points = checked_face_mesh(donor, donor_mesh, "donor").astype(np.float64)
     if donor.shape != target.shape:
         raise ValueError(f"donor and target must be the same size, got {donor.shape} and {target.shape}")
     side = target.shape[0]

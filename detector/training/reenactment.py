@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from detector.training.face_swap import warp_to_points
-from detector.training.landmarks import NUM_LANDMARKS, checked_crop_and_mesh
+from detector.training.landmarks import checked_face_mesh
 
 REGIONS = ("mouth", "lower_face")
 
@@ -343,16 +343,6 @@ def darken_mouth_interior(image: np.ndarray, moved: np.ndarray, darkness: float)
     return np.clip(np.rint(image.astype(np.float32) * factor), 0, 255).astype(np.uint8)
 
 
-def _checked_points(image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
-    """The mesh as ``(468, 2) float32`` after ``checked_crop_and_mesh``; ``ValueError`` for any other point count."""
-    points = checked_crop_and_mesh(image, mesh, "image")
-    if points.shape != (NUM_LANDMARKS, 2):
-        raise ValueError(
-            f"mesh must be the {NUM_LANDMARKS}-point face mesh, shaped ({NUM_LANDMARKS}, 2), got {points.shape}"
-        )
-    return points
-
-
 def apply_expression(
     image: np.ndarray, mesh: np.ndarray, region: str, expression: Expression
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -363,7 +353,7 @@ def apply_expression(
     where the weight is 0 the fake equals ``image`` exactly. ``ValueError`` for a bad image, mesh or region.
     """
     _check_region(region)
-    points = _checked_points(image, mesh).astype(np.float64)
+    points = checked_face_mesh(image, mesh).astype(np.float64)
     side = image.shape[0]
     moved = moved_mesh(points, region, expression)
     fence = _fence(points, moved, region, side)
@@ -393,7 +383,7 @@ def reenact_with_mask(
     """
     if region is not None:
         _check_region(region)
-    points = _checked_points(image, mesh)
+    points = checked_face_mesh(image, mesh)
     if region is None:
         region = REGIONS[int(rng.integers(len(REGIONS)))]
     expression = draw_expression(region, mouth_gap(points), rng)
