@@ -152,12 +152,30 @@ def model_heatmaps(model: keras.Model, crops: np.ndarray, batch_size: int = 16) 
         if not np.all(np.isfinite(cam)):
             raise ModelCardError(f"model {model.name!r} gave non-finite gradients: its weights may be damaged")
         maps.append(cam)
-    return np.stack([_normalised(cam, crops.shape[1:3]) for cam in np.concatenate(maps)])
+    region = _seen_region(model, crops.shape[1:3])
+    return np.stack([_normalised(cam, crops.shape[1:3], region) for cam in np.concatenate(maps)])
 
 
-def _normalised(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """One coarse map enlarged to ``size`` (bilinear) and scaled to [0, 1] by its maximum."""
-    enlarged = cv2.resize(cam.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+def _seen_region(model: keras.Model, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)``: the rows and columns of the crop the model's features see. All of it, unless
+    the model first cuts a part out (a ``Cropping2D`` layer, as ``compact_lower`` cuts the lower face)."""
+    croppings = [layer.cropping for layer in model.layers if type(layer).__name__ == "Cropping2D"]
+    if not croppings:
+        return 0, size[0], 0, size[1]
+    if len(croppings) > 1:
+        raise ValueError(f"model {model.name!r} cuts its input more than once: cannot place its map")
+    (top, bottom), (left, right) = croppings[0]
+    return top, size[0] - bottom, left, size[1] - right
+
+
+def _normalised(cam: np.ndarray, size: tuple[int, int], region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """One coarse map enlarged (bilinear) to ``region`` ``(top, bottom, left, right)`` of a ``size`` crop (all of
+    it by default), zero outside it, and scaled to [0, 1] by its maximum."""
+    top, bottom, left, right = region or (0, size[0], 0, size[1])
+    enlarged = np.zeros(size, np.float32)
+    enlarged[top:bottom, left:right] = cv2.resize(
+        cam.astype(np.float32), (right - left, bottom - top), interpolation=cv2.INTER_LINEAR
+    )
     enlarged = np.clip(enlarged, 0.0, None)
     peak = float(enlarged.max())
     return (enlarged / peak if peak > 0 else np.zeros_like(enlarged)).astype(np.float32)

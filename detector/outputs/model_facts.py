@@ -344,6 +344,7 @@ _ARCHITECTURE_WORDS = {
     "compact_deep": "deep compact CNN",
     "compact_high_pass": "compact CNN with high-pass input",
     "compact_local": "patch-level compact CNN",
+    "compact_lower": "lower-face compact CNN",
     "resnet50": "ResNet50",
     "vgg16": "VGG16",
     "inception_resnet_v2": "InceptionResNetV2",

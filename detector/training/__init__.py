@@ -12,6 +12,7 @@ ARCHITECTURES = (
     "compact_deep",
     "compact_high_pass",
     "compact_local",
+    "compact_lower",
     "inception_resnet_v2",
     "vgg16",
     "resnet50",

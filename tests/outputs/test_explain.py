@@ -138,6 +138,32 @@ def test_the_map_is_where_the_score_comes_from(quadrant):
         assert all(QUADRANTS[quadrant][1].start <= column < QUADRANTS[quadrant][1].stop for column in columns)
 
 
+@pytest.mark.parametrize("quadrant", sorted(QUADRANTS))
+def test_a_model_that_cuts_a_part_of_the_crop_out_is_mapped_onto_that_part(quadrant):
+    rows, columns = QUADRANTS[quadrant]
+    inputs = keras.Input((32, 32, 3))
+    x = layers.Cropping2D(((rows.start, 32 - rows.stop), (columns.start, 32 - columns.stop)))(inputs)
+    x = layers.Rescaling(1.0 / 255)(x)
+    positive = keras.initializers.RandomUniform(0.0, 0.1, seed=1)
+    x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", kernel_initializer=positive)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, layers.Dense(1, activation="sigmoid", kernel_initializer="ones")(x))
+    maps = explain.model_heatmaps(model, random_crops(3, 32, seed=4))
+    assert_maps(maps, 3, 32)
+    outside = np.ones((32, 32), bool)
+    outside[rows, columns] = False
+    for heatmap in maps:
+        assert heatmap[outside].max() == 0.0 and heatmap[rows, columns].max() == 1.0
+
+
+def test_the_lower_face_model_is_mapped_below_the_line_it_cuts_at():
+    model = architectures.build_classifier("compact_lower", input_size=64, resolution=32)
+    (top, _), (left, right) = architectures.lower_face_cropping(64)
+    maps = explain.model_heatmaps(model, random_crops(2, 64, seed=5))
+    assert_maps(maps, 2, 64)
+    assert maps[:, :top].max() == 0.0 and maps[:, :, :left].max() == 0.0 and maps[:, :, 64 - right :].max() == 0.0
+
+
 def test_an_ensemble_averages_its_members_maps(resnet50):
     crops = random_crops(2, 64)
     members = [SimpleNamespace(model=resnet50, batch_size=16), SimpleNamespace(model=quadrant_model_64(), batch_size=4)]

@@ -14,6 +14,7 @@ from detector.training import architectures
         ("compact_deep", 64),
         ("compact_high_pass", 64),
         ("compact_local", 64),
+        ("compact_lower", 64),
         ("resnet50", 64),
         ("vgg16", 64),
         ("inception_resnet_v2", 75),
@@ -76,6 +77,30 @@ def test_the_local_model_starts_from_a_wide_checkpoint_where_their_layers_are_th
             np.testing.assert_array_equal(loaded, saved)
     np.testing.assert_array_equal(local.get_layer("local1_conv").get_weights()[0], local_head)
     assert "local1_conv" in caplog.text  # said to keep its random start
+
+
+def test_the_lower_face_model_sees_the_mouth_and_not_the_eyes(tmp_path):
+    model = architectures.build_classifier("compact_lower", input_size=224, resolution=128)
+    assert architectures.lower_face_cropping(224) == ((94, 0), (47, 47))
+    assert model.get_layer(architectures.LOWER_FACE_LAYER).output.shape[1:3] == (130, 130)
+    images = np.random.default_rng(0).integers(0, 256, (1, 224, 224, 3)).astype(np.float32)
+    eyes, mouth = images.copy(), images.copy()
+    eyes[:, 60:90, 50:174] = 255 - eyes[:, 60:90, 50:174]  # eye height, about 0.3 of the side
+    mouth[:, 170:200, 80:144] = 255 - mouth[:, 170:200, 80:144]  # mouth height, about 0.8
+    before = model.predict_on_batch(images)
+    assert model.predict_on_batch(eyes) == pytest.approx(before, abs=0)
+    assert model.predict_on_batch(mouth) != pytest.approx(before, abs=1e-6)
+
+
+def test_the_lower_face_model_starts_from_a_wide_checkpoint_whole(tmp_path):
+    wide = architectures.build_classifier("compact_wide", input_size=128, resolution=128)
+    wide.save(tmp_path / "wide.keras")
+    lower = architectures.build_classifier("compact_lower", input_size=224, resolution=128)
+    loaded = architectures.load_initial_weights(lower, tmp_path / "wide.keras")
+    assert loaded == len(wide.weights)
+    for name in ("stem_conv1", "block8_sep2", "fake_probability"):
+        for mine, saved in zip(lower.get_layer(name).get_weights(), wide.get_layer(name).get_weights(), strict=True):
+            np.testing.assert_array_equal(mine, saved)
 
 
 def _train_choices(option: str) -> tuple[str, ...]:
