@@ -156,16 +156,27 @@ def model_heatmaps(model: keras.Model, crops: np.ndarray, batch_size: int = 16) 
     return np.stack([_normalised(cam, crops.shape[1:3], region) for cam in np.concatenate(maps)])
 
 
-def _seen_region(model: keras.Model, size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """``(top, bottom, left, right)``: the rows and columns of the crop the model's features see. All of it, unless
-    the model first cuts a part out (a ``Cropping2D`` layer, as ``compact_lower`` cuts the lower face)."""
-    croppings = [layer.cropping for layer in model.layers if type(layer).__name__ == "Cropping2D"]
-    if not croppings:
-        return 0, size[0], 0, size[1]
-    if len(croppings) > 1:
+def _seen_fractions(model: keras.Model) -> tuple[float, float, float, float]:
+    """``(top, bottom, left, right)`` as fractions of ``model``'s input: the part its features see. All of it,
+    unless the model first cuts a part out (a ``Cropping2D`` layer, as ``compact_lower`` cuts the lower face), also
+    inside a nested model (an average's member behind its resize)."""
+    found = []
+    for layer in model.layers:
+        if type(layer).__name__ == "Cropping2D":
+            (top, bottom), (left, right) = layer.cropping
+            height, width = layer.input.shape[1:3]
+            found.append((top / height, 1 - bottom / height, left / width, 1 - right / width))
+        elif _is_model(layer) and (inner := _seen_fractions(layer)) != (0.0, 1.0, 0.0, 1.0):
+            found.append(inner)
+    if len(found) > 1:
         raise ValueError(f"model {model.name!r} cuts its input more than once: cannot place its map")
-    (top, bottom), (left, right) = croppings[0]
-    return top, size[0] - bottom, left, size[1] - right
+    return found[0] if found else (0.0, 1.0, 0.0, 1.0)
+
+
+def _seen_region(model: keras.Model, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)``: the rows and columns of a ``size`` crop the model's features see."""
+    top, bottom, left, right = _seen_fractions(model)
+    return round(top * size[0]), round(bottom * size[0]), round(left * size[1]), round(right * size[1])
 
 
 def _normalised(cam: np.ndarray, size: tuple[int, int], region: tuple[int, int, int, int] | None = None) -> np.ndarray:

@@ -156,12 +156,36 @@ def test_a_model_that_cuts_a_part_of_the_crop_out_is_mapped_onto_that_part(quadr
         assert heatmap[outside].max() == 0.0 and heatmap[rows, columns].max() == 1.0
 
 
+def lower_face_model(input_size: int) -> keras.Model:
+    """An untrained compact_lower whose score rises with every feature (a head of ones), so that its Grad-CAM map
+    is positive wherever its features are."""
+    model = architectures.build_classifier("compact_lower", input_size=input_size, resolution=32)
+    head = model.get_layer("fake_probability")
+    head.set_weights([np.ones_like(head.get_weights()[0]), np.zeros_like(head.get_weights()[1])])
+    return model
+
+
 def test_the_lower_face_model_is_mapped_below_the_line_it_cuts_at():
-    model = architectures.build_classifier("compact_lower", input_size=64, resolution=32)
+    model = lower_face_model(64)
     (top, _), (left, right) = architectures.lower_face_cropping(64)
     maps = explain.model_heatmaps(model, random_crops(2, 64, seed=5))
     assert_maps(maps, 2, 64)
     assert maps[:, :top].max() == 0.0 and maps[:, :, :left].max() == 0.0 and maps[:, :, 64 - right :].max() == 0.0
+    assert maps[:, top:, left : 64 - right].max() == 1.0
+
+
+def test_the_lower_face_model_behind_an_averages_resize_is_mapped_below_its_line():
+    from detector.models import weight_storage
+
+    lower = lower_face_model(64)
+    whole = architectures.build_classifier("compact", input_size=96, resolution=32)
+    average = architectures.average_of({"lower": lower, "whole": whole})
+    member = next(model for model in weight_storage.average_members(average) if model.name == "lower")
+    (top, _), _ = architectures.lower_face_cropping(64)
+    maps = explain.model_heatmaps(member, random_crops(2, 96, seed=6))
+    assert_maps(maps, 2, 96)
+    line = round(top / 64 * 96)
+    assert maps[:, :line].max() == 0.0 and maps[:, line:].max() == 1.0
 
 
 def test_an_ensemble_averages_its_members_maps(resnet50):
