@@ -79,7 +79,7 @@ def test_the_local_model_starts_from_a_wide_checkpoint_where_their_layers_are_th
     assert "local1_conv" in caplog.text  # said to keep its random start
 
 
-def test_the_lower_face_model_sees_the_mouth_and_not_the_eyes(tmp_path):
+def test_the_lower_face_model_sees_the_mouth_and_not_the_eyes():
     model = architectures.build_classifier("compact_lower", input_size=224, resolution=128)
     assert architectures.lower_face_cropping(224) == ((94, 0), (47, 47))
     assert model.get_layer(architectures.LOWER_FACE_LAYER).output.shape[1:3] == (130, 130)
