@@ -179,10 +179,10 @@ def _seen_region(model: keras.Model, size: tuple[int, int]) -> tuple[int, int, i
     return round(top * size[0]), round(bottom * size[0]), round(left * size[1]), round(right * size[1])
 
 
-def _normalised(cam: np.ndarray, size: tuple[int, int], region: tuple[int, int, int, int] | None = None) -> np.ndarray:
-    """One coarse map enlarged (bilinear) to ``region`` ``(top, bottom, left, right)`` of a ``size`` crop (all of
-    it by default), zero outside it, and scaled to [0, 1] by its maximum."""
-    top, bottom, left, right = region or (0, size[0], 0, size[1])
+def _normalised(cam: np.ndarray, size: tuple[int, int], region: tuple[int, int, int, int]) -> np.ndarray:
+    """One coarse map enlarged (bilinear) to ``region`` ``(top, bottom, left, right)`` of a ``size`` crop
+    (``_seen_region``), zero outside it, and scaled to [0, 1] by its maximum."""
+    top, bottom, left, right = region
     enlarged = np.zeros(size, np.float32)
     enlarged[top:bottom, left:right] = cv2.resize(
         cam.astype(np.float32), (right - left, bottom - top), interpolation=cv2.INTER_LINEAR
