@@ -345,6 +345,7 @@ _ARCHITECTURE_WORDS = {
     "compact_high_pass": "compact CNN with high-pass input",
     "compact_local": "patch-level compact CNN",
     "compact_lower": "lower-face compact CNN",
+    "compact_spectrum": "compact CNN with a DCT spectrum branch",
     "resnet50": "ResNet50",
     "vgg16": "VGG16",
     "inception_resnet_v2": "InceptionResNetV2",

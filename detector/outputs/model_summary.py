@@ -40,6 +40,10 @@ _ARCHITECTURE_WORDS = {
     "compact_high_pass": "a small convolutional network that also sees the image's fine detail on its own",
     "compact_local": "a small convolutional network that judges each small patch of the face on its own",
     "compact_lower": "a wider small convolutional network that looks at the mouth and chin only, in finer detail",
+    "compact_spectrum": (
+        "a wider small convolutional network that also sees how each small square of the face spreads its detail "
+        "over fine and coarse patterns"
+    ),
     "resnet50": "a ResNet50 network",
     "vgg16": "a VGG16 network",
     "inception_resnet_v2": "an InceptionResNetV2 network",

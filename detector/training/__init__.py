@@ -13,6 +13,7 @@ ARCHITECTURES = (
     "compact_high_pass",
     "compact_local",
     "compact_lower",
+    "compact_spectrum",
     "inception_resnet_v2",
     "vgg16",
     "resnet50",

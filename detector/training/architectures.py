@@ -122,6 +122,68 @@ def _with_high_pass(x: keras.KerasTensor) -> keras.KerasTensor:
     return layers.Concatenate(name="with_high_pass")([x, residuals])
 
 
+# compact_spectrum's fixed layers: the luminance (ITU-R BT.601 weights, as JPEG's) and the orthonormal 2D DCT-II
+# of each 8 x 8 block of it, one output channel per frequency (row-major, the DC term first).
+DCT_BLOCK = 8
+SPECTRUM_LUMA_LAYER = "spectrum_luma"
+SPECTRUM_DCT_LAYER = "spectrum_dct"
+_LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+SPECTRUM_FILTERS = 128
+SPECTRUM_FEATURES = 64
+# Layers whose weights are set when the model is built and never learned or loaded.
+FIXED_LAYERS = (HIGH_PASS_LAYER, SPECTRUM_LUMA_LAYER, SPECTRUM_DCT_LAYER)
+
+
+def dct_kernel(block: int = DCT_BLOCK) -> np.ndarray:
+    """The convolution kernel ``(block, block, 1, block * block)`` whose output channel ``u * block + v`` is the
+    orthonormal DCT-II coefficient ``(u, v)`` (``u`` down, ``v`` across) of a ``block x block`` patch."""
+    positions = np.arange(block)
+    scale = np.full(block, np.sqrt(2.0 / block))
+    scale[0] = np.sqrt(1.0 / block)
+    basis = scale[:, np.newaxis] * np.cos(
+        np.pi * (2 * positions[np.newaxis, :] + 1) * positions[:, np.newaxis] / (2 * block)
+    )
+    # basis[u, x]: frequency u at position x; the 2D basis of (u, v) at (y, x) is basis[u, y] * basis[v, x].
+    kernel = np.einsum("uy,vx->yxuv", basis, basis).reshape(block, block, 1, block * block)
+    return kernel.astype(np.float32)
+
+
+def _spectrum_branch(x: keras.KerasTensor) -> keras.KerasTensor:
+    """The magnitudes of each 8 x 8 block's frequencies, then a per-block mix of them and two separable
+    convolutions over the grid of blocks, pooled into ``(batch, SPECTRUM_FEATURES)`` features."""
+    luma = layers.Conv2D(1, 1, use_bias=False, trainable=False, name=SPECTRUM_LUMA_LAYER)(x)
+    coefficients = layers.Conv2D(
+        DCT_BLOCK * DCT_BLOCK, DCT_BLOCK, strides=DCT_BLOCK, use_bias=False, trainable=False, name=SPECTRUM_DCT_LAYER
+    )(luma)
+    # |c| = relu(c) + relu(-c), from built-in layers (a Lambda would not load in safe mode). The sign of a
+    # coefficient follows the content's phase; how much energy each frequency holds is what a trace changes.
+    positive = layers.ReLU(name="spectrum_positive")(coefficients)
+    negated = layers.Rescaling(-1.0, name="spectrum_negate")(coefficients)
+    negative = layers.ReLU(name="spectrum_negative")(negated)
+    magnitude = layers.Add(name="spectrum_magnitude")([positive, negative])
+    # Each frequency on its own scale: the DC term is hundreds of times the highest ones.
+    x = layers.BatchNormalization(name="spectrum_bn0")(magnitude)
+    x = layers.Conv2D(SPECTRUM_FILTERS, 1, use_bias=False, name="spectrum_mix")(x)
+    x = layers.BatchNormalization(name="spectrum_bn1")(x)
+    x = layers.Activation("relu", name="spectrum_relu1")(x)
+    x = _separable_block(x, SPECTRUM_FILTERS, 1, name="spectrum_block1")
+    x = _separable_block(x, SPECTRUM_FILTERS, 2, name="spectrum_block2")
+    x = layers.GlobalAveragePooling2D(name="spectrum_pool")(x)
+    # A few features for the head: the spectrum adds evidence beside the RGB branch's 384, it does not rival it.
+    # Being one layer further from the output, it also keeps the RGB branch's map the last one in the model's layer
+    # order, where Grad-CAM looks (the blocks' spectra would be a coarser map of a branch that is not the main one).
+    return layers.Dense(SPECTRUM_FEATURES, activation="relu", name="spectrum_features")(x)
+
+
+def _spectrum_backbone(stages: tuple[tuple[int, int], ...]) -> Callable:
+    def backbone(x: keras.KerasTensor) -> keras.KerasTensor:
+        pixels = _compact_backbone(stages)(x)
+        spectrum = _spectrum_branch(x)
+        return layers.Concatenate(name="with_spectrum")([pixels, spectrum])
+
+    return backbone
+
+
 def _separable_block(x: keras.KerasTensor, filters: int, stride: int, name: str) -> keras.KerasTensor:
     shortcut = x
     x = layers.SeparableConv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_sep1")(x)
@@ -198,6 +260,7 @@ def build_classifier(
         "compact_high_pass": _compact_backbone(_COMPACT_STAGES, high_pass=True),
         "compact_local": _local_backbone,
         "compact_lower": _compact_backbone(_COMPACT_WIDE_STAGES),
+        "compact_spectrum": _spectrum_backbone(_COMPACT_WIDE_STAGES),
         "inception_resnet_v2": _application_backbone(keras.applications.InceptionResNetV2, resolution),
         "vgg16": _application_backbone(keras.applications.VGG16, resolution),
         "resnet50": _application_backbone(keras.applications.ResNet50, resolution),
@@ -211,9 +274,19 @@ def build_classifier(
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="fake_probability", dtype="float32")(x)
     model = keras.Model(inputs, outputs, name=architecture)
-    if any(layer.name == HIGH_PASS_LAYER for layer in model.layers):
-        model.get_layer(HIGH_PASS_LAYER).set_weights([high_pass_kernel()])
+    _set_fixed_layers(model)
     return model
+
+
+def _set_fixed_layers(model: keras.Model) -> None:
+    fixed = {
+        HIGH_PASS_LAYER: high_pass_kernel,
+        SPECTRUM_LUMA_LAYER: lambda: np.array(_LUMA_WEIGHTS, np.float32).reshape(1, 1, 3, 1),
+        SPECTRUM_DCT_LAYER: dct_kernel,
+    }
+    for layer in model.layers:
+        if layer.name in fixed:
+            layer.set_weights([fixed[layer.name]()])
 
 
 def average_of(members: dict[str, keras.Model]) -> keras.Model:
@@ -263,35 +336,51 @@ def _initial_weights_target(model: keras.Model, path: Path) -> tuple[keras.Model
 def _load_by_layer_name(model: keras.Model, path: Path) -> None:
     """Copies the weights of the classifier saved at ``path`` into ``model``'s layers of the same name and shapes.
 
-    One mismatch is bridged: a convolution of ``model`` that takes more input channels than the saved one (the
-    stem of ``compact_high_pass``, which sees the high-pass residuals beside RGB) gets the saved kernel for the
-    first channels and zeros for the rest, so the new model starts out computing exactly what the saved one did
-    and learns from there how much to use the new channels. The fixed high-pass layer keeps its filters."""
+    One mismatch is bridged (``_WIDENED``): the layer where a variant takes new inputs beside the plain network's
+    (the stem convolution of ``compact_high_pass``, which sees the high-pass residuals beside RGB; the head of
+    ``compact_spectrum``, which sees the spectrum branch's features beside the RGB branch's) gets the saved kernel
+    for the first inputs and zeros for the new ones, so the variant starts out computing exactly what the saved
+    network did and learns from there how much to use them. The fixed layers (``FIXED_LAYERS``) keep their
+    filters."""
     source = keras.saving.load_model(path, compile=False)
     saved = {layer.name: layer for layer in source.layers}
+    widened_layer, added = _WIDENED.get(model.name, (None, 0))
     for layer in model.layers:
         match = saved.get(layer.name)
-        if match is None or layer.name == HIGH_PASS_LAYER or len(layer.weights) != len(match.weights):
+        if match is None or layer.name in FIXED_LAYERS or len(layer.weights) != len(match.weights):
             continue
         values = match.get_weights()
+        widen = added if layer.name == widened_layer else 0
         # A layer loads whole or not at all: a bias that happens to fit under a kernel that does not is no start.
-        if all(_fits(variable, value) for variable, value in zip(layer.weights, values, strict=True)):
+        if all(_fits(variable, value, widen) for variable, value in zip(layer.weights, values, strict=True)):
             for variable, value in zip(layer.weights, values, strict=True):
                 variable.assign(value if tuple(variable.shape) == value.shape else _widened(variable, value))
 
 
-def _fits(variable: keras.Variable, value: np.ndarray) -> bool:
-    """Same shape, or a convolution kernel that takes more input channels (``_widened``)."""
+# The variants that take new inputs beside a plain network's: architecture -> (the layer that takes them, how many
+# there are), appended after the plain network's inputs.
+_WIDENED = {
+    "compact_high_pass": ("stem_conv1", len(_HIGH_PASS_KERNELS) * 3),
+    "compact_spectrum": ("fake_probability", SPECTRUM_FEATURES),
+}
+
+
+def _fits(variable: keras.Variable, value: np.ndarray, added: int = 0) -> bool:
+    """Same shape, or (``added`` > 0) a convolution or dense kernel that takes ``added`` more inputs
+    (``_widened``): its input axis, the second to last, that much longer and every other axis the same."""
     shape = tuple(variable.shape)
     if shape == value.shape:
         return True
-    return value.ndim == 4 and shape[:2] == value.shape[:2] and shape[3] == value.shape[3] and shape[2] > value.shape[2]
+    if not added or value.ndim not in (2, 4) or len(shape) != value.ndim:
+        return False
+    others_match = shape[:-2] == value.shape[:-2] and shape[-1] == value.shape[-1]
+    return others_match and shape[-2] == value.shape[-2] + added
 
 
 def _widened(variable: keras.Variable, value: np.ndarray) -> np.ndarray:
-    """The saved kernel for the first input channels, zeros for the new ones."""
+    """The saved kernel for the first inputs, zeros for the new ones."""
     widened = np.zeros(variable.shape, value.dtype)
-    widened[:, :, : value.shape[2]] = value
+    widened[..., : value.shape[-2], :] = value
     return widened
 
 
@@ -312,11 +401,11 @@ def load_initial_weights(model: keras.Model, path: Path) -> int:
     """
     weights = model.weights
     fresh = [variable.numpy() for variable in weights]
-    # The fixed high-pass filters are not learned: they are set when the model is built, whatever the file holds.
+    # The fixed layers are not learned: they are set when the model is built, whatever the file holds.
     checked = [
         index
         for index, variable in enumerate(weights)
-        if keras.backend.is_float_dtype(variable.dtype) and not variable.path.startswith(HIGH_PASS_LAYER)
+        if keras.backend.is_float_dtype(variable.dtype) and variable.path.split("/")[0] not in FIXED_LAYERS
     ]
     for index in checked:
         weights[index].assign(np.full(weights[index].shape, np.nan, fresh[index].dtype))

@@ -15,6 +15,7 @@ from detector.training import architectures
         ("compact_high_pass", 64),
         ("compact_local", 64),
         ("compact_lower", 64),
+        ("compact_spectrum", 64),
         ("resnet50", 64),
         ("vgg16", 64),
         ("inception_resnet_v2", 75),
@@ -261,6 +262,73 @@ def test_the_high_pass_filters_are_fixed_see_edges_not_flat_colour_and_survive_s
     np.testing.assert_array_equal(
         loaded.get_layer(architectures.HIGH_PASS_LAYER).get_weights()[0], architectures.high_pass_kernel()
     )
+
+
+def test_the_dct_kernel_gives_each_blocks_orthonormal_dct_in_row_major_frequency_order():
+    from scipy import fft
+
+    kernel = architectures.dct_kernel()
+    assert kernel.shape == (8, 8, 1, 64)
+    basis = kernel.reshape(64, 64)  # (pixel, frequency)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(64), atol=1e-6)
+    patch = np.random.default_rng(2).normal(size=(8, 8))
+    coefficients = np.einsum("yxf,yx->f", kernel[:, :, 0], patch)
+    np.testing.assert_allclose(coefficients, fft.dctn(patch, norm="ortho").ravel(), atol=1e-5)
+
+
+def _spectrum_magnitudes(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    return keras.Model(model.input, model.get_layer("spectrum_magnitude").output).predict_on_batch(images)
+
+
+def test_the_spectrum_branch_sees_each_blocks_frequency_magnitudes_and_its_filters_are_fixed(tmp_path):
+    model = architectures.build_classifier("compact_spectrum", input_size=64, resolution=64)
+    for name in (architectures.SPECTRUM_LUMA_LAYER, architectures.SPECTRUM_DCT_LAYER):
+        assert not model.get_layer(name).trainable
+    np.testing.assert_array_equal(
+        model.get_layer(architectures.SPECTRUM_DCT_LAYER).get_weights()[0], architectures.dct_kernel()
+    )
+    flat = np.full((1, 64, 64, 3), 200, np.float32)
+    magnitudes = _spectrum_magnitudes(model, flat)
+    assert magnitudes.shape == (1, 8, 8, 64)  # one spectrum per 8 x 8 block
+    assert magnitudes[..., 1:].max() < 1e-5 and magnitudes[..., 0].min() > 1  # a flat block is all DC
+    # Dark columns every other pixel vary only across (u = 0, no vertical frequency), mostly at the highest
+    # horizontal frequency (v = 7), and a coefficient's sign does not matter: the stripes shifted by one pixel
+    # negate every coefficient but the DC term and keep their magnitudes.
+    striped, shifted = flat.copy(), flat.copy()
+    striped[:, :, ::2] = 0
+    shifted[:, :, 1::2] = 0
+    stripes = _spectrum_magnitudes(model, striped).reshape(1, 8, 8, 8, 8)  # (block row, block column, u, v)
+    assert stripes[..., 1:, :].max() < 1e-4
+    across = stripes[..., 0, 1:]
+    assert np.all(across.argmax(axis=-1) == 6) and across[..., 6].min() > 1  # v = 7
+    np.testing.assert_allclose(_spectrum_magnitudes(model, shifted).reshape(stripes.shape), stripes, atol=1e-4)
+    model.save(tmp_path / "spectrum.keras")
+    loaded = keras.saving.load_model(tmp_path / "spectrum.keras")
+    np.testing.assert_allclose(_spectrum_magnitudes(loaded, striped).reshape(stripes.shape), stripes, atol=1e-6)
+
+
+def test_the_spectrum_variant_starts_from_a_wide_checkpoint_computing_exactly_what_it_did(tmp_path):
+    wide = architectures.build_classifier("compact_wide", input_size=64, resolution=64)
+    for variable in wide.weights:
+        variable.assign(variable.numpy() + 0.05)
+    wide.save(tmp_path / "wide.keras")
+    variant = architectures.build_classifier("compact_spectrum", input_size=64, resolution=64)
+    assert architectures.load_initial_weights(variant, tmp_path / "wide.keras") == len(wide.weights)
+    images = np.random.default_rng(1).integers(0, 256, (3, 64, 64, 3)).astype(np.float32)
+    np.testing.assert_allclose(variant.predict_on_batch(images), wide.predict_on_batch(images), rtol=1e-5, atol=1e-6)
+    head = variant.get_layer("fake_probability").kernel.numpy()
+    assert head.shape[0] == 384 + architectures.SPECTRUM_FEATURES
+    assert not head[384:].any()  # the spectrum's features start weighted zero
+    np.testing.assert_array_equal(
+        variant.get_layer(architectures.SPECTRUM_DCT_LAYER).get_weights()[0], architectures.dct_kernel()
+    )
+
+
+def test_grad_cam_maps_the_rgb_branch_of_the_spectrum_variant():
+    from detector.outputs import explain
+
+    model = architectures.build_classifier("compact_spectrum", input_size=64, resolution=64)
+    assert [layer.name for layer in explain.feature_layer_path(model)] == ["block8_out"]
 
 
 def test_every_architecture_has_words_on_the_page_and_in_the_reports():
