@@ -232,17 +232,31 @@ def test_a_legacy_file_of_the_whole_classifier_loads_into_the_whole_classifier(t
         np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
 
 
-def test_the_high_pass_variant_starts_from_the_plain_network_computing_exactly_what_it_did(tmp_path):
-    plain = architectures.build_classifier("compact", input_size=64, resolution=64)
+@pytest.mark.parametrize(
+    ("plain_architecture", "variant_architecture", "widened_layer", "plain_inputs", "new_inputs", "fixed_layer"),
+    [
+        # The stem sees the nine high-pass residual channels beside RGB.
+        ("compact", "compact_high_pass", "stem_conv1", 3, 9, architectures.HIGH_PASS_LAYER),
+        # The head sees the spectrum branch's features beside the RGB branch's 384.
+        ("compact_wide", "compact_spectrum", "fake_probability", 384, 64, architectures.SPECTRUM_DCT_LAYER),
+    ],
+)
+def test_a_variant_starts_from_its_plain_network_computing_exactly_what_it_did(
+    tmp_path, plain_architecture, variant_architecture, widened_layer, plain_inputs, new_inputs, fixed_layer
+):
+    plain = architectures.build_classifier(plain_architecture, input_size=64, resolution=64)
     for variable in plain.weights:
         variable.assign(variable.numpy() + 0.05)
     plain.save(tmp_path / "plain.keras")
-    variant = architectures.build_classifier("compact_high_pass", input_size=64, resolution=64)
+    variant = architectures.build_classifier(variant_architecture, input_size=64, resolution=64)
+    fixed = variant.get_layer(fixed_layer).get_weights()[0]
     assert architectures.load_initial_weights(variant, tmp_path / "plain.keras") == len(plain.weights)
     images = np.random.default_rng(1).integers(0, 256, (3, 64, 64, 3)).astype(np.float32)
     np.testing.assert_allclose(variant.predict_on_batch(images), plain.predict_on_batch(images), rtol=1e-5, atol=1e-6)
-    stem = variant.get_layer("stem_conv1").kernel.numpy()
-    assert stem.shape[2] == 12 and not stem[:, :, 3:].any()  # RGB copied, the residual channels at zero
+    kernel = variant.get_layer(widened_layer).kernel.numpy()
+    assert kernel.shape[-2] == plain_inputs + new_inputs
+    assert not kernel[..., plain_inputs:, :].any()  # the plain network's inputs copied, the new ones at zero
+    np.testing.assert_array_equal(variant.get_layer(fixed_layer).get_weights()[0], fixed)
 
 
 def test_the_high_pass_filters_are_fixed_see_edges_not_flat_colour_and_survive_saving(tmp_path):
@@ -305,23 +319,6 @@ def test_the_spectrum_branch_sees_each_blocks_frequency_magnitudes_and_its_filte
     model.save(tmp_path / "spectrum.keras")
     loaded = keras.saving.load_model(tmp_path / "spectrum.keras")
     np.testing.assert_allclose(_spectrum_magnitudes(loaded, striped).reshape(stripes.shape), stripes, atol=1e-6)
-
-
-def test_the_spectrum_variant_starts_from_a_wide_checkpoint_computing_exactly_what_it_did(tmp_path):
-    wide = architectures.build_classifier("compact_wide", input_size=64, resolution=64)
-    for variable in wide.weights:
-        variable.assign(variable.numpy() + 0.05)
-    wide.save(tmp_path / "wide.keras")
-    variant = architectures.build_classifier("compact_spectrum", input_size=64, resolution=64)
-    assert architectures.load_initial_weights(variant, tmp_path / "wide.keras") == len(wide.weights)
-    images = np.random.default_rng(1).integers(0, 256, (3, 64, 64, 3)).astype(np.float32)
-    np.testing.assert_allclose(variant.predict_on_batch(images), wide.predict_on_batch(images), rtol=1e-5, atol=1e-6)
-    head = variant.get_layer("fake_probability").kernel.numpy()
-    assert head.shape[0] == 384 + architectures.SPECTRUM_FEATURES
-    assert not head[384:].any()  # the spectrum's features start weighted zero
-    np.testing.assert_array_equal(
-        variant.get_layer(architectures.SPECTRUM_DCT_LAYER).get_weights()[0], architectures.dct_kernel()
-    )
 
 
 def test_grad_cam_maps_the_rgb_branch_of_the_spectrum_variant():
