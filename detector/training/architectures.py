@@ -161,7 +161,7 @@ def _spectrum_branch(x: keras.KerasTensor) -> keras.KerasTensor:
     negated = layers.Rescaling(-1.0, name="spectrum_negate")(coefficients)
     negative = layers.ReLU(name="spectrum_negative")(negated)
     magnitude = layers.Add(name="spectrum_magnitude")([positive, negative])
-    # Each frequency on its own scale: the DC term is hundreds of times the highest ones.
+    # Each frequency on its own scale: the DC term, the block's mean, is far larger than the highest ones.
     x = layers.BatchNormalization(name="spectrum_bn0")(magnitude)
     x = layers.Conv2D(SPECTRUM_FILTERS, 1, use_bias=False, name="spectrum_mix")(x)
     x = layers.BatchNormalization(name="spectrum_bn1")(x)
