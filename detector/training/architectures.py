@@ -130,8 +130,6 @@ SPECTRUM_DCT_LAYER = "spectrum_dct"
 _LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 SPECTRUM_FILTERS = 128
 SPECTRUM_FEATURES = 64
-# Layers whose weights are set when the model is built and never learned or loaded.
-FIXED_LAYERS = (HIGH_PASS_LAYER, SPECTRUM_LUMA_LAYER, SPECTRUM_DCT_LAYER)
 
 
 def dct_kernel(block: int = DCT_BLOCK) -> np.ndarray:
@@ -146,6 +144,19 @@ def dct_kernel(block: int = DCT_BLOCK) -> np.ndarray:
     # basis[u, x]: frequency u at position x; the 2D basis of (u, v) at (y, x) is basis[u, y] * basis[v, x].
     kernel = np.einsum("uy,vx->yxuv", basis, basis).reshape(block, block, 1, block * block)
     return kernel.astype(np.float32)
+
+
+def _luma_kernel() -> np.ndarray:
+    """The 1x1 convolution kernel ``(1, 1, 3, 1)`` of the BT.601 luminance of RGB."""
+    return np.array(_LUMA_WEIGHTS, np.float32).reshape(1, 1, 3, 1)
+
+
+# The layers whose weights are set when the model is built and never learned or loaded: name -> their kernel.
+FIXED_KERNELS: dict[str, Callable[[], np.ndarray]] = {
+    HIGH_PASS_LAYER: high_pass_kernel,
+    SPECTRUM_LUMA_LAYER: _luma_kernel,
+    SPECTRUM_DCT_LAYER: dct_kernel,
+}
 
 
 def _spectrum_branch(x: keras.KerasTensor) -> keras.KerasTensor:
@@ -279,14 +290,9 @@ def build_classifier(
 
 
 def _set_fixed_layers(model: keras.Model) -> None:
-    fixed = {
-        HIGH_PASS_LAYER: high_pass_kernel,
-        SPECTRUM_LUMA_LAYER: lambda: np.array(_LUMA_WEIGHTS, np.float32).reshape(1, 1, 3, 1),
-        SPECTRUM_DCT_LAYER: dct_kernel,
-    }
     for layer in model.layers:
-        if layer.name in fixed:
-            layer.set_weights([fixed[layer.name]()])
+        if layer.name in FIXED_KERNELS:
+            layer.set_weights([FIXED_KERNELS[layer.name]()])
 
 
 def average_of(members: dict[str, keras.Model]) -> keras.Model:
@@ -340,14 +346,14 @@ def _load_by_layer_name(model: keras.Model, path: Path) -> None:
     (the stem convolution of ``compact_high_pass``, which sees the high-pass residuals beside RGB; the head of
     ``compact_spectrum``, which sees the spectrum branch's features beside the RGB branch's) gets the saved kernel
     for the first inputs and zeros for the new ones, so the variant starts out computing exactly what the saved
-    network did and learns from there how much to use them. The fixed layers (``FIXED_LAYERS``) keep their
+    network did and learns from there how much to use them. The fixed layers (``FIXED_KERNELS``) keep their
     filters."""
     source = keras.saving.load_model(path, compile=False)
     saved = {layer.name: layer for layer in source.layers}
     widened_layer, added = _WIDENED.get(model.name, (None, 0))
     for layer in model.layers:
         match = saved.get(layer.name)
-        if match is None or layer.name in FIXED_LAYERS or len(layer.weights) != len(match.weights):
+        if match is None or layer.name in FIXED_KERNELS or len(layer.weights) != len(match.weights):
             continue
         values = match.get_weights()
         widen = added if layer.name == widened_layer else 0
@@ -405,7 +411,7 @@ def load_initial_weights(model: keras.Model, path: Path) -> int:
     checked = [
         index
         for index, variable in enumerate(weights)
-        if keras.backend.is_float_dtype(variable.dtype) and variable.path.split("/")[0] not in FIXED_LAYERS
+        if keras.backend.is_float_dtype(variable.dtype) and variable.path.split("/")[0] not in FIXED_KERNELS
     ]
     for index in checked:
         weights[index].assign(np.full(weights[index].shape, np.nan, fresh[index].dtype))
