@@ -157,17 +157,23 @@ def model_heatmaps(model: keras.Model, crops: np.ndarray, batch_size: int = 16) 
 
 
 def _seen_fractions(model: keras.Model) -> tuple[float, float, float, float]:
-    """``(top, bottom, left, right)`` as fractions of ``model``'s input: the part its features see. All of it,
-    unless the model first cuts a part out (a ``Cropping2D`` layer, as ``compact_lower`` cuts the lower face), also
-    inside a nested model (an average's member behind its resize)."""
+    """``(top, bottom, left, right)`` as fractions of ``model``'s input: the part its mapped features see
+    (``feature_layer_path``). All of it, unless a ``Cropping2D`` layer cuts a part out on their way (as
+    ``compact_lower`` cuts the lower face; ``compact_two_view`` cuts it only for its other view, which is not mapped),
+    also inside a nested model (an average's member behind its resize)."""
+    import keras
+
+    path = feature_layer_path(model)
+    owners = [model, *path[:-1]]
+    # Above the innermost model every layer is on the way to it; inside it, only those the mapped layer depends on.
+    on_the_way = [layer for owner in owners[:-1] for layer in owner.layers]
+    on_the_way += keras.Model(owners[-1].inputs, path[-1].output).layers
     found = []
-    for layer in model.layers:
+    for layer in on_the_way:
         if type(layer).__name__ == "Cropping2D":
             (top, bottom), (left, right) = layer.cropping
             height, width = layer.input.shape[1:3]
             found.append((top / height, 1 - bottom / height, left / width, 1 - right / width))
-        elif _is_model(layer) and (inner := _seen_fractions(layer)) != (0.0, 1.0, 0.0, 1.0):
-            found.append(inner)
     if len(found) > 1:
         raise ValueError(f"model {model.name!r} cuts its input more than once: cannot place its map")
     return found[0] if found else (0.0, 1.0, 0.0, 1.0)

@@ -346,6 +346,7 @@ _ARCHITECTURE_WORDS = {
     "compact_local": "patch-level compact CNN",
     "compact_lower": "lower-face compact CNN",
     "compact_spectrum": "compact CNN with a DCT spectrum branch",
+    "compact_two_view": "two-view compact CNN (whole face and lower face)",
     "resnet50": "ResNet50",
     "vgg16": "VGG16",
     "inception_resnet_v2": "InceptionResNetV2",

@@ -44,6 +44,10 @@ _ARCHITECTURE_WORDS = {
         "a wider small convolutional network that also sees how each small square of the face spreads its detail "
         "over fine and coarse patterns"
     ),
+    "compact_two_view": (
+        "two wider small convolutional networks judging together, one over the whole face and one over the mouth "
+        "and chin in finer detail"
+    ),
     "resnet50": "a ResNet50 network",
     "vgg16": "a VGG16 network",
     "inception_resnet_v2": "an InceptionResNetV2 network",

@@ -14,6 +14,7 @@ ARCHITECTURES = (
     "compact_local",
     "compact_lower",
     "compact_spectrum",
+    "compact_two_view",
     "inception_resnet_v2",
     "vgg16",
     "resnet50",

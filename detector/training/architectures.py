@@ -18,8 +18,10 @@ compact_wide's stem and first two blocks (a receptive field of 33 px at 128 px, 
 per-position layers, and the crop's logit is the mean of its patches' logits. A classifier that cannot see the whole
 face must judge local traces (a seam, a patch of resampled skin) rather than the face's look, which is what a
 manipulation it never saw shares with those it did (Chai et al., 2020, "What makes fake images detectable?"). Its
-layers carry compact_wide's names, so a compact_wide checkpoint starts it. The three others are the architectures of
-the projects this one grew from (Keras applications, built with ``weights=None``: nothing is downloaded).
+layers carry compact_wide's names, so a compact_wide checkpoint starts it. ``compact_spectrum`` adds a branch over
+each 8 x 8 block's DCT magnitudes beside compact_wide's. ``compact_two_view`` joins compact_lower's view to
+compact_wide's in one network: two compact_wides, one over the whole face and one over the lower face, and one head
+over both views' features. The three others are the architectures of the projects this one grew from (Keras applications, built with ``weights=None``: nothing is downloaded).
 
 Also here: loading a weights file into a classifier where it fits (``--init``: this project's checkpoints, or a
 Keras applications backbone file), and the dtype policy a classifier computes with (a run may train in
@@ -75,12 +77,12 @@ def lower_face_cropping(input_size: int) -> tuple[tuple[int, int], tuple[int, in
     return (top, 0), (left, right)
 
 
-def _preprocessing(inputs: keras.KerasTensor, resolution: int) -> keras.KerasTensor:
+def _preprocessing(inputs: keras.KerasTensor, resolution: int, prefix: str = "") -> keras.KerasTensor:
     x = inputs
     if inputs.shape[1] != resolution or inputs.shape[2] != resolution:
         # Area interpolation matches cv2.INTER_AREA, which made the cached training images.
-        x = layers.Resizing(resolution, resolution, interpolation="area", name="resize")(x)
-    return layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(x)
+        x = layers.Resizing(resolution, resolution, interpolation="area", name=f"{prefix}resize")(x)
+    return layers.Rescaling(1.0 / 127.5, offset=-1.0, name=f"{prefix}scale")(x)
 
 
 # Fixed high-pass filters (the residual kernels of steganalysis rich models, SRM): a second-order 3x3, the 5x5
@@ -209,21 +211,23 @@ def _separable_block(x: keras.KerasTensor, filters: int, stride: int, name: str)
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def _compact_backbone(stages: tuple[tuple[int, int], ...], high_pass: bool = False, pool: bool = True) -> Callable:
+def _compact_backbone(
+    stages: tuple[tuple[int, int], ...], high_pass: bool = False, pool: bool = True, prefix: str = ""
+) -> Callable:
     def backbone(x: keras.KerasTensor) -> keras.KerasTensor:
         if high_pass:
             x = _with_high_pass(x)
         # The first stage keeps full resolution for one convolution: blending and resampling traces are
         # high-frequency, and an early stride-2 stem would discard them before any filter can see them.
-        x = layers.Conv2D(24, 3, padding="same", use_bias=False, name="stem_conv1")(x)
-        x = layers.BatchNormalization(name="stem_bn1")(x)
-        x = layers.Activation("relu", name="stem_relu1")(x)
-        x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="stem_conv2")(x)
-        x = layers.BatchNormalization(name="stem_bn2")(x)
-        x = layers.Activation("relu", name="stem_relu2")(x)
+        x = layers.Conv2D(24, 3, padding="same", use_bias=False, name=f"{prefix}stem_conv1")(x)
+        x = layers.BatchNormalization(name=f"{prefix}stem_bn1")(x)
+        x = layers.Activation("relu", name=f"{prefix}stem_relu1")(x)
+        x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name=f"{prefix}stem_conv2")(x)
+        x = layers.BatchNormalization(name=f"{prefix}stem_bn2")(x)
+        x = layers.Activation("relu", name=f"{prefix}stem_relu2")(x)
         for index, (filters, stride) in enumerate(stages):
-            x = _separable_block(x, filters, stride, name=f"block{index + 1}")
-        return layers.GlobalAveragePooling2D(name="pool")(x) if pool else x
+            x = _separable_block(x, filters, stride, name=f"{prefix}block{index + 1}")
+        return layers.GlobalAveragePooling2D(name=f"{prefix}pool")(x) if pool else x
 
     return backbone
 
@@ -243,6 +247,25 @@ def _local_backbone(x: keras.KerasTensor) -> keras.KerasTensor:
         x = layers.BatchNormalization(name=f"local{index}_bn")(x)
         x = layers.Activation("relu", name=f"local{index}_relu")(x)
     return layers.GlobalAveragePooling2D(name="pool")(x)
+
+
+# compact_two_view: the lower-face view's layers carry compact_wide's names behind this prefix, so that a
+# compact_wide checkpoint starts both views (``_load_by_layer_name``).
+LOWER_VIEW_PREFIX = "lower_"
+TWO_VIEW_LAYER = "with_lower_face"
+
+
+def _two_view_features(inputs: keras.KerasTensor, resolution: int) -> keras.KerasTensor:
+    """The features of another compact_wide over the lower face alone (``LOWER_FACE_REGION``, cut before
+    resizing, so at a 224 px input it works on the mouth at 1.7 times the whole view's scale), then compact_wide's
+    of the whole face: ``(batch, 2 * 384)``."""
+    lower = layers.Cropping2D(lower_face_cropping(inputs.shape[1]), name=LOWER_FACE_LAYER)(inputs)
+    lower = _preprocessing(lower, resolution, prefix=LOWER_VIEW_PREFIX)
+    lower = _compact_backbone(_COMPACT_WIDE_STAGES, prefix=LOWER_VIEW_PREFIX)(lower)
+    # Joined second, the whole view's layers come after the lower view's of the same depth in the model's layer
+    # order, so Grad-CAM (the last feature map) maps the whole face.
+    whole = _compact_backbone(_COMPACT_WIDE_STAGES)(_preprocessing(inputs, resolution))
+    return layers.Concatenate(name=TWO_VIEW_LAYER)([lower, whole])
 
 
 def _application_backbone(factory: Callable[..., keras.Model], resolution: int) -> Callable:
@@ -277,11 +300,14 @@ def build_classifier(
         "resnet50": _application_backbone(keras.applications.ResNet50, resolution),
     }
     inputs = keras.Input((input_size, input_size, 3), name="face")
-    x = inputs
-    if architecture == "compact_lower":
-        x = layers.Cropping2D(lower_face_cropping(input_size), name=LOWER_FACE_LAYER)(x)
-    x = _preprocessing(x, resolution)
-    x = backbones[architecture](x)
+    if architecture == "compact_two_view":
+        x = _two_view_features(inputs, resolution)
+    else:
+        x = inputs
+        if architecture == "compact_lower":
+            x = layers.Cropping2D(lower_face_cropping(input_size), name=LOWER_FACE_LAYER)(x)
+        x = _preprocessing(x, resolution)
+        x = backbones[architecture](x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="fake_probability", dtype="float32")(x)
     model = keras.Model(inputs, outputs, name=architecture)
@@ -344,15 +370,19 @@ def _load_by_layer_name(model: keras.Model, path: Path) -> None:
 
     One mismatch is bridged (``_WIDENED``): the layer where a variant takes new inputs beside the plain network's
     (the stem convolution of ``compact_high_pass``, which sees the high-pass residuals beside RGB; the head of
-    ``compact_spectrum``, which sees the spectrum branch's features beside the RGB branch's) gets the saved kernel
-    for the first inputs and zeros for the new ones, so the variant starts out computing exactly what the saved
-    network did and learns from there how much to use them. The fixed layers (``FIXED_KERNELS``) keep their
-    filters."""
+    ``compact_spectrum``, which sees the spectrum branch's features beside the RGB branch's; the head of
+    ``compact_two_view``, which sees the lower view's features before the whole view's) gets the saved kernel for
+    the plain network's inputs and zeros for the new ones, so the variant starts out computing exactly what the
+    saved network did and learns from there how much to use them. A two-view network's lower view carries the plain
+    network's names behind ``LOWER_VIEW_PREFIX`` and is started from the same layers as the whole view. The fixed
+    layers (``FIXED_KERNELS``) keep their filters."""
     source = keras.saving.load_model(path, compile=False)
     saved = {layer.name: layer for layer in source.layers}
-    widened_layer, added = _WIDENED.get(model.name, (None, 0))
+    widened_layer, added, new_first = _WIDENED.get(model.name, (None, 0, False))
     for layer in model.layers:
         match = saved.get(layer.name)
+        if match is None and layer.name.startswith(LOWER_VIEW_PREFIX):
+            match = saved.get(layer.name.removeprefix(LOWER_VIEW_PREFIX))
         if match is None or layer.name in FIXED_KERNELS or len(layer.weights) != len(match.weights):
             continue
         values = match.get_weights()
@@ -360,14 +390,16 @@ def _load_by_layer_name(model: keras.Model, path: Path) -> None:
         # A layer loads whole or not at all: a bias that happens to fit under a kernel that does not is no start.
         if all(_fits(variable, value, widen) for variable, value in zip(layer.weights, values, strict=True)):
             for variable, value in zip(layer.weights, values, strict=True):
-                variable.assign(value if tuple(variable.shape) == value.shape else _widened(variable, value))
+                widened = tuple(variable.shape) != value.shape
+                variable.assign(_widened(variable, value, new_first) if widened else value)
 
 
 # The variants that take new inputs beside a plain network's: architecture -> (the layer that takes them, how many
-# there are), appended after the plain network's inputs.
+# there are, whether they come before the plain network's inputs rather than after).
 _WIDENED = {
-    "compact_high_pass": ("stem_conv1", len(_HIGH_PASS_KERNELS) * 3),
-    "compact_spectrum": ("fake_probability", SPECTRUM_FEATURES),
+    "compact_high_pass": ("stem_conv1", len(_HIGH_PASS_KERNELS) * 3, False),
+    "compact_spectrum": ("fake_probability", SPECTRUM_FEATURES, False),
+    "compact_two_view": ("fake_probability", _COMPACT_WIDE_STAGES[-1][0], True),
 }
 
 
@@ -383,10 +415,11 @@ def _fits(variable: keras.Variable, value: np.ndarray, added: int = 0) -> bool:
     return others_match and shape[-2] == value.shape[-2] + added
 
 
-def _widened(variable: keras.Variable, value: np.ndarray) -> np.ndarray:
-    """The saved kernel for the first inputs, zeros for the new ones."""
+def _widened(variable: keras.Variable, value: np.ndarray, new_first: bool) -> np.ndarray:
+    """The saved kernel for the plain network's inputs, zeros for the new ones (before them if ``new_first``)."""
     widened = np.zeros(variable.shape, value.dtype)
-    widened[..., : value.shape[-2], :] = value
+    plain = slice(variable.shape[-2] - value.shape[-2], None) if new_first else slice(None, value.shape[-2])
+    widened[..., plain, :] = value
     return widened
 
 

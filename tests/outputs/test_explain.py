@@ -188,6 +188,18 @@ def test_the_lower_face_model_behind_an_averages_resize_is_mapped_below_its_line
     assert maps[:, :line].max() == 0.0 and maps[:, line:].max() == 1.0
 
 
+def test_the_two_view_model_is_mapped_over_the_whole_face_its_map_sees():
+    model = architectures.build_classifier("compact_two_view", input_size=64, resolution=32)
+    head = model.get_layer("fake_probability")
+    head.set_weights([np.ones_like(head.get_weights()[0]), np.zeros_like(head.get_weights()[1])])
+    (top, _), _ = architectures.lower_face_cropping(64)
+    maps = explain.model_heatmaps(model, random_crops(2, 64, seed=7))
+    assert_maps(maps, 2, 64)
+    # Its lower view's cut is not on the way to the whole view's map, so the map is not squeezed into the cut.
+    assert explain._seen_region(model, (64, 64)) == (0, 64, 0, 64)
+    assert maps[:, :top].max() > 0.0
+
+
 def test_an_ensemble_averages_its_members_maps(resnet50):
     crops = random_crops(2, 64)
     members = [SimpleNamespace(model=resnet50, batch_size=16), SimpleNamespace(model=quadrant_model_64(), batch_size=4)]

@@ -16,6 +16,7 @@ from detector.training import architectures
         ("compact_local", 64),
         ("compact_lower", 64),
         ("compact_spectrum", 64),
+        ("compact_two_view", 64),
         ("resnet50", 64),
         ("vgg16", 64),
         ("inception_resnet_v2", 75),
@@ -102,6 +103,50 @@ def test_the_lower_face_model_starts_from_a_wide_checkpoint_whole(tmp_path):
     for name in ("stem_conv1", "block8_sep2", "fake_probability"):
         for mine, saved in zip(lower.get_layer(name).get_weights(), wide.get_layer(name).get_weights(), strict=True):
             np.testing.assert_array_equal(mine, saved)
+
+
+def test_the_two_view_model_sees_the_whole_face_and_the_lower_face_apart():
+    model = architectures.build_classifier("compact_two_view", input_size=224, resolution=128)
+    assert model.get_layer(architectures.LOWER_FACE_LAYER).output.shape[1:3] == (130, 130)
+    assert model.get_layer("resize").input.shape[1:3] == (224, 224)  # the whole view: the uncut crop
+    lower_view = keras.Model(model.input, model.get_layer("lower_pool").output)
+    whole_view = keras.Model(model.input, model.get_layer("pool").output)
+    images = np.random.default_rng(0).integers(0, 256, (1, 224, 224, 3)).astype(np.float32)
+    eyes = images.copy()
+    eyes[:, 60:90, 50:174] = 255 - eyes[:, 60:90, 50:174]
+    np.testing.assert_array_equal(lower_view.predict_on_batch(eyes), lower_view.predict_on_batch(images))
+    assert not np.allclose(whole_view.predict_on_batch(eyes), whole_view.predict_on_batch(images))
+    head_inputs = model.get_layer(architectures.TWO_VIEW_LAYER).input
+    assert [tensor.shape[-1] for tensor in head_inputs] == [384, 384]
+
+
+def test_the_two_view_model_starts_from_a_wide_checkpoint_in_both_views_computing_what_it_did(tmp_path):
+    import cv2
+
+    wide = architectures.build_classifier("compact_wide", input_size=128, resolution=128)
+    for variable in wide.weights:
+        variable.assign(variable.numpy() + 0.01)
+    wide.save(tmp_path / "wide.keras")
+    model = architectures.build_classifier("compact_two_view", input_size=224, resolution=128)
+    assert architectures.load_initial_weights(model, tmp_path / "wide.keras") == len(model.weights)
+    for name in ("stem_conv1", "block4_sep1", "block8_bn2"):
+        for view in ("", architectures.LOWER_VIEW_PREFIX):
+            mine = model.get_layer(view + name).get_weights()
+            for loaded, saved in zip(mine, wide.get_layer(name).get_weights(), strict=True):
+                np.testing.assert_array_equal(loaded, saved)
+    kernel = model.get_layer("fake_probability").kernel.numpy()
+    assert not kernel[:384].any()  # the lower view's features, first, at zero
+    np.testing.assert_array_equal(kernel[384:], wide.get_layer("fake_probability").kernel.numpy())
+    crops = np.random.default_rng(3).integers(0, 256, (3, 224, 224, 3)).astype(np.float32)
+    resized = np.stack([cv2.resize(crop, (128, 128), interpolation=cv2.INTER_AREA) for crop in crops])
+    np.testing.assert_allclose(model.predict_on_batch(crops), wide.predict_on_batch(resized), atol=1e-4)
+    # A two-view checkpoint loads whole into a two-view network, each view its own.
+    model.get_layer("lower_stem_conv1").kernel.assign(model.get_layer("lower_stem_conv1").kernel.numpy() * 2)
+    model.save(tmp_path / "two_view.keras")
+    again = architectures.build_classifier("compact_two_view", input_size=224, resolution=128)
+    assert architectures.load_initial_weights(again, tmp_path / "two_view.keras") == len(again.weights)
+    for loaded, saved in zip(again.weights, model.weights, strict=True):
+        np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
 
 
 def _train_choices(option: str) -> tuple[str, ...]:
@@ -321,10 +366,11 @@ def test_the_spectrum_branch_sees_each_blocks_frequency_magnitudes_and_its_filte
     np.testing.assert_allclose(_spectrum_magnitudes(loaded, striped).reshape(stripes.shape), stripes, atol=1e-6)
 
 
-def test_grad_cam_maps_the_rgb_branch_of_the_spectrum_variant():
+@pytest.mark.parametrize("architecture", ["compact_spectrum", "compact_two_view"])
+def test_grad_cam_maps_the_whole_faces_rgb_features(architecture):
     from detector.outputs import explain
 
-    model = architectures.build_classifier("compact_spectrum", input_size=64, resolution=64)
+    model = architectures.build_classifier(architecture, input_size=64, resolution=64)
     assert [layer.name for layer in explain.feature_layer_path(model)] == ["block8_out"]
 
 
