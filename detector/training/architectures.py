@@ -21,7 +21,8 @@ manipulation it never saw shares with those it did (Chai et al., 2020, "What mak
 layers carry compact_wide's names, so a compact_wide checkpoint starts it. ``compact_spectrum`` adds a branch over
 each 8 x 8 block's DCT magnitudes beside compact_wide's. ``compact_two_view`` joins compact_lower's view to
 compact_wide's in one network: two compact_wides, one over the whole face and one over the lower face, and one head
-over both views' features. The three others are the architectures of the projects this one grew from (Keras applications, built with ``weights=None``: nothing is downloaded).
+over both views' features. The three others are the architectures of the projects this one grew from (Keras
+applications, built with ``weights=None``: nothing is downloaded).
 
 Also here: loading a weights file into a classifier where it fits (``--init``: this project's checkpoints, or a
 Keras applications backbone file), and the dtype policy a classifier computes with (a run may train in
