@@ -22,6 +22,7 @@ from detector.training import (
     architectures,
     blend_boundary,
     datasets,
+    initial_weights,
     run_batches,
     sources,
     training_run,
@@ -134,7 +135,7 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
         with architectures.dtype_policy(config.precision):
             model = architectures.build_classifier(config.architecture, config.input_size, config.resolution)
         if config.init_weights:
-            architectures.load_initial_weights(model, Path(config.init_weights))
+            initial_weights.load_initial_weights(model, Path(config.init_weights))
         if config.boundary_weight:
             model = blend_boundary.with_boundary_head(model, config.resolution)
             blend_boundary.compile_with_boundary(model, config.learning_rate, config.boundary_weight)
