@@ -35,6 +35,8 @@ EXPLAINED_PER_PERSON = 3
 
 # Sub-models built for a model, kept as long as the model lives: building one costs a graph walk.
 _GRADIENT_MODELS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+# And the part of its input each model's map covers (``_seen_fractions``), which walks the graph too.
+_SEEN_FRACTIONS: weakref.WeakKeyDictionary[Any, tuple[float, float, float, float]] = weakref.WeakKeyDictionary()
 
 
 def _is_model(layer: Any) -> bool:
@@ -163,6 +165,8 @@ def _seen_fractions(model: keras.Model) -> tuple[float, float, float, float]:
     also inside a nested model (an average's member behind its resize)."""
     import keras
 
+    if model in _SEEN_FRACTIONS:
+        return _SEEN_FRACTIONS[model]
     path = feature_layer_path(model)
     owners = [model, *path[:-1]]
     # Above the innermost model every layer is on the way to it; inside it, only those the mapped layer depends on.
@@ -176,7 +180,8 @@ def _seen_fractions(model: keras.Model) -> tuple[float, float, float, float]:
             found.append((top / height, 1 - bottom / height, left / width, 1 - right / width))
     if len(found) > 1:
         raise ValueError(f"model {model.name!r} cuts its input more than once: cannot place its map")
-    return found[0] if found else (0.0, 1.0, 0.0, 1.0)
+    _SEEN_FRACTIONS[model] = found[0] if found else (0.0, 1.0, 0.0, 1.0)
+    return _SEEN_FRACTIONS[model]
 
 
 def _seen_region(model: keras.Model, size: tuple[int, int]) -> tuple[int, int, int, int]:
