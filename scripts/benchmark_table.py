@@ -1,13 +1,15 @@
 """Prints the README's benchmark table from the shipped models' cards (what ``benchmark --record`` wrote).
 
-    python -m scripts.benchmark_table [--models-folder models] [--calibration | --rates]
+    python -m scripts.benchmark_table [--models-folder models] [--calibration | --rates | --groups]
 
 One row per shipped model, one column per benchmark set (``detector.evaluation.benchmark.SETS``) and one for the
 clips: ROC AUC where the set has fakes, the share called "Likely manipulated" on the unseen real people, "-" where
 the card has no figure for that set. With ``--calibration``, each set's expected calibration error instead (on the
 unseen real people, their mean fake probability), against the issue's target of at most 0.08 on every set. With
 ``--rates``, what each card's thresholds decide on each set: the share of its reals called "Likely manipulated",
-then the share of its fakes called "No sign of manipulation found" (the rest are inconclusive or caught).
+then the share of its fakes called "No sign of manipulation found" (the rest are inconclusive or caught). With
+``--groups``, the unseen real people called "Likely manipulated" group by group (``detector.evaluation.subgroups``:
+UTKFace's gender, ethnicity and age labels, and the photo's sharpness), one row per model that has them.
 """
 
 from __future__ import annotations
@@ -80,6 +82,34 @@ def table(cards: Sequence[model_card.ModelCard], figure: str = ROC_AUC) -> list[
     return lines
 
 
+GROUPS_KEY = "unseen_real_faces_groups"
+GROUPINGS = ("gender", "ethnicity", "age", "sharpness")
+
+
+def groups_table(cards: Sequence[model_card.ModelCard]) -> list[str]:
+    """The unseen real people called fake, one column per group (its rate and, below it, how many photos), for the
+    cards that recorded them; the columns are the first such card's groups."""
+    grouped = [card for card in cards if isinstance(card.metrics.get(GROUPS_KEY), Mapping)]
+    if not grouped:
+        return ["no card here has the unseen people's false alarms by group: run benchmark --record"]
+    columns = [
+        (grouping, entry["group"], entry["count"])
+        for grouping in GROUPINGS
+        for entry in grouped[0].metrics[GROUPS_KEY].get(grouping, [])
+    ]
+    header = ["model", *(f"{grouping}: {group} ({count})" for grouping, group, count in columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for card in grouped:
+        found = {
+            (grouping, entry["group"]): entry["rate"]
+            for grouping in GROUPINGS
+            for entry in card.metrics[GROUPS_KEY].get(grouping, [])
+        }
+        rates = [found.get((grouping, group)) for grouping, group, _ in columns]
+        lines.append("| " + " | ".join([card.name, *(_share(rate, 1) for rate in rates)]) + " |")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models-folder", default=str(model_card.MODELS_FOLDER))
@@ -98,10 +128,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         dest="figure",
         help="each set's reals called fake and fakes called clean at the card's thresholds",
     )
+    shown.add_argument(
+        "--groups",
+        action="store_const",
+        const=GROUPS_KEY,
+        dest="figure",
+        help="the unseen real people called fake by gender, ethnicity, age and the photo's sharpness",
+    )
     arguments = parser.parse_args(argv)
     folder = Path(arguments.models_folder)
     cards = [model_card.read_card(name, folder) for name in model_card.available_models(folder)]
-    print("\n".join(table(cards, arguments.figure or ROC_AUC)))
+    lines = groups_table(cards) if arguments.figure == GROUPS_KEY else table(cards, arguments.figure or ROC_AUC)
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

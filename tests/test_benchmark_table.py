@@ -76,6 +76,28 @@ def test_the_rates_table_shows_reals_called_fake_then_fakes_called_clean(tiny_mo
     assert shown["swaps, DFDC"] == "-" and shown["clips (videos)"] == "-"
 
 
+def test_the_groups_table_shows_each_groups_rate_under_the_first_cards_groups(tiny_models_folder):
+    def entry(group, count, rate):
+        return {"group": group, "count": count, "called_fake": round(rate * count), "rate": rate}
+
+    recorded = {
+        "gender": [entry("male", 40, 0.025), entry("female", 60, 0.05)],
+        "ethnicity": [entry("White", 100, 0.04)],
+    }
+    first = _tiny_measured(tiny_models_folder, {"unseen_real_faces_groups": recorded})
+    second = dataclasses.replace(
+        first, name="other", metrics={"unseen_real_faces_groups": {"gender": [entry("female", 60, 0.1)]}}
+    )
+    without = dataclasses.replace(first, name="without", metrics={})
+    header, rule, *rows = benchmark_table.groups_table([first, second, without])
+    titles = _cells(header)
+    assert titles == ["model", "gender: male (40)", "gender: female (60)", "ethnicity: White (100)"]
+    assert rule.count("---") == len(titles) and len(rows) == 2  # a card without them has no row
+    assert _cells(rows[0]) == ["tiny", "2.5%", "5.0%", "4.0%"]
+    assert _cells(rows[1]) == ["other", "-", "10.0%", "-"]
+    assert "run benchmark --record" in benchmark_table.groups_table([without])[0]
+
+
 def test_the_readme_shows_the_tables_the_shipped_cards_give():
     # Shipping or re-measuring a model changes its card; the README's three tables must follow
     # (python -m scripts.benchmark_table [--calibration | --rates]).
@@ -84,3 +106,4 @@ def test_the_readme_shows_the_tables_the_shipped_cards_give():
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     for figure in (benchmark_table.ROC_AUC, benchmark_table.CALIBRATION_ERROR, benchmark_table.RATES):
         assert "\n".join(benchmark_table.table(cards, figure)) in readme, f"README's {figure} table is not current"
+    assert "\n".join(benchmark_table.groups_table(cards)) in readme, "README's table by group is not current"

@@ -58,7 +58,7 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
     from detector.analysis import pipeline
     from detector.analysis.scoring import load_scorer
     from detector.config import AnalysisConfig
-    from detector.evaluation import benchmark, evaluate
+    from detector.evaluation import benchmark, evaluate, subgroups
     from detector.models import model_card
     from detector.shipping import ship
 
@@ -82,7 +82,8 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
             scorer, thresholds, model_items, root, arguments.resamples, arguments.seed, Path(arguments.cache)
         )
         row = benchmark.table_row(name, measured)
-        rows.append({"in_training": {item.key: item.in_training for item in model_items}, **row})
+        groups = {item.key: benchmark.group_rates(item, measured[item.key], scorer.input_size) for item in model_items}
+        rows.append({"in_training": {item.key: item.in_training for item in model_items}, "groups": groups, **row})
         if arguments.record:
             measurements = {}
             for item in model_items:
@@ -96,6 +97,12 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
                 # Whether this model trained on the set's kind, for the page's summary and model choice.
                 for entry in (item.key, f"{item.key}_decisions"):
                     recorded[entry][model_card.TRAINED_ON_KIND] = item.in_training
+                rates = groups[item.key]
+                if rates is not None:
+                    recorded[f"{item.key}_groups"] = {
+                        **subgroups.card_entry(rates, measured[item.key].metrics["threshold"]),
+                        "command": command,
+                    }
                 measurements.update(recorded)
             path = evaluate.record_in_card(scorer.card, measurements)
             print(f"recorded {len(items)} sets in {path}")
@@ -103,6 +110,8 @@ def _run_benchmark(arguments: argparse.Namespace) -> int:
         print(f"\n{item.title} ({item.key})")
         for row in rows:
             print(f"  {row['model']:<24} {row[item.key]:<24} trained on this kind: {row['in_training'][item.key]}")
+            if row["groups"][item.key] is not None:
+                print(f"  {'':<24} called fake by group: {subgroups.summary_line(row['groups'][item.key])}")
     if arguments.video:
         labels_files = [str(path) for path in benchmark.ensure_clips(root, Path(arguments.cache))]
         print()

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from detector.evaluation import benchmark_clips, benchmark_sets, evaluate
+from detector.evaluation import benchmark_clips, benchmark_sets, evaluate, subgroups
 from detector.training import datasets, sources
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,9 @@ class BenchmarkSet:
     # whether only the report half of its groups is measured (``for_model``).
     calibration_source: str | None = None
     report_half_only: bool = False
+    # Whether the set's reals are UTKFace photos whose false alarms are also counted group by group
+    # (``subgroups``: gender, ethnicity, age, sharpness).
+    by_group: bool = False
 
     def labels_path(self, root: Path) -> Path:
         return root / self.folder / self.labels
@@ -141,6 +144,7 @@ def _sets() -> tuple[BenchmarkSet, ...]:
             "labels.csv",
             lambda out, cache: benchmark_sets.write_utkface_held_out(out),
             None,
+            by_group=True,
         )
     ]
     for people, key, title in (("utkface", "unseen_face_swaps", "UTKFace"), ("dfdc", "dfdc_face_swaps", "DFDC")):
@@ -236,6 +240,21 @@ def measure_model(
         )
         logger.info("%s: %s", item.key, evaluate.summary_lines([measured[item.key]])[0])
     return measured
+
+
+def group_rates(
+    item: BenchmarkSet, level: evaluate.LevelEvaluation, side: int
+) -> dict[str, list[subgroups.GroupRate]] | None:
+    """The set's reals called fake group by group (``subgroups.false_alarms_by_group``, sharpness at ``side``
+    pixels, the model's input) at the threshold ``level`` was measured at, for a set whose reals are grouped
+    (``by_group``); None for the others."""
+    if not item.by_group:
+        return None
+    real = level.labels == 0
+    folder = Path(level.data["folder"])
+    paths = [folder / name for name, keep in zip(level.ids, real, strict=True) if keep]
+    called_fake = level.probabilities[real] >= level.metrics["threshold"]
+    return subgroups.false_alarms_by_group(paths, called_fake, side)
 
 
 def table_row(name: str, measured: dict[str, evaluate.LevelEvaluation]) -> dict[str, str]:

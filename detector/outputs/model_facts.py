@@ -216,6 +216,26 @@ def _split_line(split: Mapping[str, Any]) -> str | None:
     )
 
 
+def _group_lines(name: str, measurement: Mapping[str, Any]) -> list[str]:
+    """A set's reals called fake group by group (``benchmark --record``'s ``<set>_groups``): one line a grouping,
+    each group's rate of its photos with the interval."""
+    lines = [f"{_heading(name)}, {measurement.get('what', 'real photos called fake, group by group')}:"]
+    for grouping, groups in measurement.items():
+        if not isinstance(groups, list):
+            continue
+        shown = [
+            f"{entry['group']}"
+            + (f" (sharpness {entry['range'][0]:.1f} to {entry['range'][1]:.1f})" if "range" in entry else "")
+            + f" {_percent(entry['rate'])} of {entry['count']:,} "
+            f"[{_percent(entry['interval'][0])}, {_percent(entry['interval'][1])}]"
+            for entry in groups
+        ]
+        lines.append(f"- By {grouping}: {'; '.join(shown)}.")
+    if "groups_from" in measurement:
+        lines.append(f"- Groups from {measurement['groups_from']}; {measurement.get('interval', '')} intervals.")
+    return lines
+
+
 def metric_lines(metrics: Mapping[str, Any]) -> list[str]:
     """A model card's measured metrics as sentences, each saying what the number means and what it was measured on.
 
@@ -237,6 +257,9 @@ def metric_lines(metrics: Mapping[str, Any]) -> list[str]:
             split_line = _split_line(measurement)
             if split_line is not None:
                 continue
+        if name.endswith("_groups"):
+            lines.extend(_group_lines(name.removesuffix("_groups"), measurement))
+            continue
         if name.endswith("_decisions"):
             lines.append(
                 _measurement_context(f"{name.removesuffix('_decisions')}, at the card's thresholds", measurement)

@@ -131,3 +131,40 @@ def test_the_command_records_every_set_in_the_card(tmp_path, tiny_models_folder,
     assert card["metrics"]["tiny_set_decisions"]["trained_on_this_kind"] == "no"
     out = capsys.readouterr().out
     assert "Tiny (tiny_set)" in out and "trained on this kind: no" in out
+
+
+def test_the_unseen_people_are_also_counted_group_by_group_in_the_card(tmp_path, tiny_models_folder, monkeypatch):
+    import shutil
+
+    import cv2
+    import numpy as np
+
+    def write(out: Path, cache: Path | None) -> dict[str, int]:
+        out.mkdir(parents=True, exist_ok=True)
+        names = [f"{20 + 10 * index}_{index % 2}_{index % 5}_2017.jpg" for index in range(8)]
+        for index, name in enumerate(names):
+            cv2.imwrite(str(out / name), np.random.default_rng(index).integers(0, 255, (200, 200, 3), np.uint8))
+        (out / "labels.csv").write_text("file,label\n" + "".join(f"{name},REAL\n" for name in names))
+        return {"photos": 8}
+
+    people = benchmark.BenchmarkSet(
+        "tiny_people", "Tiny people", "eight drawn photos", "people", "labels.csv", write, None, by_group=True
+    )
+    assert [item.key for item in benchmark.SETS if item.by_group] == ["unseen_real_faces"]
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_models_folder, folder)
+    monkeypatch.setenv("DETECTOR_MODELS", str(folder))
+    monkeypatch.setattr(benchmark, "SETS", (people,))
+    monkeypatch.setattr(benchmark, "SET_KEYS", ("tiny_people",))
+    assert (
+        cli.main(["benchmark", "--model", "tiny", "--folder", str(tmp_path / "sets"), "--record", "--resamples", "20"])
+        == 0
+    )
+    metrics = json.loads((folder / "tiny.json").read_text())["metrics"]
+    groups = metrics["tiny_people_groups"]
+    called_fake = round(metrics["tiny_people_decisions"]["false_positive_rate"] * 8)
+    for grouping in ("gender", "ethnicity", "age", "sharpness"):
+        assert sum(group["count"] for group in groups[grouping]) == 8
+        assert sum(group["called_fake"] for group in groups[grouping]) == called_fake
+    assert [group["group"] for group in groups["gender"]] == ["male", "female"]
+    assert "--set tiny_people" in groups["command"]

@@ -164,6 +164,26 @@ def test_metric_lines_show_a_recorded_evaluation_with_its_data_unit_and_rates() 
     ]
 
 
+def test_metric_lines_show_the_false_alarms_of_each_group_with_intervals_not_raw_records() -> None:
+    from detector.evaluation import subgroups
+
+    rates = {
+        "gender": [
+            subgroups.GroupRate("gender", "male", 1200, 24, 0.0135, 0.0296),
+            subgroups.GroupRate("gender", "female", 800, 8, 0.0051, 0.0196),
+        ],
+        "sharpness": [subgroups.GroupRate("sharpness", "softest fifth", 400, 25, 0.0428, 0.0906, (0.93, 11.64))],
+    }
+    metrics = {"unseen_real_faces_groups": {**subgroups.card_entry(rates, 0.6376), "command": "python -m detector"}}
+    lines = model_facts.metric_lines(metrics)
+    assert lines == [
+        "Unseen real faces, real photos called fake (fake probability at or above 0.6376), group by group:",
+        "- By gender: male 2.0% of 1,200 [1.4%, 3.0%]; female 1.0% of 800 [0.5%, 2.0%].",
+        "- By sharpness: softest fifth (sharpness 0.9 to 11.6) 6.2% of 400 [4.3%, 9.1%].",
+        f"- Groups from {subgroups.card_entry(rates, 0.6376)['groups_from']}; Wilson, 95% intervals.",
+    ]
+
+
 def test_a_model_choice_line_says_what_the_model_is_and_its_comparable_numbers(tiny_models_folder: Path) -> None:
     card = model_card.read_card("tiny", tiny_models_folder)
     measured = dataclasses.replace(
