@@ -87,8 +87,8 @@ GROUPINGS = ("gender", "ethnicity", "age", "sharpness")
 
 
 def groups_table(cards: Sequence[model_card.ModelCard]) -> list[str]:
-    """The unseen real people called fake, one column per group (its rate and, below it, how many photos), for the
-    cards that recorded them; the columns are the first such card's groups."""
+    """The unseen real people called fake, one column per group (headed by the group and how many photos it holds),
+    one row per card that recorded them; the columns are the first such card's groups."""
     grouped = [card for card in cards if isinstance(card.metrics.get(GROUPS_KEY), Mapping)]
     if not grouped:
         return ["no card here has the unseen people's false alarms by group: run benchmark --record"]

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from detector.evaluation import subgroups
 from detector.training import datasets
 from scripts import measure_soft_false_alarms
 
@@ -22,15 +23,34 @@ def test_only_the_reals_are_counted_each_in_the_fifth_of_its_sharpness(tmp_path)
     labels = np.array([0] * 10 + [1] * 2)
     crops = datasets.CropSet(tmp_path, tuple(files), labels, tuple(files))
     probabilities = np.array([0.9, 0.9] + [0.1] * 8 + [0.95, 0.95])
-    fifths = measure_soft_false_alarms.false_alarms_by_sharpness(crops, probabilities, 0.5, 64)
+    real, values, called_fake = measure_soft_false_alarms.real_faces(crops, probabilities, 0.5, 64)
+    assert real.tolist() == [True] * 10 + [False] * 2 and values.size == called_fake.size == 10
+    fifths = subgroups.fifth_rates(values, called_fake)
     assert [rate.count for rate in fifths] == [2, 2, 2, 2, 2]
     assert [rate.called_fake for rate in fifths] == [2, 0, 0, 0, 0]  # the two most blurred reals, not the fakes
     spans = [rate.span for rate in fifths]
     assert all(low <= high for low, high in spans) and spans[0][1] <= spans[1][0]
     limit = spans[1][0]  # the second fifth's softest: the first fifth lies under it
-    softer, rest = measure_soft_false_alarms.split_at(crops, probabilities, 0.5, 64, limit)
+    softer, rest = measure_soft_false_alarms.split_at(values, called_fake, limit)
     assert (softer.count, softer.called_fake, rest.count, rest.called_fake) == (2, 2, 8, 0)
     with pytest.raises(ValueError, match="one side"):
-        measure_soft_false_alarms.split_at(crops, probabilities, 0.5, 64, 0.0)
+        measure_soft_false_alarms.split_at(values, called_fake, 0.0)
     with pytest.raises(ValueError, match="no real"):
-        measure_soft_false_alarms.false_alarms_by_sharpness(crops.subset(labels == 1), np.array([0.9, 0.9]), 0.5, 64)
+        measure_soft_false_alarms.real_faces(crops.subset(labels == 1), np.array([0.9, 0.9]), 0.5, 64)
+
+
+def test_blurring_the_same_faces_shows_whether_softness_alone_raises_false_alarms():
+    class SoftnessReader:
+        """Scores a face fake the less fine detail it has (a model that reads softness as a trace)."""
+
+        def score(self, images):
+            detail = np.array([np.abs(np.diff(image.astype(float), axis=0)).mean() for image in images])
+            return np.clip(1 - detail / 40, 0, 1)
+
+    faces = np.random.default_rng(1).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+    unblurred = measure_soft_false_alarms.blurred_false_alarms(faces, SoftnessReader(), 0.5, 0.0)
+    blurred = measure_soft_false_alarms.blurred_false_alarms(faces, SoftnessReader(), 0.5, 2.0)
+    assert (unblurred.called_fake, blurred.called_fake, blurred.count) == (0, 6, 6)
+    assert blurred.group == "sigma 2"
+    with pytest.raises(ValueError, match="sigma"):
+        measure_soft_false_alarms.blurred_false_alarms(faces, SoftnessReader(), 0.5, -1.0)

@@ -139,10 +139,17 @@ def false_alarms_by_group(paths: Sequence[Path], called_fake: np.ndarray, side: 
 
 def by_sharpness(paths: Sequence[Path], called_fake: np.ndarray, side: int) -> list[GroupRate]:
     """The real faces ``paths`` called fake (``(N,) bool``), fifth by fifth of their sharpness at ``side`` pixels
-    (``sharpness``, ``sharpness_groups``), softest first, each fifth with its range of sharpness."""
+    (``sharpness``, ``fifth_rates``), softest first."""
     if len(paths) != called_fake.size or called_fake.size == 0:
         raise ValueError(f"{len(paths)} faces and {called_fake.size} decisions")
-    values = np.array([sharpness(path, side) for path in paths])
+    return fifth_rates(np.array([sharpness(path, side) for path in paths]), called_fake)
+
+
+def fifth_rates(values: np.ndarray, called_fake: np.ndarray) -> list[GroupRate]:
+    """Faces of sharpness ``values`` ``(N,)`` called fake (``(N,) bool``), fifth by fifth of ``values``
+    (``sharpness_groups``), softest first, each fifth with its range of sharpness."""
+    if values.size != called_fake.size or values.size == 0:
+        raise ValueError(f"{values.size} sharpness values and {called_fake.size} decisions")
     fifths = np.array(sharpness_groups(values), dtype=object)
     return [
         group_rate(

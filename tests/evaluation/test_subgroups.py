@@ -57,6 +57,8 @@ def test_a_blurred_photo_is_softer_and_falls_in_the_softest_fifth(tmp_path):
     assert subgroups.sharpness(tmp_path / "sharp.png", 100) != pytest.approx(sharp)
     fifths = subgroups.sharpness_groups(np.arange(10, dtype=float))
     assert fifths == [name for name in subgroups.SHARPNESS_FIFTHS for _ in range(2)]
+    with pytest.raises(ValueError):
+        subgroups.fifth_rates(np.ones(3), np.zeros(2, bool))
     with pytest.raises(FileNotFoundError):
         subgroups.sharpness(tmp_path / "missing.jpg", 224)
 
