@@ -311,6 +311,10 @@ class MixedBatches(keras.utils.PyDataset):
         mask = self.known_masks[slot][index] if slot in self.known_masks else None
         return crop, (mask.astype(np.float32) if mask is not None and np.isfinite(mask).all() else None), index
 
+    def draw_crop(self, slot: tuple[str, str], rng: np.random.Generator) -> np.ndarray:
+        """One crop of ``slot`` as a batch would draw it, before augmentation."""
+        return self._draw(slot, rng)[0]
+
     def _partner(self, slot: tuple[str, str], index: int, rng: np.random.Generator) -> int:
         """The index among its source's reals of the real a paired batch puts beside the fake ``index`` of
         ``slot`` (``_draw``'s index)."""
