@@ -85,6 +85,7 @@ def fake_to_real(found: Sequence[SlotSharpness], name: str) -> dict[tuple[str, s
 
 
 def table(found: Sequence[SlotSharpness]) -> str:
+    """The printout: a line per slot with its median and quartiles under each policy, a fake's ratio beside it."""
     names = list(found[0].quartiles) if found else []
     lines = [f"{'slot':34s} {'share':>6s}  " + "  ".join(f"{name:>28s}" for name in names)]
     for item in found:
