@@ -87,10 +87,11 @@ def fake_to_real(found: Sequence[SlotSharpness], name: str) -> dict[tuple[str, s
 def table(found: Sequence[SlotSharpness]) -> str:
     """The printout: a line per slot with its median and quartiles under each policy, a fake's ratio beside it."""
     names = list(found[0].quartiles) if found else []
+    ratios_by_name = {name: fake_to_real(found, name) for name in names}
     lines = [f"{'slot':34s} {'share':>6s}  " + "  ".join(f"{name:>28s}" for name in names)]
     for item in found:
         cells = [f"{middle:7.1f} [{low:6.1f}, {high:6.1f}]" for low, middle, high in item.quartiles.values()]
-        ratios = [fake_to_real(found, name).get(item.slot) for name in names] if item.label == "fake" else []
+        ratios = [ratios_by_name[name].get(item.slot) for name in names] if item.label == "fake" else []
         shown = "  ".join(
             f"{cell:>20s} ({ratio:4.2f})" if ratio is not None else f"{cell:>28s}"
             for cell, ratio in zip(cells, ratios or [None] * len(cells), strict=True)
