@@ -19,6 +19,7 @@ from detector.training import (
     ffpp_pairs,
     landmarks,
     mixed_batches,
+    selection_set,
     self_blend_batches,
     sources,
 )
@@ -241,8 +242,8 @@ def validation_batches(
             config.input_size, cache, True, config.validation_percent, config.limit, config.selects_on_utkface
         )
         if config.selects_on_utkface:
-            pools = mixed_batches.with_fixed_self_blends(pools, "utkface", config.seed, cache)
-        return mixed_batches.WeightedSelection(pools, mix=mixed_batches.MIXES[config.mix or "even"])
+            pools = selection_set.with_fixed_self_blends(pools, "utkface", config.seed, cache)
+        return selection_set.WeightedSelection(pools, mix=mixed_batches.MIXES[config.mix or "even"])
     reals = validation_images[validation_labels == 0]
     real_landmarks = landmarks.precompute_landmarks(
         reals,
