@@ -50,3 +50,17 @@ def test_policies_are_named_or_written():
         measuring.policy("sharpen=1")
     with pytest.raises(ValueError):
         measuring.measure(SLOTS, _draw, {"none": None}, 0, np.random.default_rng(0))
+
+
+def test_a_sources_fakes_are_weighed_by_their_shares_in_its_ratio():
+    def values(value):
+        return {"none": np.full(10, float(value))}
+
+    found = [
+        measuring.SlotSharpness("real", ("a", "real"), 1.0, values(100)),
+        # Three quarters of the fakes at 50, a quarter at 100: their median is 50 however many of each were drawn.
+        measuring.SlotSharpness("fake", ("a", "one"), 0.75, values(50)),
+        measuring.SlotSharpness("fake", ("a", "two"), 0.25, {"none": np.full(30, 100.0)}),
+    ]
+    assert measuring.source_ratios(found, "none") == {"a": pytest.approx(0.5)}
+    assert "all fakes of a" in measuring.table(found)

@@ -153,6 +153,13 @@ def _add_train(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "own (a resumed run keeps its own)",
     )
     parser.add_argument(
+        "--match-sharpness",
+        action="store_true",
+        default=None,
+        help="a mixed run: blur each real drawn down to the sharpness at its own quantile among its source's fakes, "
+        "so that how soft a whole crop is does not tell real from fake (a resumed run keeps its own)",
+    )
+    parser.add_argument(
         "--augment",
         type=common.augmentation_policy,
         help="change the share of crops an augmentation is applied to, e.g. h264=0 or jpeg=0.5,blur=0 (names: "
@@ -209,6 +216,7 @@ def _run_train(arguments: argparse.Namespace) -> int:
         ffpp_seams=arguments.ffpp_seams,
         paired=arguments.paired,
         change_masks=arguments.change_masks,
+        match_sharpness=arguments.match_sharpness,
     )
     from detector.shipping import export
 

@@ -27,6 +27,7 @@ from detector.training import (
     reenactment,
     self_blend,
     self_blend_batches,
+    sharpness_match,
     sources,
     train,
     training_config,
@@ -211,6 +212,13 @@ def export(
                 f"difference at most {ffpp_pairs.MAX_EDGE_DIFFERENCE:g} of 255), synthetic fakes with their own real; "
                 "a fake without one with a real of its group, else of its source"
             )
+        if config.match_sharpness:
+            sample = config.limit or sharpness_match.SAMPLE
+            training["match_sharpness"] = (
+                "each real drawn blurred (Gaussian) down to the sharpness at its own quantile among its source's fakes "
+                f"(variance of the Laplacian; samples of {sample} reals and {sample} fakes a source, drawn with the "
+                "run's seed), where that is lower than its own; the fakes untouched"
+            )
         training["ffpp_reframe"] = {
             "top_left_side": list(sources.FFPP_REFRAME),
             "why": "FF++ crops cut to the analysis crops' framing before resizing (docs/DESIGN.md)",
@@ -227,6 +235,8 @@ def export(
             )
         if config.paired:
             description += " Each fake was trained beside the real it was made from."
+        if config.match_sharpness:
+            description += " Its training reals were blurred to their fakes' softness."
     elif config.fakes != "dfdc" or config.extra_reals:
         description = (
             f"{config.architecture} classifier of face crops, {start} on DFDC face crops "

@@ -22,7 +22,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from detector.training import blend_boundary, face_swap, landmarks, mouth_transplant, reenactment
+from detector.training import (
+    blend_boundary,
+    face_swap,
+    landmarks,
+    mouth_transplant,
+    reenactment,
+    sharpness_match,
+)
 from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy, horizontal_flip
 from detector.training.self_blend import BLEND_REGIONS, DEFAULT_CONFIG, REGION_CONFIG, self_blend, self_blend_with_mask
 from detector.training.sources import (
@@ -217,6 +224,9 @@ class MixedBatches(keras.utils.PyDataset):
     of the fake's own group (DFDC's fakes and their source video's real), else any real of its source. The real
     ``i`` of a batch is the partner of its fake ``i``, and the two get the same augmentation (one random stream
     each, from one seed), so within a pair only the manipulation differs (docs/EXPERIMENTS.md, "Paired batches").
+
+    After ``match_sharpness``, every real drawn is first blurred to its source's fakes' softness
+    (``sharpness_match``), so that sharpness does not tell the labels apart.
     """
 
     def __init__(
@@ -262,6 +272,7 @@ class MixedBatches(keras.utils.PyDataset):
         self.meshes: dict[str, np.ndarray] = {}
         self.trusted: dict[str, np.ndarray] = {}
         self.swap_fallbacks = 0
+        self.sharpness_match: sharpness_match.SharpnessMatch | None = None
         self.real_groups = {source: np.asarray(pools.groups[(source, kind)]) for source, kind in self.real_slots}
         self.reals_of_group = {
             source: {group: np.flatnonzero(groups == group) for group in np.unique(groups)}
@@ -306,12 +317,25 @@ class MixedBatches(keras.utils.PyDataset):
         pool = self.pools.images[slot]
         index = int(rng.integers(len(pool)))
         crop = pool[index]
+        if kind == REAL and self.sharpness_match is not None:
+            crop = self.sharpness_match.match(source, crop)
         mask = self.known_masks[slot][index] if slot in self.known_masks else None
         return crop, (mask.astype(np.float32) if mask is not None and np.isfinite(mask).all() else None), index
 
     def draw_crop(self, slot: tuple[str, str], rng: np.random.Generator) -> np.ndarray:
         """One crop of ``slot`` as a batch would draw it, before augmentation."""
         return self._draw(slot, rng)[0]
+
+    def match_sharpness(self, seed: int, count: int = sharpness_match.SAMPLE) -> sharpness_match.SharpnessMatch:
+        """From now on, blur every real drawn to its source's fakes' softness (``sharpness_match.fit``: ``count``
+        crops of each source's reals and fakes, drawn as batches draw them, unmatched, seeded by ``seed``)."""
+        if self.paired:
+            raise ValueError("a paired batch's reals are its fakes' partners: match sharpness in unpaired batches")
+        self.sharpness_match = None
+        self.sharpness_match = sharpness_match.fit(
+            self.draw_crop, self.real_slots, self.fake_slots, self.fake_p, np.random.default_rng(seed), count
+        )
+        return self.sharpness_match
 
     def _partner(self, slot: tuple[str, str], index: int, rng: np.random.Generator) -> int:
         """The index among its source's reals of the real a paired batch puts beside the fake ``index`` of

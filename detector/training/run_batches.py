@@ -21,6 +21,7 @@ from detector.training import (
     mixed_batches,
     selection_set,
     self_blend_batches,
+    sharpness_match,
     sources,
 )
 from detector.training.augment import NO_AUGMENTATION, AugmentationPolicy
@@ -138,7 +139,7 @@ def training_batches(
             config.limit,
             config.selects_on_utkface,
         )
-        return mixed_batches.MixedBatches(
+        batches = mixed_batches.MixedBatches(
             pools,
             config.batch_size,
             policy,
@@ -152,6 +153,10 @@ def training_batches(
             paired=bool(config.paired),
             partners=ffpp_partners(pools, Path(config.cache_folder)) if config.paired else None,
         )
+        if config.match_sharpness:
+            # Sampled with the run's own seed, so a resumed run matches as it started; a smoke run's limit caps it.
+            batches.match_sharpness(config.seed, config.limit or sharpness_match.SAMPLE)
+        return batches
     extra_set = load_extra_reals(config)
     extra_images = None
     if extra_set is not None:

@@ -118,6 +118,7 @@ def train(config: TrainingConfig, resume: bool = False, export_only: bool = Fals
             ffpp_seams=training_run.run_ffpp_seams(run, fresh, config.ffpp_seams),
             paired=training_run.run_paired(run, fresh, config.paired),
             change_masks=training_run.run_change_masks(run, fresh, config.change_masks),
+            match_sharpness=training_run.run_match_sharpness(run, fresh, config.match_sharpness),
         )
     if export_only:
         model = None

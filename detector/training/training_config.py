@@ -81,6 +81,9 @@ class TrainingConfig:
     # Whether a mixed run's batches put each fake beside the real it was made from, augmented alike
     # (``mixed_batches.MixedBatches``, paired). A mixed run's choice for life (None: as the run started, or no).
     paired: bool | None = None
+    # Whether a mixed run blurs each real it draws to its source's fakes' softness, so that sharpness does not tell
+    # the labels apart (``sharpness_match``). A mixed run's choice for life (None: as the run started, or no).
+    match_sharpness: bool | None = None
     # Whether the boundary head draws the region each fake changed instead of its seam, learnt from DFDC's and FF++'s
     # fakes' aligned pairs and the self-blends' masks (``blend_boundary.region_map``; needs a boundary weight). A
     # mixed run's choice for life (None: as the run started, or no).
@@ -132,6 +135,10 @@ class TrainingConfig:
             raise ValueError("paired batches are a mixed run's: use them with fakes='mixed'")
         if self.paired and self.boundary_weight:
             raise ValueError("paired batches are not made with the blend-boundary head's targets")
+        if self.match_sharpness and self.fakes != "mixed":
+            raise ValueError("sharpness matching is a mixed run's: use it with fakes='mixed'")
+        if self.match_sharpness and self.paired:
+            raise ValueError("a paired batch's reals are its fakes' partners: match sharpness in unpaired batches")
         if self.patience < 1:
             raise ValueError(f"patience must be at least 1 epoch, got {self.patience}")
         if self.rate_patience < 1:

@@ -234,6 +234,14 @@ def run_paired(run: Path, fresh: bool, requested: bool | None = None) -> bool:
     return _run_flag(run, fresh, PAIRED_FILE, "paired", requested, "--paired")
 
 
+MATCH_SHARPNESS_FILE = "match_sharpness.json"
+
+
+def run_match_sharpness(run: Path, fresh: bool, requested: bool | None = None) -> bool:
+    """Whether a mixed run blurs its reals to its fakes' softness (``sharpness_match``)."""
+    return _run_flag(run, fresh, MATCH_SHARPNESS_FILE, "match_sharpness", requested, "--match-sharpness")
+
+
 def run_policy(run: Path, fresh: bool, requested: AugmentationPolicy | None = None) -> AugmentationPolicy:
     """The augmentation a run trains with: for a fresh run ``requested`` (None: today's default), written into the
     run folder; on resume or export the policy the run started with, so its card describes what the model saw.

@@ -189,6 +189,46 @@ def test_a_paired_mixed_run_says_so_in_its_card_and_keeps_its_pairing_when_resum
         train.train(dataclasses.replace(config, paired=False, epochs=3), resume=True)
 
 
+@requires_shared
+def test_a_sharpness_matched_run_says_so_in_its_card_and_keeps_its_matching_when_resumed(tmp_path):
+    config = dataclasses.replace(
+        _short_run(tmp_path, "matched", limit=6, fakes="mixed", mix="dfdc_first", select_on="mixed"),
+        input_size=64,
+        steps_per_epoch=2,
+        match_sharpness=True,
+    )
+    export.train_and_export(config)
+    card = model_card.read_card("matched", tmp_path / "models")
+    assert card.training["match_sharpness"].startswith("each real drawn blurred (Gaussian) down to the sharpness")
+    assert "samples of 6 reals" in card.training["match_sharpness"]
+    assert "blurred to their fakes' softness" in card.description
+    matched = tmp_path / "runs" / "matched" / "match_sharpness.json"
+    assert json.loads(matched.read_text()) == {"match_sharpness": "yes"}
+    resumed = train.train(dataclasses.replace(config, match_sharpness=None, epochs=2), resume=True)
+    assert resumed.config.match_sharpness and resumed.epochs_run == 2
+    with pytest.raises(ValueError, match="--match-sharpness"):
+        train.train(dataclasses.replace(config, match_sharpness=False, epochs=3), resume=True)
+
+
+def test_sharpness_matching_is_a_mixed_unpaired_runs():
+    with pytest.raises(ValueError, match="fakes='mixed'"):
+        train.TrainingConfig(name="x", match_sharpness=True)
+    with pytest.raises(ValueError, match="unpaired"):
+        train.TrainingConfig(name="x", fakes="mixed", paired=True, match_sharpness=True)
+    assert train.TrainingConfig(name="x", fakes="mixed", match_sharpness=True).match_sharpness
+
+
+def test_the_command_line_passes_sharpness_matching_only_when_asked(monkeypatch):
+    captured = []
+    monkeypatch.setattr(
+        export, "train_and_export", lambda config, resume, export_only: captured.append(config) or Path("x")
+    )
+    assert cli.main(["train", "--name", "x", "--fakes", "mixed", "--match-sharpness"]) == 0
+    assert cli.main(["train", "--name", "x", "--fakes", "mixed"]) == 0
+    # Not asked: None, so that a resumed run keeps what it started with.
+    assert [config.match_sharpness for config in captured] == [True, None]
+
+
 def test_change_masks_need_the_boundary_head_and_are_not_ffpp_seams():
     with pytest.raises(ValueError, match="boundary weight"):
         train.TrainingConfig(name="x", fakes="mixed", change_masks=True, boundary_weight=0.0)
