@@ -66,6 +66,8 @@ class MeasuredRow:
     inconclusive: float | None
     count: int | None
     trained_on: bool = False
+    # The share of the fakes left inconclusive (None where unmeasured or the data has no fakes).
+    fakes_inconclusive: float | None = None
 
 
 def _rate(decisions: Mapping[str, Any], key: str) -> float | None:
@@ -94,6 +96,7 @@ def measured_rows(metrics: Mapping[str, Any]) -> list[MeasuredRow]:
                 inconclusive=_rate(decisions, "uncertain_share"),
                 count=int(count) if isinstance(count, int) else None,
                 trained_on=trained_on,
+                fakes_inconclusive=_rate(decisions, "uncertain_share_fake") if has_fakes else None,
             )
         )
     return rows
@@ -141,14 +144,24 @@ def summary_sentences(what: str, rows: Sequence[MeasuredRow]) -> list[str]:
             f"called {_percent(learned.real_called_fake)} of real faces fake, leaving "
             f"{_percent(learned.inconclusive)} undecided."
         )
-    missed = [row.fakes_missed for row in others if row.fakes_missed is not None]
-    if missed and learned is not None and learned.fakes_missed is not None:
-        worst = max(missed)
-        if worst > learned.fakes_missed:
-            sentences.append(
-                f"Manipulations made another way fool it more often: it missed up to {_percent(worst)} of those. "
-                "A result of “No sign of manipulation found” does not rule them out."
-            )
+    measured = [row for row in others if row.fakes_missed is not None]
+    if measured and learned is not None and learned.fakes_missed is not None:
+        worst = max(measured, key=lambda row: row.fakes_missed)
+        if worst.fakes_missed > learned.fakes_missed:
+            if worst.fakes_inconclusive is None:
+                how = (
+                    "Manipulations made another way fool it more often: it missed up to "
+                    f"{_percent(worst.fakes_missed)} of those."
+                )
+            else:
+                # Missed counts the fakes called real only; the undecided ones were not caught either.
+                caught = max(0.0, 1 - worst.fakes_missed - worst.fakes_inconclusive)
+                how = (
+                    "Manipulations made another way fool it more often. On the kind that fooled it most, it called "
+                    f"{_percent(worst.fakes_missed)} of the fakes real and left {_percent(worst.fakes_inconclusive)} "
+                    f"undecided, flagging only {_percent(caught)}."
+                )
+            sentences.append(f"{how} A result of “No sign of manipulation found” does not rule them out.")
     if not rows:
         sentences.append("It has no measurements on labelled data: its scores cannot be trusted.")
     sentences.append(

@@ -54,6 +54,25 @@ def test_the_summary_says_how_it_did_and_that_other_methods_fool_it_more() -> No
     assert "single faces" in text
 
 
+def test_the_worst_other_kind_says_how_many_of_its_fakes_were_left_undecided_and_how_many_flagged() -> None:
+    measured = {
+        **MEASURED,
+        "dfdc_face_swaps_decisions": {**MEASURED["dfdc_face_swaps_decisions"], "uncertain_share_fake": 0.45},
+        "unseen_face_swaps_decisions": {
+            "false_positive_rate": 0.05,
+            "false_negative_rate": 0.1,
+            "uncertain_share_fake": 0.7,
+            "count": 900,
+        },
+    }
+    rows = model_summary.measured_rows(measured)
+    assert rows[1].fakes_inconclusive == 0.45
+    assert rows[-1].fakes_inconclusive is None  # photos of real people: no fakes to leave undecided
+    text = " ".join(model_summary.summary_sentences("a small convolutional network", rows))
+    # The kind that missed most (14.5% called clean), not the one that caught fewest: its fakes, undecided, flagged.
+    assert "fooled it most, it called 14% of the fakes real and left 45% undecided, flagging only 40%." in text
+
+
 def test_fakes_made_the_way_a_model_trained_is_not_called_another_way_nor_counted_as_one() -> None:
     trained = {
         **MEASURED,
