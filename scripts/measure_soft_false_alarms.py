@@ -2,7 +2,7 @@
 makes it call them fake.
 
     python -m scripts.measure_soft_false_alarms NAME [--models-folder models] [--people dfdc|utkface]
-        [--half report] [--under SHARPNESS] [--blur SIGMA ...]
+        [--half report] [--under SHARPNESS] [--blur SIGMA ...] [--blur-fakes]
 
 The benchmark counts the unseen UTKFace people's false alarms by the photo's sharpness (``benchmark --record``,
 ``metrics.unseen_real_faces_groups``). This asks the same of another source, the real crops of the DFDC validation
@@ -14,7 +14,9 @@ sharpness against the rest (for example the top of the softest fifth a card reco
 Soft photos may differ from sharp ones in more than their softness (who is in them, how they were taken). With
 ``--blur``, the sharper half of the reals is scored again after a Gaussian blur of each SIGMA (pixels at the
 model's input side), the same faces only softer: if their false alarms rise, softness itself is read as a trace.
-It prints; it records nothing.
+With ``--blur-fakes`` (DFDC only: UTKFace's photos hold no fakes), the sharper half of the fakes too, and how many
+are still called fake: a model that learnt "Gaussian-soft means real" (reals blurred in training, as
+``train --match-sharpness`` does, and fakes never) would let blurred fakes through. It prints; it records nothing.
 """
 
 from __future__ import annotations
@@ -58,11 +60,22 @@ def split_at(
     )
 
 
-def blurred_false_alarms(
+def sharper_half(crops: datasets.CropSet, images: np.ndarray, label: int, side: int) -> tuple[np.ndarray, float]:
+    """Of ``images`` ``(N, S, S, 3)`` (``crops`` decoded), those labelled ``label`` whose sharpness at ``side``
+    pixels (``subgroups.sharpness``) is at least the median of that label's, and that median."""
+    chosen = np.flatnonzero(crops.labels == label)
+    if not len(chosen):
+        raise ValueError(f"no crop labelled {label}")
+    values = np.array([subgroups.sharpness(crops.root / crops.files[index], side) for index in chosen])
+    median = float(np.median(values))
+    return images[chosen[values >= median]], median
+
+
+def blurred_called_fake(
     images: np.ndarray, scorer: scoring.EnsembleScorer, fake_threshold: float, sigma: float
 ) -> subgroups.GroupRate:
-    """``images`` ``(N, S, S, 3) uint8 RGB`` (real faces) called fake after a Gaussian blur of ``sigma`` pixels
-    (none at 0)."""
+    """``images`` ``(N, S, S, 3) uint8 RGB`` called fake after a Gaussian blur of ``sigma`` pixels (none at 0): of
+    real faces, the false alarms; of fakes, the share still caught."""
     if sigma < 0:
         raise ValueError(f"sigma must be >= 0, got {sigma}")
     softened = images if sigma == 0 else np.stack([cv2.GaussianBlur(image, (0, 0), sigma) for image in images])
@@ -87,7 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--blur", type=float, action="append", default=[], help="score the sharper half again blurred by SIGMA"
     )
+    parser.add_argument("--blur-fakes", action="store_true", help="with --people dfdc: the fakes' sharper half too")
     arguments = parser.parse_args(argv)
+    if arguments.blur_fakes and (arguments.people != "dfdc" or not arguments.blur):
+        parser.error("--blur-fakes needs --people dfdc (UTKFace's photos hold no fakes) and at least one --blur")
     folder = Path(arguments.models_folder) if arguments.models_folder else None
     scorer = scoring.load_scorer([arguments.name], folder)
     crops = _people(arguments.people, arguments.half)
@@ -111,7 +127,13 @@ def main(argv: list[str] | None = None) -> None:
         chosen = images[real][sharper]
         print(f"  the sharper half ({int(sharper.sum())} reals, sharpness from {np.median(values):.1f}), blurred:")
         for sigma in (0.0, *arguments.blur):
-            rate = blurred_false_alarms(chosen, scorer, threshold, sigma)
+            rate = blurred_called_fake(chosen, scorer, threshold, sigma)
+            print(f"  {rate.group:<15}: {rate.rate:6.1%} [{rate.low:.1%}, {rate.high:.1%}]")
+    if arguments.blur_fakes:
+        fakes, median = sharper_half(crops, images, 1, scorer.input_size)
+        print(f"  the fakes' sharper half ({len(fakes)} fakes, sharpness from {median:.1f}), blurred, still caught:")
+        for sigma in (0.0, *arguments.blur):
+            rate = blurred_called_fake(fakes, scorer, threshold, sigma)
             print(f"  {rate.group:<15}: {rate.rate:6.1%} [{rate.low:.1%}, {rate.high:.1%}]")
 
 

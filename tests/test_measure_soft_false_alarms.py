@@ -48,9 +48,34 @@ def test_blurring_the_same_faces_shows_whether_softness_alone_raises_false_alarm
             return np.clip(1 - detail / 40, 0, 1)
 
     faces = np.random.default_rng(1).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
-    unblurred = measure_soft_false_alarms.blurred_false_alarms(faces, SoftnessReader(), 0.5, 0.0)
-    blurred = measure_soft_false_alarms.blurred_false_alarms(faces, SoftnessReader(), 0.5, 2.0)
+    unblurred = measure_soft_false_alarms.blurred_called_fake(faces, SoftnessReader(), 0.5, 0.0)
+    blurred = measure_soft_false_alarms.blurred_called_fake(faces, SoftnessReader(), 0.5, 2.0)
     assert (unblurred.called_fake, blurred.called_fake, blurred.count) == (0, 6, 6)
     assert blurred.group == "sigma 2"
     with pytest.raises(ValueError, match="sigma"):
-        measure_soft_false_alarms.blurred_false_alarms(faces, SoftnessReader(), 0.5, -1.0)
+        measure_soft_false_alarms.blurred_called_fake(faces, SoftnessReader(), 0.5, -1.0)
+
+
+def test_the_sharper_half_of_one_label_is_chosen_by_its_own_median(tmp_path):
+    pattern = np.random.default_rng(2).integers(0, 256, (32, 32), dtype=np.uint8)
+    files, sigmas = [], [0.0, 0.6, 1.2, 2.0, 0.0, 3.0]
+    for index, sigma in enumerate(sigmas):
+        image = cv2.GaussianBlur(pattern, (0, 0), sigma) if sigma else pattern
+        files.append(f"{index}.png")
+        cv2.imwrite(str(tmp_path / files[-1]), np.dstack([image] * 3))
+    labels = np.array([1, 1, 1, 1, 0, 0])
+    crops = datasets.CropSet(tmp_path, tuple(files), labels, tuple(files))
+    images = np.arange(6)[:, None, None, None] * np.ones((6, 32, 32, 3), np.uint8)
+    chosen, median = measure_soft_false_alarms.sharper_half(crops, images, 1, 32)
+    # The two least blurred of the four fakes; no real among them.
+    assert sorted(chosen[:, 0, 0, 0].tolist()) == [0, 1]
+    assert median > 0
+    with pytest.raises(ValueError, match="no crop labelled"):
+        measure_soft_false_alarms.sharper_half(crops.subset(labels == 0), images[4:], 1, 32)
+
+
+def test_blurring_fakes_needs_dfdc_people_and_a_blur(capsys):
+    for argv in (["x", "--blur-fakes", "--blur", "1", "--people", "utkface"], ["x", "--blur-fakes"]):
+        with pytest.raises(SystemExit):
+            measure_soft_false_alarms.main(argv)
+        assert "--blur-fakes needs" in capsys.readouterr().err
