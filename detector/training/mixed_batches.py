@@ -331,7 +331,7 @@ class MixedBatches(keras.utils.PyDataset):
         crops of each source's reals and fakes, drawn as batches draw them, unmatched, seeded by ``seed``)."""
         if self.paired:
             raise ValueError("a paired batch's reals are its fakes' partners: match sharpness in unpaired batches")
-        self.sharpness_match = None
+        self.sharpness_match = None  # the samples are of the reals as drawn, not as an earlier match left them
         self.sharpness_match = sharpness_match.fit(
             self.draw_crop, self.real_slots, self.fake_slots, self.fake_p, np.random.default_rng(seed), count
         )
