@@ -213,7 +213,7 @@ def export(
                 "a fake without one with a real of its group, else of its source"
             )
         if config.match_sharpness:
-            sample = config.limit or sharpness_match.SAMPLE
+            sample = sharpness_match.sample_count(config.limit)
             training["match_sharpness"] = (
                 "each real drawn blurred (Gaussian) down to the sharpness at its own quantile among its source's fakes "
                 f"(variance of the Laplacian; samples of {sample} reals and {sample} fakes a source, drawn with the "

@@ -155,7 +155,7 @@ def training_batches(
         )
         if config.match_sharpness:
             # Sampled with the run's own seed, so a resumed run matches as it started; a smoke run's limit caps it.
-            batches.match_sharpness(config.seed, config.limit or sharpness_match.SAMPLE)
+            batches.match_sharpness(config.seed, sharpness_match.sample_count(config.limit))
         return batches
     extra_set = load_extra_reals(config)
     extra_images = None

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 # Crops sampled of each source's reals and, apart, of its fakes (the recipe asked for at least 500): the median of
 # 600 of DFDC's fakes would stray by about 5% (one standard error), of 3,000 by about 2%.
 SAMPLE = 3000
+
+
 # A blurred crop's sharpness is within this share of its target, or just under it.
 TOLERANCE = 0.02
 # The widest Gaussian (pixels): a crop still sharper than its target then is left at this blur.
@@ -34,16 +36,24 @@ LARGEST_SIGMA = 16.0
 BISECTIONS = 14
 
 
-def blur_to_sharpness(crop: np.ndarray, target: float, tolerance: float = TOLERANCE) -> np.ndarray:
+def sample_count(limit: int | None) -> int:
+    """The crops a run samples of each source and label: ``SAMPLE``, or a smoke run's ``limit``."""
+    return limit or SAMPLE
+
+
+def blur_to_sharpness(
+    crop: np.ndarray, target: float, tolerance: float = TOLERANCE, sharpness: float | None = None
+) -> np.ndarray:
     """``crop`` ``(S, S, 3) uint8 RGB`` Gaussian-blurred until its sharpness (``quality.sharpness``) is ``target``,
     within ``tolerance`` of it or just under it; the crop itself where it is already at or under the target.
 
     The sigma is found by bisection: sharpness falls as the blur widens. A crop that even ``LARGEST_SIGMA`` leaves
-    sharper than the target (a target near 0) comes back at that blur. Raises ``ValueError`` for a negative target.
+    sharper than the target (a target near 0) comes back at that blur. ``sharpness`` is the crop's own where the
+    caller has measured it already. Raises ``ValueError`` for a negative target.
     """
     if not target >= 0:
         raise ValueError(f"a target sharpness is at least 0, got {target}")
-    if quality.sharpness(crop) <= target:
+    if (quality.sharpness(crop) if sharpness is None else sharpness) <= target:
         return crop
     low, high = 0.0, 0.5
     result = _blur(crop, high, _kernel(high))
@@ -112,7 +122,8 @@ class SharpnessMatch:
     def match(self, source: str, crop: np.ndarray) -> np.ndarray:
         """A real ``crop`` ``(S, S, 3) uint8 RGB`` of ``source`` blurred down to its target, or as it is where the
         target is not lower than its own sharpness. Raises ``KeyError`` for a source the match has no sample of."""
-        return blur_to_sharpness(crop, self.target(source, quality.sharpness(crop)))
+        own = quality.sharpness(crop)
+        return blur_to_sharpness(crop, self.target(source, own), sharpness=own)
 
     def median_ratios(self) -> dict[str, float]:
         """Per source, its fakes' median sharpness over its reals' (before matching)."""
