@@ -137,7 +137,10 @@ def summary_sentences(what: str, rows: Sequence[MeasuredRow]) -> list[str]:
     measurements alone (no number made up)."""
     sentences = [f"The checker scores each face with {what}, trained from scratch for this checker."]
     learned = next((row for row in rows if row.kind == MEASURED_KINDS[0][1]), None)
-    others = [row for row in rows if not row.trained_on and row.kind in (MEASURED_KINDS[1][1], MEASURED_KINDS[2][1])]
+    # Every face swap and expression change made another way it was not trained on, not the face swaps alone: the
+    # sentence names the kind that fooled it most.
+    another_way = {kind for _, kind in MEASURED_KINDS[1:5]}
+    others = [row for row in rows if not row.trained_on and row.kind in another_way]
     if learned is not None and learned.fakes_missed is not None and learned.real_called_fake is not None:
         sentences.append(
             f"On deepfakes like those it learned from, it missed {_percent(learned.fakes_missed)} of fake faces and "
@@ -157,9 +160,10 @@ def summary_sentences(what: str, rows: Sequence[MeasuredRow]) -> list[str]:
                 # Missed counts the fakes called real only; the undecided ones were not caught either.
                 caught = max(0.0, 1 - worst.fakes_missed - worst.fakes_inconclusive)
                 how = (
-                    "Manipulations made another way fool it more often. On the kind that fooled it most, it called "
-                    f"{_percent(worst.fakes_missed)} of the fakes real and left {_percent(worst.fakes_inconclusive)} "
-                    f"undecided, flagging only {_percent(caught)}."
+                    "Manipulations made another way fool it more often. On the kind that fooled it most — "
+                    f"{_in_a_sentence(worst.kind)} — it called {_percent(worst.fakes_missed)} of those fakes real "
+                    f"and left {_percent(worst.fakes_inconclusive)} of them undecided, flagging only "
+                    f"{_percent(caught)}."
                 )
             sentences.append(f"{how} A result of “No sign of manipulation found” does not rule them out.")
     if not rows:

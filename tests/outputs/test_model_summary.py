@@ -70,7 +70,27 @@ def test_the_worst_other_kind_says_how_many_of_its_fakes_were_left_undecided_and
     assert rows[-1].fakes_inconclusive is None  # photos of real people: no fakes to leave undecided
     text = " ".join(model_summary.summary_sentences("a small convolutional network", rows))
     # The kind that missed most (14.5% called clean), not the one that caught fewest: its fakes, undecided, flagged.
-    assert "fooled it most, it called 14% of the fakes real and left 45% undecided, flagging only 40%." in text
+    assert (
+        "fooled it most — face swaps made another way, on the same kind of video — it called 14% of those fakes "
+        in text
+    )
+    assert "real and left 45% of them undecided, flagging only 40%." in text
+
+
+def test_the_kind_that_fooled_it_most_may_be_an_expression_change() -> None:
+    measured = {
+        **MEASURED,
+        "utkface_reenactments_decisions": {
+            "false_positive_rate": 0.02,
+            "false_negative_rate": 0.61,
+            "uncertain_share_fake": 0.36,
+            "count": 900,
+        },
+    }
+    text = " ".join(
+        model_summary.summary_sentences("a small convolutional network", model_summary.measured_rows(measured))
+    )
+    assert "— changed mouth or lower face (expression), in photos of people it never saw — it called 61%" in text
 
 
 def test_fakes_made_the_way_a_model_trained_is_not_called_another_way_nor_counted_as_one() -> None:
